@@ -1,0 +1,41 @@
+"""offset: Go's concurrency model for Python.
+
+Goroutines (``go``), channels (``makechan``), ``select`` and a scheduler
+modelled on Go's, on greenlet; Go's standard kit in ``offset.time``,
+``offset.sync``, ``offset.context`` and ``offset.errgroup``. The contract is
+API.md; semantics are Go's unless it says otherwise.
+"""
+
+from ._core import Case as Case
+from ._core import Chan as Chan
+from ._core import DeadlockError as DeadlockError
+from ._core import PanicError as PanicError
+from ._core import default as default
+from ._core import go as go
+from ._core import gosched as gosched
+from ._core import maintask as maintask
+from ._core import makechan as makechan
+from ._core import run as run
+from ._core import select as select
+from ._core import syscall as syscall
+
+for _obj in (Case, Chan, go, gosched, maintask, makechan, run, select, syscall):
+    _obj.__module__ = "offset"
+del _obj
+
+__all__ = [
+    "Case",
+    "Chan",
+    "DeadlockError",
+    "PanicError",
+    "default",
+    "go",
+    "gosched",
+    "maintask",
+    "makechan",
+    "run",
+    "select",
+    "syscall",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,38 @@
+"""offset's private runtime. The public modules (offset.time, offset.sync,
+offset.context, offset.errgroup, offset.patches) are built only on the names
+exported here; nothing outside _core imports a _core submodule directly.
+"""
+
+from ._chan import Case as Case
+from ._chan import Chan as Chan
+from ._chan import RecvCase as RecvCase
+from ._chan import SelectState as SelectState
+from ._chan import SendCase as SendCase
+from ._chan import Waiter as Waiter
+from ._chan import chanlock as chanlock
+from ._chan import makechan as makechan
+from ._chan import park_waiter as park_waiter
+from ._errors import DeadlockError as DeadlockError
+from ._errors import GoroutineExit as GoroutineExit
+from ._errors import InternalError as InternalError
+from ._errors import PanicError as PanicError
+from ._netpoll import FdWaiter as FdWaiter
+from ._netpoll import Netpoll as Netpoll
+from ._sched import G as G
+from ._sched import Scheduler as Scheduler
+from ._sched import ThreadParker as ThreadParker
+from ._sched import current_goroutine as current_goroutine
+from ._sched import current_parker as current_parker
+from ._sched import current_scheduler as current_scheduler
+from ._sched import go as go
+from ._sched import gosched as gosched
+from ._sched import maintask as maintask
+from ._sched import run as run
+from ._sched import sleep_ns as sleep_ns
+from ._select import Default as Default
+from ._select import default as default
+from ._select import select as select
+from ._syscall import blocking_call as blocking_call
+from ._syscall import syscall as syscall
+from ._timers import TimerEntry as TimerEntry
+from ._timers import TimerHeap as TimerHeap

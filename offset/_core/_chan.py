@@ -1,0 +1,363 @@
+"""Go channels: make, send, receive, close (Go: runtime/chan.go).
+
+What: ``Chan`` is a FIFO of capacity ``cap`` (0: unbuffered) shared by any
+number of goroutines, of any scheduler, and plain threads.
+
+Invariants (checked under ``chanlock``):
+- At most one of ``_sendq`` and ``_recvq`` holds live waiters, except while
+  one select waits on both ends of the channel.
+- Items in the buffer mean no live receiver waits; room in the buffer means
+  no live sender waits.
+- A closed channel never reopens; a closed channel has no waiters left
+  (close wakes them all).
+- A waiter of a select is *live* while its select is not done. Stale
+  waiters (their select fired elsewhere) may sit in a queue until the select
+  removes them in its third pass; every scan skips them.
+
+Locking: one process-wide lock, ``chanlock``, guards every channel, every
+waiter queue and every select. It is taken for the few lines of each
+operation and released before anything parks; wake-ups (``ready()``) happen
+after it is released. Waiters of a select are claimed by setting
+``sel.done`` under the same lock, which is what Go's per-select CAS does.
+
+Algorithm, send (recv mirrors it):
+1. closed: panic "send on closed channel".
+2. a live receiver waits: hand the value straight to it and ready it.
+3. room in the buffer: append.
+4. park on ``_sendq``; a receiver takes the value and readies us, or close
+   readies us with ok=False and we panic.
+
+Rejected designs:
+- A lock per channel (Go's): a select over n channels then takes n locks in
+  address order, and under the GIL nothing runs in parallel anyway, so the
+  extra locks buy no concurrency. The cost of the single lock is that a
+  thread preempted while holding it stalls other threads' channel
+  operations until it runs again, which the GIL's hand-off makes short.
+- No lock, relying on the GIL alone: a check-then-act on the buffer can be
+  interleaved with another thread between the two steps, so a buffered
+  channel used as a semaphore across threads would overfill.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any, Generic, Iterator, TypeVar
+
+from ._errors import PanicError
+from ._sched import G, ThreadParker, current_parker
+
+__all__ = ["Chan", "Waiter", "SelectState", "chanlock", "makechan", "park_waiter"]
+
+T = TypeVar("T")
+
+chanlock = threading.Lock()
+_acquire = chanlock.acquire
+_release = chanlock.release
+
+
+class SelectState:
+    """Shared by the waiters of one blocked select."""
+
+    __slots__ = ("done", "fired")
+
+    def __init__(self) -> None:
+        self.done = False  # set, under chanlock, by whoever claims a waiter
+        self.fired: Waiter | None = None
+
+
+class Waiter:
+    """One goroutine (or thread) waiting on one queue (Go's sudog).
+
+    Separate from the goroutine because one select waits on many channels.
+    For a sender ``value`` is what it sends and ``ok`` says whether it was
+    taken (False: the channel was closed). For a receiver ``value`` and
+    ``ok`` are what it got.
+    """
+
+    __slots__ = ("g", "value", "ok", "sel", "case")
+
+    def __init__(self, g: G | ThreadParker, value: Any = None, sel: SelectState | None = None, case: Any = None) -> None:
+        self.g = g
+        self.value = value
+        self.ok = False
+        self.sel = sel
+        self.case = case
+
+
+def park_waiter(g: G | ThreadParker, w: Waiter, q: deque[Waiter], reason: str) -> None:
+    """Park ``g`` until ``w`` is served; on an exception, leave ``q`` first.
+
+    Precondition: ``w`` is in ``q`` and chanlock is released.
+    """
+    try:
+        g.park(reason)
+    except BaseException:
+        _acquire()
+        try:
+            q.remove(w)
+        except ValueError:
+            pass  # already served; the ready on its way is ignored
+        finally:
+            _release()
+        raise
+
+
+def _claim(w: Waiter) -> bool:
+    """Take ``w`` for an operation; False if its select already fired.
+
+    Precondition: caller holds chanlock and has removed ``w`` from its queue.
+    """
+    sel = w.sel
+    if sel is None:
+        return True
+    if sel.done:
+        return False
+    sel.done = True
+    sel.fired = w
+    return True
+
+
+def _first_live(q: deque[Waiter]) -> Waiter | None:
+    """Drop stale select waiters from the front of ``q``; peek the first live one.
+
+    Precondition: caller holds chanlock.
+    """
+    while q:
+        w = q[0]
+        sel = w.sel
+        if sel is None or not sel.done:
+            return w
+        q.popleft()
+    return None
+
+
+class Chan(Generic[T]):
+    """A Go channel. Make one with ``makechan(size)``.
+
+    ``send`` blocks until a receiver takes the value (unbuffered) or there
+    is room in the buffer; ``recv`` blocks until a value is there. Closing
+    wakes every blocked receiver (with None / ok False) and every blocked
+    sender (with PanicError). Safe to share between goroutines of any
+    scheduler and plain threads.
+    """
+
+    __slots__ = ("_cap", "_buf", "_closed", "_recvq", "_sendq", "__weakref__")
+
+    def __init__(self, size: int = 0) -> None:
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f"makechan() argument 'size' must be int, not {type(size).__name__}")
+        if size < 0:
+            raise ValueError(f"makechan: size out of range: 'size' must be >= 0, not {size}")
+        self._cap = size
+        self._buf: deque[T] = deque()
+        self._closed = False
+        self._recvq: deque[Waiter] = deque()
+        self._sendq: deque[Waiter] = deque()
+
+    @property
+    def cap(self) -> int:
+        """The buffer's capacity (0 for an unbuffered channel)."""
+        return self._cap
+
+    def __len__(self) -> int:
+        """How many values are buffered now."""
+        return len(self._buf)
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<offset.Chan len={len(self._buf)} cap={self._cap}{state} at {id(self):#x}>"
+
+    def send(self, value: T) -> None:
+        """Send ``value``; block until a receiver takes it or it is buffered.
+
+        Raises:
+            PanicError: the channel is closed, or is closed while we wait
+                ("send on closed channel").
+        """
+        _acquire()
+        if self._closed:
+            _release()
+            raise PanicError("send on closed channel")
+        recvq = self._recvq
+        while recvq:
+            w = recvq.popleft()
+            sel = w.sel
+            if sel is not None:
+                if sel.done:
+                    continue
+                sel.done = True
+                sel.fired = w
+            w.value = value
+            w.ok = True
+            _release()
+            w.g.ready()
+            return
+        if len(self._buf) < self._cap:
+            self._buf.append(value)
+            _release()
+            return
+        g = current_parker()
+        w = Waiter(g, value)
+        sendq = self._sendq
+        sendq.append(w)
+        _release()
+        park_waiter(g, w, sendq, "chan send")
+        if not w.ok:
+            raise PanicError("send on closed channel")
+
+    def _recv(self) -> Waiter | tuple[Any, bool]:
+        """Receive without blocking if possible.
+
+        Returns ``(value, ok)`` when served at once; otherwise a Waiter
+        already queued, with chanlock released, for the caller to park on.
+        """
+        _acquire()
+        buf = self._buf
+        sendq = self._sendq
+        if buf:
+            value = buf.popleft()
+            while sendq:  # a sender waits for room: move its value in
+                w = sendq.popleft()
+                if not _claim(w):
+                    continue
+                buf.append(w.value)
+                w.ok = True
+                _release()
+                w.g.ready()
+                return value, True
+            _release()
+            return value, True
+        while sendq:  # unbuffered (or cap reached 0): take from a sender
+            w = sendq.popleft()
+            if not _claim(w):
+                continue
+            value = w.value
+            w.ok = True
+            _release()
+            w.g.ready()
+            return value, True
+        if self._closed:
+            _release()
+            return None, False
+        g = current_parker()
+        w = Waiter(g)
+        self._recvq.append(w)
+        _release()
+        return w
+
+    def recv(self) -> T | None:
+        """Receive a value; block until one is there.
+
+        Returns None once the channel is closed and drained (use
+        ``recv_ok`` to tell that from a None that was sent).
+        """
+        r = self._recv()
+        if type(r) is tuple:
+            return r[0]  # type: ignore[no-any-return]
+        assert isinstance(r, Waiter)
+        park_waiter(r.g, r, self._recvq, "chan receive")
+        return r.value  # type: ignore[no-any-return]
+
+    def recv_ok(self) -> tuple[T | None, bool]:
+        """Receive ``(value, ok)``; ok is False when closed and drained."""
+        r = self._recv()
+        if type(r) is tuple:
+            return r
+        assert isinstance(r, Waiter)
+        park_waiter(r.g, r, self._recvq, "chan receive")
+        return r.value, r.ok
+
+    def __iter__(self) -> Iterator[T]:
+        """Receive until the channel is closed and drained (Go's range)."""
+        while True:
+            value, ok = self.recv_ok()
+            if not ok:
+                return
+            yield value  # type: ignore[misc]
+
+    def close(self) -> None:
+        """Close the channel: no more sends; receivers drain then get None.
+
+        Raises:
+            PanicError: the channel is already closed ("close of closed channel").
+        """
+        _acquire()
+        if self._closed:
+            _release()
+            raise PanicError("close of closed channel")
+        self._closed = True
+        wake = []
+        for w in self._recvq:
+            if _claim(w):
+                w.value = None
+                w.ok = False
+                wake.append(w)
+        for w in self._sendq:
+            if _claim(w):
+                w.ok = False
+                wake.append(w)
+        self._recvq.clear()
+        self._sendq.clear()
+        _release()
+        for w in wake:
+            w.g.ready()
+
+    # -- select cases --------------------------------------------------
+
+    def if_send(self, value: T) -> SendCase[T]:
+        """A select case that sends ``value`` on this channel."""
+        return SendCase(self, value)
+
+    def if_recv(self) -> RecvCase[T]:
+        """A select case that receives from this channel (``.value``, ``.ok``)."""
+        return RecvCase(self)
+
+
+class Case(Generic[T]):
+    """A select case. Equal to any case of the same kind on the same channel."""
+
+    __slots__ = ("chan", "value", "ok")
+
+    def __init__(self, chan: Chan[T], value: Any = None) -> None:
+        self.chan = chan
+        self.value = value
+        self.ok = False
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.chan is self.chan
+
+    def __hash__(self) -> int:
+        return hash((type(self), id(self.chan)))
+
+
+class SendCase(Case[T]):
+    """``c.if_send(v)``: fires when ``v`` is sent on ``c``."""
+
+    __slots__ = ()
+    value: T
+
+    def __repr__(self) -> str:
+        return f"<offset send case {self.chan!r} <- {self.value!r}>"
+
+
+class RecvCase(Case[T]):
+    """``c.if_recv()``: fires when a value is received; see ``.value``, ``.ok``."""
+
+    __slots__ = ()
+    value: T | None
+
+    def __repr__(self) -> str:
+        return f"<offset receive case <-{self.chan!r} value={self.value!r} ok={self.ok}>"
+
+
+def makechan(size: int = 0) -> Chan[Any]:
+    """Make a channel with a buffer of ``size`` values (0: unbuffered).
+
+    Go's ``make(chan T, size)``.
+
+    Raises:
+        TypeError: ``size`` is not an int.
+        ValueError: ``size`` is negative.
+    """
+    return Chan(size)

@@ -1,0 +1,136 @@
+"""The portable netpoll backend, on ``selectors.DefaultSelector``.
+
+Used where epoll is missing (macOS, the BSDs, Windows). The contract is in
+_netpoll.py. Interest is registered while a waiter is armed and removed when
+both slots are empty, which costs a system call per change on kqueue and
+none on select/poll. Wake-ups come through a socketpair, which works on
+every platform (Windows has no pipes that select accepts).
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+
+from ._netpoll import FdWaiter
+
+__all__ = ["SelectorsNetpoll"]
+
+_R = selectors.EVENT_READ
+_W = selectors.EVENT_WRITE
+
+
+class SelectorsNetpoll:
+    __slots__ = ("_sel", "_wake_r", "_wake_w", "fds", "nwaiting")
+
+    def __init__(self) -> None:
+        self._sel = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._sel.register(self._wake_r, _R)
+        self.fds: dict[int, list[FdWaiter | None]] = {}
+        self.nwaiting = 0
+
+    def _update(self, fd: int, slots: list[FdWaiter | None], had: int) -> None:
+        mask = (_R if slots[0] is not None else 0) | (_W if slots[1] is not None else 0)
+        if mask == had:
+            return
+        if had == 0:
+            self._sel.register(fd, mask)
+        elif mask == 0:
+            self._sel.unregister(fd)
+        else:
+            self._sel.modify(fd, mask)
+
+    @staticmethod
+    def _mask(slots: list[FdWaiter | None]) -> int:
+        return (_R if slots[0] is not None else 0) | (_W if slots[1] is not None else 0)
+
+    def arm(self, fd: int, mode: str, waiter: FdWaiter) -> None:
+        slots = self.fds.setdefault(fd, [None, None])
+        i = 0 if mode == "r" else 1
+        if slots[i] is not None:
+            raise RuntimeError(f"two goroutines wait to {'read' if i == 0 else 'write'} fd {fd} at once")
+        had = self._mask(slots)
+        slots[i] = waiter
+        try:
+            self._update(fd, slots, had)
+        except BaseException:
+            slots[i] = None
+            raise
+        self.nwaiting += 1
+
+    def disarm(self, fd: int, mode: str, waiter: FdWaiter) -> bool:
+        slots = self.fds.get(fd)
+        i = 0 if mode == "r" else 1
+        if slots is None or slots[i] is not waiter:
+            return False
+        had = self._mask(slots)
+        slots[i] = None
+        self.nwaiting -= 1
+        try:
+            self._update(fd, slots, had)
+        except (OSError, KeyError, ValueError):
+            pass
+        if slots[0] is None and slots[1] is None:
+            del self.fds[fd]
+        return True
+
+    def close_fd(self, fd: int) -> None:
+        slots = self.fds.pop(fd, None)
+        if slots is None:
+            return
+        try:
+            self._sel.unregister(fd)
+        except (OSError, KeyError, ValueError):
+            pass
+        for w in slots:
+            if w is not None:
+                self.nwaiting -= 1
+                w.fire(False)
+
+    def poll(self, timeout: float | None) -> int:
+        fired = 0
+        for key, ev in self._sel.select(timeout):
+            if key.fileobj is self._wake_r:
+                try:
+                    while self._wake_r.recv(4096):
+                        pass
+                except BlockingIOError:
+                    pass
+                continue
+            fd = key.fd
+            slots = self.fds.get(fd)
+            if slots is None:
+                continue
+            had = self._mask(slots)
+            reader, writer = slots
+            if reader is not None and ev & _R:
+                slots[0] = None
+                self.nwaiting -= 1
+                reader.fire(True)
+                fired += 1
+            if writer is not None and ev & _W:
+                slots[1] = None
+                self.nwaiting -= 1
+                writer.fire(True)
+                fired += 1
+            try:
+                self._update(fd, slots, had)
+            except (OSError, KeyError, ValueError):
+                pass
+            if slots[0] is None and slots[1] is None:
+                self.fds.pop(fd, None)
+        return fired
+
+    def wakeup(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._sel.close()
+        self._wake_r.close()
+        self._wake_w.close()

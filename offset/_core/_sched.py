@@ -1,0 +1,626 @@
+"""The scheduler: goroutines, the run queue, park/ready, and the idle wait.
+
+What: Go's G/P/M model for a GIL-bound Python (see the 2013 talk). Each OS
+thread that calls ``run()`` owns one ``Scheduler`` (Go's P): a FIFO run
+queue of goroutines (Gs), a timer heap, a netpoller and a queue for wake-ups
+that arrive from other threads. Goroutines run on Procs (greenlets), which
+are reused from one goroutine to the next as Go reuses its G structures:
+a fresh greenlet costs 10-13 us (mostly the kernel mapping a stack chunk), a
+reused one about 1 us.
+
+Run order is Go's: a goroutine made runnable (by ``go`` or by a wake-up in
+this thread) takes the ``runnext`` slot and runs next, pushing the previous
+holder to the tail of the FIFO run queue, so a goroutine and the one it just
+woke run back to back (Go: runqput with next=true). Because two goroutines
+waking each other would keep ``runnext`` forever, every visit to the loop
+moves ``runnext`` to the tail first, so the queue's head runs at least every
+64 switches.
+
+Control flow. ``run()`` turns the calling greenlet into the scheduler's
+*loop* (Go's g0). A goroutine that parks does not go back to the loop: it
+switches straight to the next runnable goroutine (``_switch_away``), so a
+hand-off on an unbuffered channel costs one greenlet switch each way. The
+loop is visited when the run queue is empty, and on every 64th switch so
+that timers, I/O and other threads' wake-ups are not starved by goroutines
+that keep each other busy (Go checks its global queue every 61 ticks for
+the same reason). A goroutine that finishes runs the next *unstarted*
+goroutine on its own Proc without any switch at all.
+
+Invariants:
+- A G is in at most one of: the run queue, the remote queue, parked (in
+  some waiter that will ready it exactly once), running.
+- ``g.proc is None and g.fn is not None``: not started yet.
+  ``g.proc is not None``: started and alive (in ``live``).
+  ``g.proc is None and g.fn is None``: finished or killed; a stale ready of
+  such a G (a thread-pool call that completed after its goroutine was
+  stopped) is ignored when it is dequeued.
+- ``live`` holds every started, unfinished G of this scheduler, in start
+  order; deadlock reports and shutdown walk it.
+- The run queue, timers and ``live`` are touched only by the owning thread.
+  Other threads append to ``remote`` / ``remote_calls`` (deque.append is
+  atomic under the GIL) and then wake the netpoller if ``sleeping``; the
+  owner sets ``sleeping`` *before* its last look at those queues, so under
+  the GIL's sequential consistency one side always sees the other and no
+  wake-up is lost.
+
+Rejected designs:
+- A hub greenlet that every switch goes through (gevent): two switches per
+  hand-off instead of one.
+- A fresh greenlet per goroutine: spawn cost is dominated by the kernel.
+- Waking a goroutine from another thread by switching to it: a greenlet can
+  only be switched to from its own thread, hence the remote queue.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import sys
+import threading
+import time as _time
+from collections import deque
+from typing import Any, Callable, TypeVar
+
+from ._errors import DeadlockError, GoroutineExit, InternalError
+from ._greenlet import Proc, getcurrent
+from ._netpoll import Netpoll, make_netpoll
+from ._timers import TimerEntry, TimerHeap
+
+__all__ = [
+    "G",
+    "Scheduler",
+    "ThreadParker",
+    "current_goroutine",
+    "current_parker",
+    "current_scheduler",
+    "go",
+    "gosched",
+    "maintask",
+    "offset_thread_idents",
+    "run",
+    "sleep_ns",
+]
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+_get_ident = threading.get_ident
+_monotonic_ns = _time.monotonic_ns
+_copy_context = contextvars.copy_context
+
+# Procs kept for reuse per scheduler. Past this, a finished Proc ends, so a
+# burst of 100,000 goroutines does not pin 100,000 stacks forever.
+_MAX_FREE_PROCS = 4096
+# Every this many direct switches, go through the loop (timers, I/O, remote).
+_LOOP_EVERY = 64
+# Files inside offset whose frames a deadlock report skips to find the user's line.
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Threads offset started itself (the thread pool); they do not count as
+# "another thread that could wake a goroutine" for deadlock detection.
+offset_thread_idents: set[int] = set()
+
+_goroutine_ids = iter(range(1, sys.maxsize))
+
+
+class G:
+    """A goroutine: the function to run and where it stands."""
+
+    __slots__ = ("fn", "args", "kwargs", "ctx", "proc", "sched", "reason", "id", "__weakref__")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        sched: Scheduler,
+    ) -> None:
+        self.fn: Callable[..., Any] | None = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.ctx: contextvars.Context | None = _copy_context()
+        self.proc: Proc | None = None
+        self.sched = sched
+        self.reason = ""  # Go's wait reason while parked ("chan receive", ...)
+        self.id = next(_goroutine_ids)
+
+    def ready(self) -> None:
+        """Make this parked goroutine runnable; safe from any thread."""
+        s = self.sched
+        if _get_ident() == s.ident:
+            prev = s.runnext
+            s.runnext = self
+            if prev is not None:
+                s.runq.append(prev)
+        else:
+            s.remote.append(self)
+            if s.sleeping:
+                s.poller.wakeup()
+
+    def park(self, reason: str) -> None:
+        """Block the calling goroutine (which must be ``self``) until ready().
+
+        The protocol, for every blocking primitive in offset:
+
+        1. Publish a waiter that holds this G where the waker will find it
+           (a channel queue, a timer, the netpoller, a future's callback),
+           and release any lock.
+        2. Call ``park(reason)``. The goroutine stops; others run.
+        3. Exactly one ``ready()`` later makes it runnable, and park returns.
+           A ready() that lands before step 2 (a waker in this thread, or a
+           callback that ran at once) is fine: the G is queued and park
+           returns at its turn.
+
+        Pitfalls: park may instead raise ``GoroutineExit`` (the goroutine is
+        being stopped) or, in the main thread, ``KeyboardInterrupt``; the
+        caller must then withdraw its waiter, and must accept that a ready()
+        may already be on its way (it is ignored for a dead G). Never park
+        while holding a lock another goroutine of this thread needs.
+        """
+        self.reason = reason
+        self.sched._switch_away()
+
+    def describe(self) -> str:
+        """``name [reason]:\\n    at file:line`` for deadlock reports."""
+        fn = self.fn
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+        where = ""
+        proc = self.proc
+        frame = proc.gr_frame if proc is not None else None
+        while frame is not None and frame.f_code.co_filename.startswith(_PKG_DIR):
+            frame = frame.f_back
+        if frame is not None:
+            where = f"\n    {frame.f_code.co_name} at {frame.f_code.co_filename}:{frame.f_lineno}"
+        return f"goroutine {self.id} [{self.reason or 'runnable'}]: {name}{where}"
+
+    def __repr__(self) -> str:
+        fn = self.fn
+        name = getattr(fn, "__qualname__", None) or repr(fn)
+        return f"<goroutine {self.id} {name} [{self.reason}]>"
+
+
+class ThreadParker:
+    """What a plain thread (not a goroutine) parks on: a locked lock.
+
+    Blocking on a channel from a plain thread blocks only that thread; the
+    goroutine or thread that wakes it releases the lock.
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def park(self, reason: str) -> None:
+        self._lock.acquire()
+
+    def ready(self) -> None:
+        self._lock.release()
+
+
+class Scheduler:
+    """One per OS thread that calls run() (Go's P)."""
+
+    def __init__(self) -> None:
+        self.ident = _get_ident()
+        self.runq: deque[G] = deque()
+        self.runnext: G | None = None
+        self.remote: deque[G] = deque()
+        self.remote_calls: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
+        self.live: dict[G, None] = {}
+        self.free: list[Proc] = []
+        self.timers = TimerHeap()
+        self._poller: Netpoll | None = None
+        self.sleeping = False
+        self.running = False
+        self.stopping = False
+        self.loop_proc: Any = None
+        self.main: G | None = None
+        self.main_result: Any = None
+        self.failure: BaseException | None = None
+        self.npending = 0  # thread-pool calls in flight for goroutines of this scheduler
+        self.ticks = 0
+        self._backoff = 0.0  # idle wait while other threads live; 0 when not backing off
+
+    @property
+    def poller(self) -> Netpoll:
+        p = self._poller
+        if p is None:
+            p = self._poller = make_netpoll()
+        return p
+
+    # -- called from any thread ------------------------------------------
+
+    def call_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on this scheduler's loop; safe from any thread.
+
+        Used for what only the owner may touch (its timer heap). ``fn`` runs
+        between goroutines and must not block. If the scheduler is not
+        running it runs when run() is next called in its thread.
+        """
+        self.remote_calls.append((fn, args))
+        if self.sleeping:
+            self.poller.wakeup()
+
+    # -- switching (owner thread only) ------------------------------------
+
+    def _switch_away(self) -> Any:
+        """Give the processor to the next runnable goroutine, or the loop.
+
+        Returns what the switch back into the caller passes: nothing for a
+        parked goroutine, the next G to run for a free Proc.
+        """
+        g = self.runnext
+        if g is not None or self.runq:
+            self.ticks = ticks = self.ticks + 1
+            if ticks % _LOOP_EVERY and not self.stopping:
+                if g is not None:
+                    self.runnext = None
+                else:
+                    g = self.runq.popleft()
+                p = g.proc
+                if p is not None:
+                    return p.switch()
+                if g.fn is not None:
+                    free = self.free
+                    p = free.pop() if free else self._new_proc()
+                    g.proc = p
+                    return p.switch(g)
+                # A dead G (stale ready): fall through to the loop.
+        return self.loop_proc.switch()
+
+    def _new_proc(self) -> Proc:
+        return Proc(_proc_main, self.loop_proc)
+
+    def _resume_next(self) -> None:
+        """From the loop: run goroutines until one hands control back.
+
+        ``runnext`` goes to the tail first, so the queue's head gets its turn.
+        """
+        runq = self.runq
+        if self.runnext is not None:
+            runq.append(self.runnext)
+            self.runnext = None
+        while runq:
+            g = runq.popleft()
+            p = g.proc
+            if p is not None:
+                p.switch()
+                return
+            if g.fn is not None:
+                free = self.free
+                p = free.pop() if free else self._new_proc()
+                g.proc = p
+                p.switch(g)
+                return
+
+    # -- the loop ---------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self.stopping:
+            self._poll()
+            if self.runq or self.runnext is not None:
+                self._resume_next()
+                continue
+            if self.stopping:
+                break
+            if self.main is None and not self.live and not self.timers.nkeepalive:
+                break  # no goroutine is left
+            self._idle_wait()
+
+    def _drain_remote(self) -> None:
+        remote = self.remote
+        runq = self.runq
+        while remote:
+            runq.append(remote.popleft())
+        calls = self.remote_calls
+        while calls:
+            fn, args = calls.popleft()
+            fn(*args)
+
+    def _run_timers(self) -> None:
+        timers = self.timers
+        if not timers.heap:
+            return
+        now = _monotonic_ns()
+        while True:
+            entry = timers.pop_expired(now)
+            if entry is None:
+                return
+            entry.fn(entry.arg)
+
+    def _poll(self) -> None:
+        self._drain_remote()
+        self._run_timers()
+        p = self._poller
+        if p is not None and p.nwaiting:
+            p.poll(0)
+
+    def _idle_wait(self) -> None:
+        """Sleep in the OS until a timer, an fd, a pool call or a thread."""
+        poller = self.poller
+        deadline = self.timers.next_deadline()
+        if deadline is not None:
+            timeout: float | None = max(0.0, (deadline - _monotonic_ns()) / 1e9)
+        elif poller.nwaiting or self.npending:
+            timeout = None
+        elif _other_threads_alive():
+            # Another thread may still wake one of ours, but it may also end
+            # without doing so: look again now and then, backing off.
+            timeout = self._backoff = min(max(self._backoff * 2, 0.01), 1.0)
+        else:
+            raise DeadlockError(self._deadlock_message())
+        self.sleeping = True
+        try:
+            if self.remote or self.remote_calls:
+                timeout = 0
+            poller.poll(timeout)
+        finally:
+            self.sleeping = False
+        if timeout != self._backoff:
+            self._backoff = 0.0
+
+    def _deadlock_message(self) -> str:
+        lines = ["all goroutines are asleep - deadlock!", ""]
+        lines += [g.describe() for g in self.live]
+        return "\n".join(lines)
+
+    # -- stopping ---------------------------------------------------------
+
+    def fail(self, exc: BaseException) -> None:
+        """A goroutine raised ``exc``: end run(), which re-raises it."""
+        if self.failure is None:
+            self.failure = exc
+        self.stopping = True
+
+    def _shutdown(self) -> None:
+        """Stop every goroutine still alive; their finally blocks run."""
+        self.stopping = True
+        for _ in range(3):
+            if not self.live:
+                break
+            for g in list(self.live):
+                # Nothing else runs while we stop them: a finally block that
+                # parks comes straight back here.
+                self.runq.clear()
+                self.runnext = None
+                p = g.proc
+                if p is None or p.dead:
+                    self.live.pop(g, None)
+                    continue
+                try:
+                    p.throw(GoroutineExit)
+                except BaseException as e:  # pragma: no cover - Proc swallowed the exit oddly
+                    if self.failure is None:
+                        self.failure = e
+        for g in list(self.live):
+            # Still alive after three stops: its finally blocks keep blocking.
+            # Abandon it; the greenlet is killed when collected.
+            _forget(g)
+        self.live.clear()
+        self.runq.clear()
+        self.runnext = None
+        self.remote.clear()
+        self.timers.clear()
+
+
+def _forget(g: G) -> None:
+    g.fn = None
+    g.args = ()
+    g.kwargs = {}
+    g.ctx = None
+    g.proc = None
+
+
+def _proc_main(g: G) -> None:
+    """The body of every Proc: run goroutines one after another."""
+    me = getcurrent()
+    while True:
+        s = g.sched
+        me.goroutine = g
+        s.live[g] = None
+        try:
+            assert g.ctx is not None and g.fn is not None
+            result = g.ctx.run(g.fn, *g.args, **g.kwargs)
+        except GoroutineExit:
+            # Stopped by shutdown: this Proc ends (it is not reused).
+            s.live.pop(g, None)
+            _forget(g)
+            me.goroutine = None
+            return
+        except BaseException as e:
+            s.fail(e)
+        else:
+            if g is s.main:
+                s.main_result = result
+                s.stopping = True
+        del s.live[g]
+        _forget(g)
+        me.goroutine = None
+        if not s.stopping:
+            nxt = s.runnext
+            if nxt is None and s.runq:
+                nxt = s.runq[0]
+            if nxt is not None and nxt.proc is None and nxt.fn is not None:
+                # Run the next unstarted goroutine right here: no switch.
+                if nxt is s.runnext:
+                    s.runnext = None
+                else:
+                    s.runq.popleft()
+                nxt.proc = me
+                g = nxt
+                continue
+            if len(s.free) >= _MAX_FREE_PROCS:
+                return
+            s.free.append(me)
+            g = s._switch_away()
+        else:
+            s.free.append(me)
+            g = s.loop_proc.switch()
+        if type(g) is not G:
+            raise InternalError(f"free Proc resumed with {g!r} instead of a goroutine")
+
+
+def _other_threads_alive() -> bool:
+    me = _get_ident()
+    for t in threading.enumerate():
+        if t.ident != me and t.ident not in offset_thread_idents and t.is_alive():
+            return True
+    return False
+
+
+_local = threading.local()
+
+
+def current_scheduler() -> Scheduler:
+    """This thread's scheduler, made on first use."""
+    try:
+        s: Scheduler = _local.sched
+    except AttributeError:
+        s = _local.sched = Scheduler()
+    return s
+
+
+def current_goroutine() -> G | None:
+    """The running goroutine, or None outside one (plain thread, before run())."""
+    g: G | None = getattr(getcurrent(), "goroutine", None)
+    return g
+
+
+def current_parker() -> G | ThreadParker:
+    """What the caller parks on: its goroutine, or a fresh ThreadParker."""
+    g: G | None = getattr(getcurrent(), "goroutine", None)
+    return g if g is not None else ThreadParker()
+
+
+def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    """Start ``fn(*args, **kwargs)`` as a goroutine; return at once.
+
+    Go's ``go`` statement. Inside a goroutine, the new one is queued on the
+    running scheduler; before ``run()``, on the one ``run()`` will use. The
+    goroutine runs in a copy of the caller's contextvars context.
+
+    Raises:
+        TypeError: ``fn`` is not callable.
+    """
+    if not callable(fn):
+        raise TypeError(f"go() argument 'fn' must be callable, not {type(fn).__name__}")
+    try:
+        s: Scheduler = _local.sched
+    except AttributeError:
+        s = current_scheduler()
+    prev = s.runnext
+    s.runnext = G(fn, args, kwargs, s)
+    if prev is not None:
+        s.runq.append(prev)
+
+
+_maintask: Callable[..., Any] | None = None
+
+
+def maintask(fn: F) -> F:
+    """Mark ``fn`` as the main goroutine that ``run()`` starts; return fn.
+
+    Raises:
+        TypeError: ``fn`` is not callable.
+    """
+    global _maintask
+    if not callable(fn):
+        raise TypeError(f"maintask() argument 'fn' must be callable, not {type(fn).__name__}")
+    _maintask = fn
+    return fn
+
+
+def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T | None:
+    """Run the scheduler in this thread until the program is done.
+
+    With a main goroutine (``fn``, or the function marked ``@maintask``),
+    return its result when it returns; goroutines still alive then are
+    stopped (their ``finally`` blocks run), as a Go program ends with main.
+    Without one, return None when no goroutine is left.
+
+    Raises:
+        BaseException: whatever escaped a goroutine, with its traceback.
+        DeadlockError: every goroutine is blocked and nothing can wake one.
+        RuntimeError: run() is already running in this thread.
+        TypeError: ``fn`` is not callable.
+    """
+    if fn is not None and not callable(fn):
+        raise TypeError(f"run() argument 'fn' must be callable, not {type(fn).__name__}")
+    s = current_scheduler()
+    if s.running:
+        raise RuntimeError("offset.run() is already running in this thread; use go() to start more goroutines")
+    main_fn = fn if fn is not None else _maintask
+    s.main = None
+    if main_fn is not None:
+        s.main = G(main_fn, args, kwargs, s)
+        if s.runnext is not None:
+            s.runq.appendleft(s.runnext)
+        s.runnext = s.main
+    s.running = True
+    s.stopping = False
+    s.failure = None
+    s.main_result = None
+    s.loop_proc = getcurrent()
+    for p in s.free:
+        p.parent = s.loop_proc
+    try:
+        try:
+            s._loop()
+        finally:
+            s._shutdown()
+    finally:
+        s.running = False
+        s.main = None
+        s.loop_proc = None
+    failure = s.failure
+    if failure is not None:
+        s.failure = None
+        raise failure
+    result: T | None = s.main_result
+    s.main_result = None
+    return result
+
+
+def gosched() -> None:
+    """Yield the processor: let other goroutines run, stay runnable.
+
+    Go's runtime.Gosched. Outside a goroutine it does nothing.
+    """
+    g = current_goroutine()
+    if g is None:
+        return
+    s = g.sched
+    s.runq.append(g)
+    g.reason = "gosched"
+    s._switch_away()
+
+
+def _ready_entry(g: G) -> None:
+    g.ready()
+
+
+def sleep_ns(d: int) -> None:
+    """Park the calling goroutine for ``d`` nanoseconds (a timer, no thread).
+
+    ``d <= 0`` yields as gosched() does. Outside a goroutine this is the
+    blocking ``time.sleep``.
+    """
+    g = current_goroutine()
+    if g is None:
+        if d > 0:
+            _time.sleep(d / 1e9)
+        return
+    if d <= 0:
+        gosched()
+        return
+    s = g.sched
+    entry = TimerEntry(_monotonic_ns() + d, _ready_entry, g)
+    s.timers.push(entry)
+    try:
+        g.park("sleep")
+    except BaseException:
+        s.timers.remove(entry)
+        raise
+
