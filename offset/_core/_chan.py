@@ -45,6 +45,7 @@ from collections import deque
 from typing import Any, Generic, Iterator, TypeVar
 
 from ._errors import PanicError
+from ._greenlet import getcurrent as _getcurrent
 from ._sched import G, ThreadParker, current_parker
 
 __all__ = ["Chan", "Waiter", "SelectState", "chanlock", "makechan", "park_waiter"]
@@ -69,7 +70,8 @@ class SelectState:
 class Waiter:
     """One goroutine (or thread) waiting on one queue (Go's sudog).
 
-    Separate from the goroutine because one select waits on many channels.
+    Separate from the goroutine because one select waits on many channels;
+    a plain send or receive queues the G itself (it has the same fields).
     For a sender ``value`` is what it sends and ``ok`` says whether it was
     taken (False: the channel was closed). For a receiver ``value`` and
     ``ok`` are what it got.
@@ -84,8 +86,27 @@ class Waiter:
         self.sel = sel
         self.case = case
 
+    def ready(self) -> None:
+        self.g.ready()
 
-def park_waiter(g: G | ThreadParker, w: Waiter, q: deque[Waiter], reason: str) -> None:
+
+# What sits in a waiter queue: a Waiter, or a G or ThreadParker waiting for
+# itself. All three have value, ok, sel, case and ready().
+AnyWaiter = Any
+
+
+def _withdraw(q: deque[AnyWaiter], w: AnyWaiter) -> None:
+    """Take ``w`` out of ``q`` if it is still there (its wait was interrupted)."""
+    _acquire()
+    try:
+        q.remove(w)
+    except ValueError:
+        pass  # already served; the ready on its way is ignored
+    finally:
+        _release()
+
+
+def park_waiter(g: G | ThreadParker, w: AnyWaiter, q: deque[AnyWaiter], reason: str) -> None:
     """Park ``g`` until ``w`` is served; on an exception, leave ``q`` first.
 
     Precondition: ``w`` is in ``q`` and chanlock is released.
@@ -93,17 +114,11 @@ def park_waiter(g: G | ThreadParker, w: Waiter, q: deque[Waiter], reason: str) -
     try:
         g.park(reason)
     except BaseException:
-        _acquire()
-        try:
-            q.remove(w)
-        except ValueError:
-            pass  # already served; the ready on its way is ignored
-        finally:
-            _release()
+        _withdraw(q, w)
         raise
 
 
-def _claim(w: Waiter) -> bool:
+def _claim(w: AnyWaiter) -> bool:
     """Take ``w`` for an operation; False if its select already fired.
 
     Precondition: caller holds chanlock and has removed ``w`` from its queue.
@@ -118,7 +133,7 @@ def _claim(w: Waiter) -> bool:
     return True
 
 
-def _first_live(q: deque[Waiter]) -> Waiter | None:
+def _first_live(q: deque[AnyWaiter]) -> AnyWaiter | None:
     """Drop stale select waiters from the front of ``q``; peek the first live one.
 
     Precondition: caller holds chanlock.
@@ -129,6 +144,20 @@ def _first_live(q: deque[Waiter]) -> Waiter | None:
         if sel is None or not sel.done:
             return w
         q.popleft()
+    return None
+
+
+def _refill(buf: deque[Any], sendq: deque[AnyWaiter]) -> AnyWaiter | None:
+    """A value left the full buffer: move the first live sender's value in.
+
+    Precondition: caller holds chanlock. Returns the sender to ready.
+    """
+    while sendq:
+        w = sendq.popleft()
+        if _claim(w):
+            buf.append(w.value)
+            w.ok = True
+            return w
     return None
 
 
@@ -152,8 +181,8 @@ class Chan(Generic[T]):
         self._cap = size
         self._buf: deque[T] = deque()
         self._closed = False
-        self._recvq: deque[Waiter] = deque()
-        self._sendq: deque[Waiter] = deque()
+        self._recvq: deque[AnyWaiter] = deque()
+        self._sendq: deque[AnyWaiter] = deque()
 
     @property
     def cap(self) -> int:
@@ -167,6 +196,10 @@ class Chan(Generic[T]):
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<offset.Chan len={len(self._buf)} cap={self._cap}{state} at {id(self):#x}>"
+
+    # send, recv and recv_ok are written out in full, not layered on a
+    # shared helper: they are the hottest code in offset and a Python call
+    # costs as much as a third of a greenlet switch.
 
     def send(self, value: T) -> None:
         """Send ``value``; block until a receiver takes it or it is buffered.
@@ -191,60 +224,25 @@ class Chan(Generic[T]):
             w.value = value
             w.ok = True
             _release()
-            w.g.ready()
+            w.ready()
             return
         if len(self._buf) < self._cap:
             self._buf.append(value)
             _release()
             return
-        g = current_parker()
-        w = Waiter(g, value)
+        g = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
+        g.value = value
+        g.ok = False
         sendq = self._sendq
-        sendq.append(w)
+        sendq.append(g)
         _release()
-        park_waiter(g, w, sendq, "chan send")
-        if not w.ok:
+        try:
+            g.park("chan send")
+        except BaseException:
+            _withdraw(sendq, g)
+            raise
+        if not g.ok:
             raise PanicError("send on closed channel")
-
-    def _recv(self) -> Waiter | tuple[Any, bool]:
-        """Receive without blocking if possible.
-
-        Returns ``(value, ok)`` when served at once; otherwise a Waiter
-        already queued, with chanlock released, for the caller to park on.
-        """
-        _acquire()
-        buf = self._buf
-        sendq = self._sendq
-        if buf:
-            value = buf.popleft()
-            while sendq:  # a sender waits for room: move its value in
-                w = sendq.popleft()
-                if not _claim(w):
-                    continue
-                buf.append(w.value)
-                w.ok = True
-                _release()
-                w.g.ready()
-                return value, True
-            _release()
-            return value, True
-        while sendq:  # unbuffered (or cap reached 0): take from a sender
-            w = sendq.popleft()
-            if not _claim(w):
-                continue
-            value = w.value
-            w.ok = True
-            _release()
-            w.g.ready()
-            return value, True
-        if self._closed:
-            _release()
-            return None, False
-        g = current_parker()
-        w = Waiter(g)
-        self._recvq.append(w)
-        _release()
-        return w
 
     def recv(self) -> T | None:
         """Receive a value; block until one is there.
@@ -252,21 +250,77 @@ class Chan(Generic[T]):
         Returns None once the channel is closed and drained (use
         ``recv_ok`` to tell that from a None that was sent).
         """
-        r = self._recv()
-        if type(r) is tuple:
-            return r[0]  # type: ignore[no-any-return]
-        assert isinstance(r, Waiter)
-        park_waiter(r.g, r, self._recvq, "chan receive")
-        return r.value  # type: ignore[no-any-return]
+        _acquire()
+        buf = self._buf
+        sendq = self._sendq
+        if buf:
+            value = buf.popleft()
+            w = _refill(buf, sendq) if sendq else None
+            _release()
+            if w is not None:
+                w.ready()
+            return value
+        while sendq:  # unbuffered: take straight from a waiting sender
+            w = sendq.popleft()
+            sel = w.sel
+            if sel is not None:
+                if sel.done:
+                    continue
+                sel.done = True
+                sel.fired = w
+            value = w.value
+            w.ok = True
+            _release()
+            w.ready()
+            return value
+        if self._closed:
+            _release()
+            return None
+        g = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
+        recvq = self._recvq
+        recvq.append(g)
+        _release()
+        try:
+            g.park("chan receive")
+        except BaseException:
+            _withdraw(recvq, g)
+            raise
+        return g.value  # type: ignore[no-any-return]
 
     def recv_ok(self) -> tuple[T | None, bool]:
         """Receive ``(value, ok)``; ok is False when closed and drained."""
-        r = self._recv()
-        if type(r) is tuple:
-            return r
-        assert isinstance(r, Waiter)
-        park_waiter(r.g, r, self._recvq, "chan receive")
-        return r.value, r.ok
+        _acquire()
+        buf = self._buf
+        sendq = self._sendq
+        if buf:
+            value = buf.popleft()
+            w = _refill(buf, sendq) if sendq else None
+            _release()
+            if w is not None:
+                w.ready()
+            return value, True
+        while sendq:
+            w = sendq.popleft()
+            if not _claim(w):
+                continue
+            value = w.value
+            w.ok = True
+            _release()
+            w.ready()
+            return value, True
+        if self._closed:
+            _release()
+            return None, False
+        g = current_parker()
+        recvq = self._recvq
+        recvq.append(g)
+        _release()
+        try:
+            g.park("chan receive")
+        except BaseException:
+            _withdraw(recvq, g)
+            raise
+        return g.value, g.ok
 
     def __iter__(self) -> Iterator[T]:
         """Receive until the channel is closed and drained (Go's range)."""
@@ -301,7 +355,7 @@ class Chan(Generic[T]):
         self._sendq.clear()
         _release()
         for w in wake:
-            w.g.ready()
+            w.ready()
 
     # -- select cases --------------------------------------------------
 

@@ -156,7 +156,16 @@ class EpollNetpoll:
             pass
 
     def close(self) -> None:
+        if self._ep.closed:
+            return
         self._ep.close()
         os.close(self._wake_r)
         if self._wake_w != self._wake_r:
             os.close(self._wake_w)
+
+    def __del__(self) -> None:
+        # A thread's scheduler (and its netpoller) goes when the thread ends.
+        try:
+            self.close()
+        except (AttributeError, OSError):
+            pass

@@ -134,3 +134,9 @@ class SelectorsNetpoll:
         self._sel.close()
         self._wake_r.close()
         self._wake_w.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except (AttributeError, OSError):
+            pass

@@ -104,9 +104,18 @@ _goroutine_ids = iter(range(1, sys.maxsize))
 
 
 class G:
-    """A goroutine: the function to run and where it stands."""
+    """A goroutine: the function to run and where it stands.
 
-    __slots__ = ("fn", "args", "kwargs", "ctx", "proc", "sched", "reason", "id", "__weakref__")
+    A G is also its own waiter for a plain channel send or receive (``value``
+    and ``ok`` carry what was sent or received), which saves allocating a
+    Waiter on the hottest path; a select, which waits on many channels at
+    once, uses one Waiter per case instead (Go: sudog). ``sel`` and ``case``
+    are always None for a G, as for a Waiter outside a select.
+    """
+
+    __slots__ = ("fn", "args", "kwargs", "ctx", "proc", "sched", "reason", "id", "value", "ok", "__weakref__")
+    sel = None
+    case = None
 
     def __init__(
         self,
@@ -123,6 +132,13 @@ class G:
         self.sched = sched
         self.reason = ""  # Go's wait reason while parked ("chan receive", ...)
         self.id = next(_goroutine_ids)
+        self.value: Any = None
+        self.ok = False
+
+    @property
+    def g(self) -> G:
+        """The goroutine a waiter wakes: itself."""
+        return self
 
     def ready(self) -> None:
         """Make this parked goroutine runnable; safe from any thread."""
@@ -186,11 +202,20 @@ class ThreadParker:
     goroutine or thread that wakes it releases the lock.
     """
 
-    __slots__ = ("_lock",)
+    __slots__ = ("_lock", "value", "ok")
+    sel = None
+    case = None
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lock.acquire()
+        self.value: Any = None
+        self.ok = False
+
+    @property
+    def g(self) -> ThreadParker:
+        """The parker a waiter wakes: itself."""
+        return self
 
     def park(self, reason: str) -> None:
         self._lock.acquire()
@@ -520,7 +545,10 @@ _maintask: Callable[..., Any] | None = None
 
 
 def maintask(fn: F) -> F:
-    """Mark ``fn`` as the main goroutine that ``run()`` starts; return fn.
+    """Mark ``fn`` as the main goroutine that the next ``run()`` starts; return fn.
+
+    The mark is used once: the ``run()`` that starts ``fn`` clears it, so a
+    later ``run()`` (in this thread or another) does not start it again.
 
     Raises:
         TypeError: ``fn`` is not callable.
@@ -551,7 +579,10 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
     s = current_scheduler()
     if s.running:
         raise RuntimeError("offset.run() is already running in this thread; use go() to start more goroutines")
-    main_fn = fn if fn is not None else _maintask
+    global _maintask
+    main_fn = fn
+    if main_fn is None:
+        main_fn, _maintask = _maintask, None
     s.main = None
     if main_fn is not None:
         s.main = G(main_fn, args, kwargs, s)

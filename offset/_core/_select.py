@@ -27,7 +27,7 @@ from __future__ import annotations
 from random import random as _random
 from typing import Any, Union
 
-from ._chan import Case, RecvCase, SelectState, SendCase, Waiter, _claim, _first_live, chanlock
+from ._chan import AnyWaiter, Case, RecvCase, SelectState, SendCase, Waiter, _claim, _first_live, _refill, chanlock
 from ._errors import PanicError
 from ._sched import current_parker
 
@@ -67,7 +67,7 @@ def _ready(case: Case[Any]) -> bool:
     return ch._closed or _first_live(ch._recvq) is not None or len(ch._buf) < ch._cap
 
 
-def _perform(case: Case[Any]) -> Waiter | None:
+def _perform(case: Case[Any]) -> AnyWaiter | None:
     """Carry out a ready case; return the waiter to wake, if any.
 
     Precondition: caller holds chanlock and ``_ready(case)`` is true.
@@ -80,13 +80,7 @@ def _perform(case: Case[Any]) -> Waiter | None:
         if buf:
             case.value = buf.popleft()
             case.ok = True
-            while sendq:
-                w = sendq.popleft()
-                if _claim(w):
-                    buf.append(w.value)
-                    w.ok = True
-                    return w
-            return None
+            return _refill(buf, sendq) if sendq else None
         while sendq:
             w = sendq.popleft()
             if _claim(w):
@@ -158,7 +152,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         finally:
             _release()
         if w is not None:
-            w.g.ready()
+            w.ready()
         return chosen
     if has_default:
         _release()
