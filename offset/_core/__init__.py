@@ -36,3 +36,6 @@ from ._syscall import blocking_call as blocking_call
 from ._syscall import syscall as syscall
 from ._timers import TimerEntry as TimerEntry
 from ._timers import TimerHeap as TimerHeap
+from ._io import notify_close as notify_close
+from ._io import wait_fd as wait_fd
+from ._io import wait_fds as wait_fds

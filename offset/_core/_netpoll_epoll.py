@@ -94,6 +94,12 @@ class EpollNetpoll:
                 pass
         return True
 
+    def armed(self, fd: int, mode: str) -> FdWaiter | None:
+        slots = self.fds.get(fd)
+        if slots is None:
+            return None
+        return slots[0 if mode == "r" else 1]
+
     def close_fd(self, fd: int) -> None:
         slots = self.fds.pop(fd, None)
         if slots is None:

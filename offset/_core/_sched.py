@@ -446,8 +446,13 @@ def _proc_main(g: G) -> None:
         me.goroutine = g
         s.live[g] = None
         try:
-            assert g.ctx is not None and g.fn is not None
-            result = g.ctx.run(g.fn, *g.args, **g.kwargs)
+            # Run in the goroutine's own context by making it the Proc's
+            # context, rather than through ctx.run: that would add a C frame
+            # to every goroutine's stack, which greenlet copies on each
+            # switch and keeps while the goroutine is parked.
+            me.gr_context = g.ctx
+            assert g.fn is not None
+            result = g.fn(*g.args, **g.kwargs)
         except GoroutineExit:
             # Stopped by shutdown: this Proc ends (it is not reused).
             s.live.pop(g, None)

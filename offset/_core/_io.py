@@ -1,0 +1,296 @@
+"""Waiting for file descriptors: what the patch layer parks goroutines on.
+
+What: ``wait_fd(fd, mode, timeout)`` parks the calling goroutine on its
+scheduler's netpoller until ``fd`` is ready for reading ("r") or writing
+("w"), the timeout expires, or the fd is closed under it by another
+goroutine (``notify_close``). ``wait_fds`` does the same for several
+(fd, mode) pairs at once, for select-like calls. Go: internal/poll's
+``pollDesc.wait`` and runtime/netpoll.go's ``netpollblock``.
+
+The caller always tries its operation first and waits only after the OS
+said EAGAIN (Go does the same), so a wait never starts on an fd that was
+ready when the caller looked.
+
+Waiters. Each wait publishes one ``_Waiter`` per (fd, mode) in the
+netpoller (park protocol step 1, see ``G.park``). Its *owner* carries the
+outcome and the goroutine: for ``wait_fd`` the waiter is its own owner; for
+``wait_fds`` one owner is shared by all the waiters of the call, so the
+first fd to fire readies the goroutine and the others find it already
+decided. ``state`` of an owner:
+
+    =====  ==========  ===========================================
+    value  name        set by
+    =====  ==========  ===========================================
+    0      WAITING     wait_fd / wait_fds, before parking
+    1      READY       the netpoller: fire(True)
+    2      CLOSED      the netpoller: fire(False), from close_fd
+    3      TIMEDOUT    the timer callback
+    =====  ==========  ===========================================
+
+Invariants:
+- An owner leaves WAITING exactly once, and whoever moves it readies its
+  goroutine; every later event sees a non-zero state and does nothing. So a
+  goroutine is readied exactly once per wait, whatever fires.
+- The netpoller holds at most one waiter per (fd, mode). A second goroutine
+  waiting on the same fd and mode (two goroutines in ``accept`` on one
+  listening socket, as threads may be in the stdlib) *joins* it: it goes on
+  the armed waiter's ``more`` list and records the armed one as ``head``.
+  Firing the head fires everything on its list. A head that withdraws
+  (timeout, goroutine stopped) hands its list to the first joined waiter,
+  which is armed in its place.
+- After park returns, every waiter of the wait that did not fire is
+  withdrawn before the caller sees the outcome, and the timer is removed:
+  nothing of a finished wait stays behind in the netpoller or timer heap.
+
+Everything here runs on the scheduler's own thread: the netpoller and the
+timer heap belong to it (see _sched.py), so no lock is taken.
+
+Rejected designs:
+- Edge-triggered epoll with the fd registered once (Go's way, no system call
+  per wait): an fd closed behind offset's back (a socket collected without
+  close(), os.close) can have its number reused, and a registration nobody
+  refreshes then waits forever. The oneshot re-arm costs one epoll_ctl but
+  notices reuse (see _netpoll_epoll.py).
+- Waking only the head of a joined list: simpler to wake them all and let
+  the losers see EAGAIN and wait again; joins are rare.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import select as _select
+import time as _time
+from typing import Any
+
+from ._netpoll import Netpoll
+from ._sched import G, current_goroutine
+from ._timers import TimerEntry
+
+__all__ = ["wait_fd", "wait_fds", "notify_close"]
+
+_WAITING = 0
+_READY = 1
+_CLOSED = 2
+_TIMEDOUT = 3
+
+_monotonic_ns = _time.monotonic_ns
+# Bound before any patch is applied: the thread fallback must block for real.
+_poll_factory = _select.poll if hasattr(_select, "poll") else None
+_real_select = _select.select
+
+
+class _Waiter:
+    """One goroutine's interest in one (fd, mode); what the netpoller fires."""
+
+    __slots__ = ("g", "state", "owner", "more", "head")
+
+    def __init__(self, g: G) -> None:
+        self.g = g
+        self.state = _WAITING  # meaningful on an owner only
+        self.owner: _Waiter = self
+        self.more: list[_Waiter] | None = None  # waiters joined to this armed one
+        self.head: _Waiter | None = None  # the armed waiter this one joined
+
+    def fire(self, ok: bool) -> None:
+        owner = self.owner
+        if owner.state == _WAITING:
+            owner.state = _READY if ok else _CLOSED
+            owner.g.ready()
+        more = self.more
+        if more is not None:
+            self.more = None
+            for w in more:
+                w.head = None
+                w.fire(ok)
+
+
+def _expire(owner: _Waiter) -> None:
+    """Timer callback: the wait's time is up (runs on the scheduler loop)."""
+    if owner.state == _WAITING:
+        owner.state = _TIMEDOUT
+        owner.g.ready()
+
+
+def _arm(poller: Netpoll, fd: int, mode: str, w: _Waiter) -> None:
+    try:
+        poller.arm(fd, mode, w)
+    except RuntimeError:
+        # Someone waits on this fd and mode already: join them.
+        head = poller.armed(fd, mode)
+        if not isinstance(head, _Waiter):
+            raise
+        if head.more is None:
+            head.more = []
+        head.more.append(w)
+        w.head = head
+
+
+def _withdraw(poller: Netpoll, fd: int, mode: str, w: _Waiter) -> None:
+    """Take ``w`` out of the netpoller, or off the list it joined."""
+    if poller.disarm(fd, mode, w):
+        more = w.more
+        if more:
+            w.more = None
+            nxt = more.pop(0)
+            nxt.head = None
+            if more:
+                nxt.more = more
+                for m in more:
+                    m.head = nxt
+            poller.arm(fd, mode, nxt)
+        return
+    head = w.head
+    if head is not None:
+        w.head = None
+        if head.more is not None:
+            try:
+                head.more.remove(w)
+            except ValueError:  # pragma: no cover - fired in the meantime
+                pass
+
+
+def _deadline(timeout: float) -> int:
+    return _monotonic_ns() + math.ceil(timeout * 1e9)
+
+
+def wait_fd(fd: int, mode: str, timeout: float | None = None) -> bool:
+    """Park the calling goroutine until ``fd`` is ready for ``mode``.
+
+    ``mode`` is "r" (readable, or hung up / in error) or "w" (writable).
+    ``timeout`` is in seconds; None waits without limit, and a timeout of
+    zero or less returns False at once without looking at the fd (the
+    caller has just looked).
+
+    Returns:
+        True when the fd is ready (or may be: the caller retries its
+        operation, which settles it), False when the timeout expired.
+
+    Raises:
+        OSError: EBADF, "Bad file descriptor", when the fd was closed by
+            another goroutine while this one waited: what the stdlib's call
+            gives on a socket closed under it.
+        GoroutineExit: the goroutine is being stopped; the wait is withdrawn.
+
+    Outside a goroutine it blocks the thread in poll(2) (select(2) where
+    poll is missing), so that a caller need not care where it runs.
+    """
+    g = current_goroutine()
+    if g is None:
+        return _wait_thread(((fd, mode),), timeout)
+    if timeout is not None and timeout <= 0:
+        return False
+    s = g.sched
+    poller = s.poller
+    w = _Waiter(g)
+    _arm(poller, fd, mode, w)
+    if timeout is None:
+        try:
+            g.park("IO wait")
+        except BaseException:
+            _withdraw(poller, fd, mode, w)
+            raise
+    else:
+        entry = TimerEntry(_deadline(timeout), _expire, w)
+        s.timers.push(entry)
+        try:
+            g.park("IO wait")
+        except BaseException:
+            s.timers.remove(entry)
+            _withdraw(poller, fd, mode, w)
+            raise
+        if entry.index >= 0:
+            s.timers.remove(entry)
+    state = w.state
+    if state == _READY:
+        return True
+    if state == _TIMEDOUT:
+        _withdraw(poller, fd, mode, w)
+        return False
+    if state == _CLOSED:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+    raise AssertionError(f"wait_fd resumed in state {state}")  # pragma: no cover
+
+
+def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool:
+    """Park the calling goroutine until one of the (fd, mode) pairs is ready.
+
+    For select-like calls: the caller then asks the OS again which fds are
+    ready, without blocking. Duplicate pairs are waited on once. With no
+    pairs this is a sleep of ``timeout`` (or forever, which deadlock
+    detection sees).
+
+    Returns:
+        True when an fd fired (ready, or closed under the wait: the caller's
+        own look then reports the closed fd as the stdlib does), False when
+        the timeout expired.
+    """
+    g = current_goroutine()
+    if g is None:
+        return _wait_thread(pairs, timeout)
+    if timeout is not None and timeout <= 0:
+        return False
+    s = g.sched
+    poller = s.poller
+    owner = _Waiter(g)
+    armed: list[tuple[int, str, _Waiter]] = []
+    seen: set[tuple[int, str]] = set()
+    try:
+        for fd, mode in pairs:
+            if (fd, mode) in seen:
+                continue
+            seen.add((fd, mode))
+            w = _Waiter(g)
+            w.owner = owner
+            _arm(poller, fd, mode, w)
+            armed.append((fd, mode, w))
+    except BaseException:
+        for fd, mode, w in armed:
+            _withdraw(poller, fd, mode, w)
+        raise
+    entry = None
+    if timeout is not None:
+        entry = TimerEntry(_deadline(timeout), _expire, owner)
+        s.timers.push(entry)
+    try:
+        g.park("IO wait")
+    finally:
+        if entry is not None and entry.index >= 0:
+            s.timers.remove(entry)
+        for fd, mode, w in armed:
+            _withdraw(poller, fd, mode, w)
+    return owner.state != _TIMEDOUT
+
+
+def _wait_thread(pairs: Any, timeout: float | None) -> bool:
+    """wait_fd/wait_fds outside a goroutine: block the thread."""
+    if timeout is not None and timeout <= 0:
+        return False
+    if _poll_factory is not None:
+        p = _poll_factory()
+        for fd, mode in pairs:
+            p.register(fd, _select.POLLIN if mode == "r" else _select.POLLOUT)
+        events = p.poll(None if timeout is None else math.ceil(timeout * 1e3))
+        return bool(events)
+    rl = [fd for fd, mode in pairs if mode == "r"]
+    wl = [fd for fd, mode in pairs if mode == "w"]
+    r, w, _ = _real_select(rl, wl, [], timeout)
+    return bool(r or w)
+
+
+def notify_close(fd: int) -> None:
+    """``fd`` is about to be closed: wake the goroutines that wait on it.
+
+    Each wakes with ``OSError(EBADF)`` from ``wait_fd``. Called by patched
+    close() methods, from a goroutine, before the descriptor is closed;
+    elsewhere it does nothing. Only this thread's scheduler is told: a goroutine of another thread's scheduler waiting on
+    the same fd keeps waiting, as a thread blocked in recv() does when
+    another thread closes its socket.
+    """
+    g = current_goroutine()
+    if g is None or fd < 0:
+        return  # no scheduler runs here, so nothing of this thread waits
+    poller = g.sched._poller  # never make a netpoller just to tell it nothing
+    if poller is not None:
+        poller.close_fd(fd)

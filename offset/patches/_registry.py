@@ -1,0 +1,230 @@
+"""The registry: one path for every patch, and the record that undoes it.
+
+Every patch follows wrapt's three steps (GrahamDumpleton/wrapt patches.py):
+*resolve* the attribute by its dotted path in its module, *record* the
+original object, *apply* the replacement that a factory builds from the
+original (``wrapt.wrap_object``). Unpatching is ``wrapt.unwrap_object`` with
+the recorded replacement, in reverse order of application, which puts back
+the very object that was there (identity, not a copy): a method that lived
+on a base class is uncovered again, a module function is put back.
+
+Each patch belongs to an *area* ("socket", "time", ...), one module of
+offset.patches per area. An area's patches are declared once, when its
+module is imported (``define``), and switched on and off together
+(``patch_area`` / ``unpatch_area``).
+
+Rules:
+- Patching what is patched is a no-op, and so is unpatching what is not:
+  the first original recorded is the one kept (gevent monkey/_state.py).
+- A module that is not imported yet is patched when it is imported, by a
+  wrapt post-import hook; until then the patch is *enabled* but not
+  *applied*. ``is_patched`` answers for enabled.
+- When a patch replaces a module-level function that another module has
+  already bound under its own name (``from time import sleep`` before
+  patch_all), that reference cannot be reached: the registry warns once
+  for it, saying what to do.
+- Patching and unpatching take one lock, so two threads patching at once
+  cannot record a replacement as an original.
+
+What a replacement does when called is each area's business; the rule they
+all follow is in offset/patches/__init__.py.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+from types import ModuleType
+from typing import Any, Callable
+
+import wrapt
+
+__all__ = [
+    "PatchWarning",
+    "define",
+    "lean",
+    "patch_area",
+    "unpatch_area",
+    "unpatch_all",
+    "is_enabled",
+    "areas",
+]
+
+
+class PatchWarning(RuntimeWarning):
+    """A patch could not reach every reference to what it replaces."""
+
+
+PatchWarning.__module__ = "offset.patches"
+
+
+class Patch:
+    """One attribute to replace: where it is, and how to build the replacement."""
+
+    __slots__ = ("area", "module", "path", "factory", "scan", "enabled", "hooked", "original", "replacement")
+
+    def __init__(
+        self, area: str, module: str, path: str, factory: Callable[[Any], Any], scan: bool
+    ) -> None:
+        self.area = area
+        self.module = module  # the module's name, e.g. "socket"
+        self.path = path  # dotted path inside it, e.g. "socket.recv"
+        self.factory = factory  # original -> replacement
+        self.scan = scan  # a module-level name others may have bound: look for them
+        self.enabled = False
+        self.hooked = False  # a post-import hook is registered for it
+        self.original: Any = None  # recorded while applied
+        self.replacement: Any = None  # the handle unwrap_object needs; None: not applied
+
+    def __repr__(self) -> str:
+        state = "applied" if self.replacement is not None else "enabled" if self.enabled else "off"
+        return f"<patch {self.module}.{self.path} ({self.area}, {state})>"
+
+
+_lock = threading.RLock()
+_areas: dict[str, list[Patch]] = {}
+_applied: list[Patch] = []  # in order of application; unpatching walks it backwards
+_warned: set[tuple[str, str, str]] = set()
+
+
+def define(area: str, module: str, path: str, factory: Callable[[Any], Any], *, scan: bool = False) -> None:
+    """Declare a patch of ``module``'s ``path`` in ``area``.
+
+    ``factory(original)`` returns the replacement: a ``wrapt.FunctionWrapper``,
+    or a function made with ``lean``. ``scan`` asks for the check that no
+    other module bound the original under its own name first.
+    """
+    with _lock:
+        _areas.setdefault(area, []).append(Patch(area, module, path, factory, scan))
+
+
+def areas() -> list[str]:
+    """The areas declared so far, in declaration order."""
+    return list(_areas)
+
+
+def lean(fn: Callable[..., Any], original: Any) -> Callable[..., Any]:
+    """Make plain function ``fn`` a replacement for ``original``.
+
+    For the socket methods on every I/O call: a ``FunctionWrapper`` costs
+    about 1 us a call there (binding, then calling the wrapper with args
+    and kwargs), a plain function about 0.1 us. wrapt still installs,
+    records and removes it: ``__wrapped__`` links it to the original as a
+    wrapt wrapper does, so ``unwrap_object`` restores the original.
+    """
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        try:
+            setattr(fn, attr, getattr(original, attr))
+        except (AttributeError, TypeError):
+            pass
+    fn.__wrapped__ = original  # type: ignore[attr-defined]
+    return fn
+
+
+def is_enabled(area: str) -> bool:
+    """Whether ``area`` is patched (applied, or waiting for its module's import)."""
+    with _lock:
+        patches = _areas.get(area)
+        return bool(patches) and all(p.enabled for p in patches)
+
+
+def patch_area(area: str) -> None:
+    """Enable every patch of ``area``; apply those whose module is imported."""
+    with _lock:
+        for p in _areas[area]:
+            if p.enabled:
+                continue
+            p.enabled = True
+            module = sys.modules.get(p.module)
+            if module is not None:
+                _apply(p, module)
+            elif not p.hooked:
+                p.hooked = True
+                wrapt.register_post_import_hook(_hook_for(p), p.module)
+
+
+def unpatch_area(area: str) -> None:
+    """Disable every patch of ``area`` and restore its originals."""
+    with _lock:
+        patches = _areas.get(area, [])
+        for p in reversed(_applied):
+            if p.area == area:
+                _unapply(p)
+        for p in patches:
+            p.enabled = False
+
+
+def unpatch_all() -> None:
+    """Disable every patch and restore every original, newest first."""
+    with _lock:
+        for p in reversed(_applied):
+            _unapply(p)
+        for patches in _areas.values():
+            for p in patches:
+                p.enabled = False
+
+
+def _hook_for(p: Patch) -> Callable[[ModuleType], None]:
+    def on_import(module: ModuleType) -> None:
+        with _lock:
+            if p.enabled:
+                _apply(p, module)
+
+    return on_import
+
+
+def _apply(p: Patch, module: ModuleType) -> None:
+    """Resolve, record the original, apply. Caller holds _lock."""
+    if p.replacement is not None:
+        return  # applied already: the first original wins
+    _parent, _attr, original = wrapt.resolve_path(module, p.path)
+    p.replacement = wrapt.wrap_object(module, p.path, p.factory)
+    p.original = original
+    _applied.append(p)
+    if p.scan:
+        _warn_unreachable(p, module, original)
+
+
+def _unapply(p: Patch) -> None:
+    """Put the recorded original back. Caller holds _lock."""
+    if p.replacement is None:
+        return
+    module = sys.modules.get(p.module)
+    if module is not None:
+        wrapt.unwrap_object(module, p.path, p.replacement, missing_ok=True)
+    p.replacement = None
+    p.original = None
+    _applied.remove(p)
+
+
+# Modules that hold an original by design, not by an early import.
+_HOLDERS_BY_DESIGN = ("offset", "wrapt", "_pytest", "pytest")
+
+
+def _warn_unreachable(p: Patch, module: ModuleType, original: Any) -> None:
+    """Warn once per (module, name) that bound ``original`` before patching."""
+    target = f"{module.__name__}.{p.path}"
+    home = getattr(original, "__module__", None)
+    for name, mod in list(sys.modules.items()):
+        if mod is None or mod is module or name == home or name.startswith(_HOLDERS_BY_DESIGN):
+            continue
+        try:
+            namespace = vars(mod)
+        except TypeError:
+            continue
+        for attr, value in list(namespace.items()):
+            if value is not original:
+                continue
+            key = (name, attr, target)
+            if key in _warned:
+                continue
+            _warned.add(key)
+            warnings.warn(
+                f"offset could not patch {name}.{attr}: it was bound to {target} "
+                f"before patching, so calls through it still block the whole thread. "
+                f"Call offset.patch_all() first thing in the program, before other "
+                f"imports (or run it with python -m offset).",
+                PatchWarning,
+                stacklevel=5,
+            )

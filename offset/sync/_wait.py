@@ -1,0 +1,426 @@
+"""WaitGroup, Once, Cond and the weighted Semaphore (Go: src/sync/waitgroup.go,
+once.go, cond.go; golang.org/x/sync/semaphore).
+
+What: the waiting primitives of Go's sync, for goroutines of any scheduler
+and plain threads alike. Each keeps its waiters (the goroutine, or a
+ThreadParker for a plain thread) in its own queue under the core's
+chanlock, and wakes them with ``ready()`` after releasing it, as channels
+do; none of them holds chanlock across a park.
+
+Invariants (under chanlock):
+- WaitGroup: ``_n >= 0``; ``_waiters`` is non-empty only while ``_n > 0``.
+  The add that brings ``_n`` to zero takes the whole list and wakes it.
+- Cond: a waiter enters ``_waiters`` before it unlocks the locker, so a
+  signal sent after the unlock finds it (Go's ticket list does the same).
+- Semaphore: ``0 <= _cur <= _size``; waiters are served strictly in FIFO
+  order, so a large request at the head is not starved by small ones
+  behind it (x/sync/semaphore's rule). A served waiter has ``ok`` set and
+  its weight already counted in ``_cur``.
+
+A waiter withdrawn by an exception in park (GoroutineExit, KeyboardInterrupt)
+leaves its queue; if it had already been served, it passes on what it got
+(a Cond signal, a Semaphore's weight), so no wake-up is lost with it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable
+
+from .._core import Chan, G, PanicError, ThreadParker, chanlock, current_parker, makechan, select
+from .._core import go as _go
+from ._mutex import Locker, Mutex
+
+__all__ = ["WaitGroup", "Once", "Cond", "Semaphore"]
+
+_acquire = chanlock.acquire
+_release = chanlock.release
+
+
+def _named(wrapper: Callable[[], None], fn: Callable[..., Any]) -> Callable[[], None]:
+    """Give ``wrapper`` the name of ``fn``, for deadlock reports."""
+    wrapper.__qualname__ = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return wrapper
+
+
+class WaitGroup:
+    """Waits for a collection of goroutines (or threads) to finish.
+
+    Go's sync.WaitGroup: ``add(n)`` before starting work, ``done()`` when
+    each piece ends, ``wait()`` blocks until the counter is zero. ``go(fn,
+    *args)`` is Go 1.25's WaitGroup.Go: add(1), then run fn as a goroutine
+    that calls done() when it returns or raises.
+    """
+
+    __slots__ = ("_n", "_waiters", "__weakref__")
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._waiters: list[G | ThreadParker] = []
+
+    def add(self, delta: int) -> None:
+        """Add ``delta`` (may be negative) to the counter; at zero, release every waiter.
+
+        Go's WaitGroup.Add.
+
+        Raises:
+            PanicError: the counter would go negative ("sync: negative WaitGroup counter").
+        """
+        _acquire()
+        n = self._n + delta
+        if n < 0:
+            _release()
+            raise PanicError("sync: negative WaitGroup counter")
+        self._n = n
+        if n or not self._waiters:
+            _release()
+            return
+        ws = self._waiters
+        self._waiters = []
+        _release()
+        for g in ws:
+            g.ready()
+
+    def done(self) -> None:
+        """Decrement the counter by one (Go's WaitGroup.Done).
+
+        Raises:
+            PanicError: the counter would go negative ("sync: negative WaitGroup counter").
+        """
+        self.add(-1)
+
+    def wait(self) -> None:
+        """Block until the counter is zero (Go's WaitGroup.Wait)."""
+        if not self._n:
+            return
+        _acquire()
+        if not self._n:
+            _release()
+            return
+        g = current_parker()
+        self._waiters.append(g)
+        _release()
+        try:
+            g.park("sync.WaitGroup.Wait")
+        except BaseException:
+            _acquire()
+            try:
+                self._waiters.remove(g)
+            except ValueError:
+                pass  # already released
+            _release()
+            raise
+
+    def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """Run ``fn(*args, **kwargs)`` in a new goroutine tracked by the group.
+
+        Go 1.25's WaitGroup.Go: ``add(1)``, then ``done()`` when fn returns
+        or raises (an exception still ends ``run()``, as a panic in Go
+        ends the program). The goroutine goes to the calling thread's
+        scheduler, as ``offset.go`` does.
+
+        Raises:
+            TypeError: ``fn`` is not callable.
+        """
+        if not callable(fn):
+            raise TypeError(f"WaitGroup.go() argument 'fn' must be callable, not {type(fn).__name__}")
+        self.add(1)
+
+        def run() -> None:
+            try:
+                fn(*args, **kwargs)
+            finally:
+                self.add(-1)
+
+        _go(_named(run, fn))
+
+    def __repr__(self) -> str:
+        return f"<offset.sync.WaitGroup counter={self._n} at {id(self):#x}>"
+
+
+class Once:
+    """Runs a function exactly once.
+
+    Go's sync.Once: ``do(fn)`` calls ``fn()`` only the first time; every
+    other call waits until that first call has returned. If ``fn`` raises,
+    the exception reaches the first caller and ``fn`` is still considered
+    done: it never runs again.
+    """
+
+    __slots__ = ("_done", "_m", "__weakref__")
+
+    def __init__(self) -> None:
+        self._done = False
+        self._m = Mutex()
+
+    def do(self, fn: Callable[[], Any]) -> None:
+        """Call ``fn()`` if no call of ``do`` has yet; otherwise wait for that one.
+
+        Go's Once.Do.
+
+        Raises:
+            BaseException: whatever ``fn`` raises, on the first call only.
+        """
+        if self._done:
+            return
+        with self._m:
+            if not self._done:
+                try:
+                    fn()
+                finally:
+                    self._done = True
+
+    def __repr__(self) -> str:
+        return f"<offset.sync.Once {'done' if self._done else 'not done'} at {id(self):#x}>"
+
+
+class Cond:
+    """A condition variable over any Locker (a Mutex, an RWMutex's rlocker...).
+
+    Go's sync.Cond: ``wait()`` unlocks the locker, parks until woken by
+    ``signal()`` or ``broadcast()``, and locks it again before returning;
+    call it in a loop that re-checks the condition. The locker is
+    ``cond.locker`` (Go's ``c.L``).
+
+    Args:
+        locker: what ``wait`` unlocks and locks again (lock/unlock methods).
+    """
+
+    __slots__ = ("locker", "_waiters", "__weakref__")
+
+    def __init__(self, locker: Locker) -> None:
+        if not (callable(getattr(locker, "lock", None)) and callable(getattr(locker, "unlock", None))):
+            raise TypeError(f"Cond() argument 'locker' must have lock() and unlock(), not {type(locker).__name__}")
+        self.locker = locker
+        self._waiters: deque[G | ThreadParker] = deque()
+
+    def wait(self) -> None:
+        """Unlock the locker, wait for a signal or broadcast, lock it again.
+
+        Go's Cond.Wait. The caller must hold the locker. If the wait is
+        interrupted (the goroutine is stopped, or KeyboardInterrupt in a
+        thread) the locker is locked again before the exception goes on, so
+        a surrounding ``with`` block stays balanced.
+        """
+        g = current_parker()
+        _acquire()
+        self._waiters.append(g)
+        _release()
+        self.locker.unlock()
+        try:
+            g.park("sync.Cond.Wait")
+        except BaseException:
+            _acquire()
+            try:
+                self._waiters.remove(g)
+                signalled = False
+            except ValueError:
+                signalled = True
+            _release()
+            if signalled:
+                self.signal()  # we were woken as we were stopped: pass it on
+            self.locker.lock()
+            raise
+        self.locker.lock()
+
+    def signal(self) -> None:
+        """Wake one waiter, if there is one (Go's Cond.Signal; the locker need not be held)."""
+        _acquire()
+        if self._waiters:
+            g = self._waiters.popleft()
+            _release()
+            g.ready()
+        else:
+            _release()
+
+    def broadcast(self) -> None:
+        """Wake every waiter (Go's Cond.Broadcast; the locker need not be held)."""
+        _acquire()
+        ws = list(self._waiters)
+        self._waiters.clear()
+        _release()
+        for g in ws:
+            g.ready()
+
+
+class _Closer:
+    """A Semaphore waiter's wake-up for an acquire that also watches a context."""
+
+    __slots__ = ("chan",)
+
+    def __init__(self, chan: Chan[Any]) -> None:
+        self.chan = chan
+
+    def ready(self) -> None:
+        self.chan.close()
+
+
+class _SemWaiter:
+    __slots__ = ("n", "g", "ok")
+
+    def __init__(self, n: int, g: G | ThreadParker | _Closer) -> None:
+        self.n = n
+        self.g = g
+        self.ok = False
+
+
+class Semaphore:
+    """A weighted semaphore: up to ``n`` units held at once, in any shares.
+
+    golang.org/x/sync/semaphore's Weighted (NewWeighted(n)). Waiters are
+    served in FIFO order: a large request at the head blocks smaller ones
+    behind it until it fits, so it cannot starve. ``with sem:`` acquires
+    and releases one unit.
+
+    Args:
+        n: the total weight; not negative.
+
+    Raises:
+        TypeError: ``n`` is not an int.
+        ValueError: ``n`` is negative.
+    """
+
+    __slots__ = ("_size", "_cur", "_waiters", "__weakref__")
+
+    def __init__(self, n: int) -> None:
+        self._size = _weight(n, "n")
+        self._cur = 0
+        self._waiters: deque[_SemWaiter] = deque()
+
+    def acquire(self, k: int = 1, *, ctx: Any = None) -> None:
+        """Acquire ``k`` units, blocking until they are free (and earlier waiters served).
+
+        x/sync's Weighted.Acquire. With ``ctx`` (an offset.context
+        Context), give up when it is done: raise ``ctx.err()`` and leave
+        the semaphore unchanged; a request that was granted as the context
+        ended counts as granted, as in Go. As in Go, asking for more than
+        the semaphore's size waits for ``ctx`` (forever without one).
+
+        Raises:
+            TypeError: ``k`` is not an int.
+            ValueError: ``k`` is negative.
+            offset.context.Canceled, offset.context.DeadlineExceeded: ``ctx`` ended first.
+        """
+        _weight(k, "k")
+        _acquire()
+        if self._size - self._cur >= k and not self._waiters:
+            self._cur += k
+            _release()
+            return
+        done = ctx.done() if ctx is not None else None
+        if k > self._size:
+            # Doomed: don't make other acquires queue behind it.
+            _release()
+            select(done.if_recv() if done is not None else None)
+            raise ctx.err()
+        if done is None:
+            g = current_parker()
+            w = _SemWaiter(k, g)
+            self._waiters.append(w)
+            _release()
+            try:
+                g.park("semacquire")
+            except BaseException:
+                self._withdraw(w)
+                raise
+            return
+        granted: Chan[Any] = makechan()
+        w = _SemWaiter(k, _Closer(granted))
+        self._waiters.append(w)
+        _release()
+        try:
+            ret = select(granted.if_recv(), done.if_recv())
+        except BaseException:
+            self._withdraw(w)
+            raise
+        if ret == granted.if_recv():
+            return
+        if self._withdraw(w):
+            return  # granted as ctx ended: pretend we did not notice (Go)
+        raise ctx.err()
+
+    def _withdraw(self, w: _SemWaiter) -> bool:
+        """Take ``w`` out of the queue; return False. If it was served, return True.
+
+        An interrupted waiter that was already served gives its units back.
+        """
+        _acquire()
+        if w.ok:
+            _release()
+            return True
+        front = self._waiters[0] is w
+        self._waiters.remove(w)
+        if front and self._size > self._cur:
+            self._notify()  # we were blocking the queue: let the next ones in
+        else:
+            _release()
+        return False
+
+    def try_acquire(self, k: int = 1) -> bool:
+        """Acquire ``k`` units if free now and nobody waits; return whether it did.
+
+        x/sync's Weighted.TryAcquire.
+
+        Raises:
+            TypeError: ``k`` is not an int.
+            ValueError: ``k`` is negative.
+        """
+        _weight(k, "k")
+        _acquire()
+        ok = self._size - self._cur >= k and not self._waiters
+        if ok:
+            self._cur += k
+        _release()
+        return ok
+
+    def release(self, k: int = 1) -> None:
+        """Release ``k`` units and serve the waiters that now fit, in order.
+
+        x/sync's Weighted.Release.
+
+        Raises:
+            TypeError: ``k`` is not an int.
+            ValueError: ``k`` is negative.
+            PanicError: more released than held ("semaphore: released more than held").
+        """
+        _weight(k, "k")
+        _acquire()
+        if k > self._cur:
+            _release()
+            raise PanicError("semaphore: released more than held")
+        self._cur -= k
+        self._notify()
+
+    def _notify(self) -> None:
+        """Serve waiters from the head while they fit. Caller holds chanlock; returns with it released."""
+        q = self._waiters
+        served = []
+        while q:
+            w = q[0]
+            if self._size - self._cur < w.n:
+                break  # not enough for the head: everyone behind it waits too
+            self._cur += w.n
+            q.popleft()
+            w.ok = True
+            served.append(w)
+        _release()
+        for w in served:
+            w.g.ready()
+
+    def __enter__(self) -> None:
+        self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"<offset.sync.Semaphore {self._cur}/{self._size} held, {len(self._waiters)} waiting at {id(self):#x}>"
+
+
+def _weight(k: object, name: str) -> int:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"argument '{name}' must be int, not {type(k).__name__}")
+    if k < 0:
+        raise ValueError(f"argument '{name}' must be >= 0, not {k}")
+    return k
+
