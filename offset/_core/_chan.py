@@ -53,6 +53,7 @@ __all__ = ["Chan", "Waiter", "SelectState", "chanlock", "makechan", "park_waiter
 T = TypeVar("T")
 
 chanlock = threading.Lock()
+_new = object.__new__
 _acquire = chanlock.acquire
 _release = chanlock.release
 
@@ -77,7 +78,7 @@ class Waiter:
     ``ok`` are what it got.
     """
 
-    __slots__ = ("g", "value", "ok", "sel", "case")
+    __slots__ = ("g", "value", "ok", "sel", "case", "q")
 
     def __init__(self, g: G | ThreadParker, value: Any = None, sel: SelectState | None = None, case: Any = None) -> None:
         self.g = g
@@ -85,6 +86,7 @@ class Waiter:
         self.ok = False
         self.sel = sel
         self.case = case
+        self.q: deque[Any] | None = None  # the queue a select's waiter sits in
 
     def ready(self) -> None:
         self.g.ready()
@@ -240,7 +242,9 @@ class Chan(Generic[T]):
             g.park("chan send")
         except BaseException:
             _withdraw(sendq, g)
+            g.value = None
             raise
+        g.value = None  # a G outlives its waits: don't keep what it sent alive
         if not g.ok:
             raise PanicError("send on closed channel")
 
@@ -285,7 +289,9 @@ class Chan(Generic[T]):
         except BaseException:
             _withdraw(recvq, g)
             raise
-        return g.value  # type: ignore[no-any-return]
+        value = g.value
+        g.value = None  # a G outlives its waits: don't keep what it got alive
+        return value  # type: ignore[no-any-return]
 
     def recv_ok(self) -> tuple[T | None, bool]:
         """Receive ``(value, ok)``; ok is False when closed and drained."""
@@ -320,7 +326,9 @@ class Chan(Generic[T]):
         except BaseException:
             _withdraw(recvq, g)
             raise
-        return g.value, g.ok
+        value = g.value
+        g.value = None
+        return value, g.ok
 
     def __iter__(self) -> Iterator[T]:
         """Receive until the channel is closed and drained (Go's range)."""
@@ -359,13 +367,25 @@ class Chan(Generic[T]):
 
     # -- select cases --------------------------------------------------
 
+    # Cases are made with object.__new__ and slot stores rather than through
+    # __init__: a select builds one per case per call, and skipping the
+    # Python-level __init__ frame makes that a third cheaper.
+
     def if_send(self, value: T) -> SendCase[T]:
         """A select case that sends ``value`` on this channel."""
-        return SendCase(self, value)
+        case: SendCase[T] = _new(SendCase)
+        case.chan = self
+        case.value = value
+        case.ok = False
+        return case
 
     def if_recv(self) -> RecvCase[T]:
         """A select case that receives from this channel (``.value``, ``.ok``)."""
-        return RecvCase(self)
+        case: RecvCase[T] = _new(RecvCase)
+        case.chan = self
+        case.value = None
+        case.ok = False
+        return case
 
 
 class Case(Generic[T]):

@@ -113,7 +113,9 @@ class G:
     are always None for a G, as for a Waiter outside a select.
     """
 
-    __slots__ = ("fn", "args", "kwargs", "ctx", "proc", "sched", "reason", "id", "value", "ok", "__weakref__")
+    __slots__ = (
+        "fn", "args", "kwargs", "ctx", "proc", "sched", "reason", "id", "value", "ok", "selcache", "__weakref__",
+    )
     sel = None
     case = None
 
@@ -134,6 +136,8 @@ class G:
         self.id = next(_goroutine_ids)
         self.value: Any = None
         self.ok = False
+        # (SelectState, [Waiter]) reused by this goroutine's blocking selects.
+        self.selcache: Any = None
 
     @property
     def g(self) -> G:
@@ -374,6 +378,10 @@ class Scheduler:
             # Another thread may still wake one of ours, but it may also end
             # without doing so: look again now and then, backing off.
             timeout = self._backoff = min(max(self._backoff * 2, 0.01), 1.0)
+        elif self.remote or self.remote_calls:
+            # A thread that has ended woke one of ours on its way out. Looked
+            # at after the threads: a thread seen as ended did its appends.
+            return
         else:
             raise DeadlockError(self._deadlock_message())
         self.sleeping = True
@@ -595,6 +603,7 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
             s.runq.appendleft(s.runnext)
         s.runnext = s.main
     s.running = True
+    s.ticks = 0  # the order of a program must not depend on earlier runs
     s.stopping = False
     s.failure = None
     s.main_result = None

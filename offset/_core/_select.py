@@ -29,7 +29,7 @@ from typing import Any, Union
 
 from ._chan import AnyWaiter, Case, RecvCase, SelectState, SendCase, Waiter, _claim, _first_live, _refill, chanlock
 from ._errors import PanicError
-from ._sched import current_parker
+from ._sched import G, current_parker
 
 __all__ = ["select", "default", "Default"]
 
@@ -62,7 +62,7 @@ Default.__module__ = "offset"
 def _ready(case: Case[Any]) -> bool:
     """Whether ``case`` can proceed now. Caller holds chanlock."""
     ch = case.chan
-    if type(case) is RecvCase:
+    if isinstance(case, RecvCase):
         return bool(ch._buf) or ch._closed or _first_live(ch._sendq) is not None
     return ch._closed or _first_live(ch._recvq) is not None or len(ch._buf) < ch._cap
 
@@ -74,7 +74,7 @@ def _perform(case: Case[Any]) -> AnyWaiter | None:
     Raises PanicError (lock still held) for a send on a closed channel.
     """
     ch = case.chan
-    if type(case) is RecvCase:
+    if isinstance(case, RecvCase):
         buf = ch._buf
         sendq = ch._sendq
         if buf:
@@ -122,30 +122,47 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         PanicError: the chosen case sends on a closed channel.
         TypeError: an argument is not a case, ``default`` or None.
     """
-    real: list[Case[Any]] = []
+    # Pass 1: check the arguments and, in the same loop, pick uniformly
+    # among the cases ready now. Written out rather than calling _ready: this
+    # loop runs once per case per select.
+    chosen: Case[Any] | None = None
+    nready = 0
+    nreal = 0
     has_default = False
-    for i, c in enumerate(cases):
-        if isinstance(c, Case):
-            real.append(c)
+    _acquire()
+    for c in cases:
+        t = type(c)
+        if t is RecvCase:
+            nreal += 1
+            ch = c.chan  # type: ignore[union-attr]
+            q = ch._sendq
+            if not (ch._buf or ch._closed or (q and _first_live(q) is not None)):
+                continue
+        elif t is SendCase:
+            nreal += 1
+            ch = c.chan  # type: ignore[union-attr]
+            q = ch._recvq
+            if not (ch._closed or len(ch._buf) < ch._cap or (q and _first_live(q) is not None)):
+                continue
         elif c is None:
             continue
         elif c is default:
             has_default = True
+            continue
+        elif isinstance(c, Case):  # a subclass of a case type
+            nreal += 1
+            if not _ready(c):
+                continue
         else:
+            _release()
+            i = cases.index(c)
             raise TypeError(
                 f"select() argument {i + 1} must be a case (c.if_send(v) or c.if_recv()), "
                 f"default or None, not {type(c).__name__}"
             )
-
-    # Pass 1: pick uniformly among the cases ready now.
-    _acquire()
-    chosen: Case[Any] | None = None
-    nready = 0
-    for c in real:
-        if _ready(c):
-            nready += 1
-            if nready == 1 or _random() * nready < 1.0:
-                chosen = c
+        nready += 1
+        if nready == 1 or _random() * nready < 1.0:
+            chosen = c  # type: ignore[assignment]
     if chosen is not None:
         try:
             w = _perform(chosen)
@@ -159,23 +176,43 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         return default
 
     g = current_parker()
-    if not real:
+    if not nreal:
         _release()
         g.park("select (no cases)")  # only a stop (GoroutineExit) ends this
         raise AssertionError("select with no cases returned")  # pragma: no cover
 
-    # Pass 2: wait on every case.
-    sel = SelectState()
-    waiters = []
-    for c in real:
+    # Pass 2: wait on every case. A goroutine reuses its SelectState and
+    # Waiters from one blocking select to the next: after pass 3 none of
+    # them is in any queue, and a waker touches a waiter only while it holds
+    # chanlock (and then only calls its ready()).
+    if type(g) is G:
+        cache = g.selcache
+        if cache is None:
+            cache = g.selcache = (SelectState(), [])
+        sel, pool = cache
+        sel.done = False
+        sel.fired = None
+    else:
+        sel, pool = SelectState(), []
+    n = 0
+    for c in cases:
+        if not isinstance(c, Case):
+            continue
+        if n == len(pool):
+            pool.append(Waiter(g, None, sel))
+        w = pool[n]
+        n += 1
+        w.case = c
+        w.ok = False
         ch = c.chan
-        if type(c) is SendCase:
-            w = Waiter(g, c.value, sel, c)
-            ch._sendq.append(w)
+        if isinstance(c, SendCase):
+            w.value = c.value
+            q = ch._sendq
         else:
-            w = Waiter(g, None, sel, c)
-            ch._recvq.append(w)
-        waiters.append(w)
+            w.value = None
+            q = ch._recvq
+        w.q = q
+        q.append(w)
     _release()
     try:
         g.park("select")
@@ -185,22 +222,26 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         _acquire()
         fired = sel.fired
         sel.done = True
-        for w in waiters:
+        for i in range(n):
+            w = pool[i]
             if w is not fired:
-                ch = w.case.chan
-                q = ch._sendq if type(w.case) is SendCase else ch._recvq
                 try:
-                    q.remove(w)
+                    w.q.remove(w)
                 except ValueError:
                     pass  # dropped as stale by another operation
+                w.value = w.case = w.q = None  # reused: keep nothing alive
         _release()
+    if fired is not None:
+        value = fired.value
+        fired.value = fired.q = None
+        case: Case[Any] = fired.case
+        fired.case = None
     assert fired is not None
-    case: Case[Any] = fired.case
-    if type(case) is SendCase:
+    if isinstance(case, SendCase):
         if not fired.ok:
             raise PanicError("send on closed channel")
     else:
-        case.value = fired.value
+        case.value = value
         case.ok = fired.ok
     return case
 

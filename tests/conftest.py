@@ -1,0 +1,112 @@
+"""Guards shared by the whole suite.
+
+Every test is bounded by pytest-timeout (120 s, pyproject.toml) and prints
+every stack after 90 s (faulthandler_timeout). On top of that, each test runs
+under three guards:
+
+- A goroutine must not hold its scheduler's thread for long without
+  switching: that is a real blocking call inside a goroutine, which stalls
+  every other goroutine of the scheduler (anyio's conftest does the same for
+  asyncio). The guard watches greenlet switches in the test's thread with
+  ``greenlet.settrace`` and fails the test if a goroutine ran for more than
+  ``BLOCKED_LIMIT`` seconds between two switches. The scheduler's own idle
+  wait runs in the thread's main greenlet and is not counted.
+- A test must not leave threads behind: a live thread that offset did not
+  start keeps every later deadlock test waiting instead of reporting
+  (API.md: "While any other live thread exists ... a blocked scheduler waits").
+- Nothing a test queued with ``go()`` or marked with ``@maintask`` leaks into
+  the next test's ``run()``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import greenlet
+import pytest
+
+import offset._core._sched as _sched
+
+# A goroutine that runs this long without switching blocked the thread for real.
+BLOCKED_LIMIT = 2.0
+# How long a test's leftover threads get to finish before the test fails.
+THREAD_GRACE = 5.0
+
+
+def _offset_pool_thread(t: threading.Thread) -> bool:
+    # offset's own thread-pool workers (offset.syscall); they do not count.
+    return t.name.startswith("offset-syscall") or t.ident in getattr(_sched, "offset_thread_idents", ())
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_threads():
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + THREAD_GRACE
+    leftover: list[threading.Thread] = []
+    for t in threading.enumerate():
+        if t in before or _offset_pool_thread(t):
+            continue
+        t.join(max(0.0, deadline - time.monotonic()))
+        if t.is_alive():
+            leftover.append(t)
+    if leftover:
+        pytest.fail(f"test left threads running: {leftover!r}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _scheduler_thread_not_blocked():
+    """Fail the test if a goroutine blocked its scheduler's thread for real."""
+    last = [time.monotonic()]
+    worst: list[object] = [0.0, ""]
+
+    def trace(event: str, args: tuple[greenlet.greenlet, greenlet.greenlet]) -> None:
+        now = time.monotonic()
+        origin = args[0]
+        # The thread's main greenlet is the scheduler's loop (idle waits are
+        # fine there); every other greenlet in this thread runs goroutines.
+        if origin.parent is not None:
+            ran = now - last[0]
+            if ran > worst[0]:
+                worst[0] = ran
+                g = getattr(origin, "goroutine", None)
+                worst[1] = repr(g) if g is not None else "a goroutine"
+        last[0] = now
+
+    previous = greenlet.settrace(trace)
+    try:
+        yield
+    finally:
+        greenlet.settrace(previous)
+    if worst[0] > BLOCKED_LIMIT:
+        pytest.fail(
+            f"{worst[1]} held the scheduler's thread for {worst[0]:.1f}s without switching "
+            "(a real blocking call in a goroutine?)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_scheduler_state():
+    """Nothing queued or marked by one test reaches the next one's run().
+
+    Also starts every test with the scheduler's switch counter at zero: the
+    run order of a program must not depend on what ran earlier in the same
+    thread (see test_sched.py::test_same_program_same_order_on_every_run,
+    which checks this within one test). Touches private state on purpose:
+    there is no public way to drop goroutines that were queued with go()
+    but never run.
+    """
+    s = _sched.current_scheduler()
+    if hasattr(s, "ticks"):
+        s.ticks = 0
+    yield
+    s = _sched.current_scheduler()
+    if hasattr(_sched, "_maintask"):
+        _sched._maintask = None
+    runq = getattr(s, "runq", None)
+    if runq is not None:
+        runq.clear()
+    if hasattr(s, "runnext"):
+        s.runnext = None

@@ -1,0 +1,829 @@
+"""The scheduler: go, run, maintask, gosched, main-goroutine semantics,
+exceptions, deadlock detection, contextvars, and Go's run order.
+
+API.md, "Goroutines and the scheduler". The run queue is FIFO and a goroutine
+made runnable by go() or by a wake-up runs next (Go's runnext), so tests
+record events and assert the whole order.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import decimal
+import re
+import sys
+import threading
+import time
+import traceback
+
+import pytest
+
+import offset
+from offset import DeadlockError, go, gosched, maintask, makechan, run, select
+from offset import time as otime
+
+DEADLOCK = "all goroutines are asleep - deadlock!"
+
+
+def here() -> int:
+    """The caller's current line number."""
+    return sys._getframe(1).f_lineno
+
+
+def tb_functions(exc: BaseException) -> list[str]:
+    return [frame.name for frame in traceback.extract_tb(exc.__traceback__)]
+
+
+def deadlock_entries(message: str) -> list[str]:
+    """Split a DeadlockError message into one text per goroutine."""
+    first, _, rest = message.partition("\n")
+    assert first == DEADLOCK
+    return [e.strip() for e in re.split(r"\n(?=goroutine \d+ )", rest.strip("\n")) if e.strip()]
+
+
+def assert_reported(entries: list[str], name: str, reason: str, line: int) -> None:
+    """Exactly one entry names ``name`` waiting on ``reason`` at this file's ``line``."""
+    where = f"{__file__}:{line}"
+    found = [
+        e
+        for e in entries
+        if re.search(rf"(?<![\w.]){re.escape(name)}\b|\.{re.escape(name)}\b", e)
+        and f"[{reason}]" in e
+        and re.search(rf"{re.escape(where)}(?!\d)", e)
+    ]
+    assert len(found) == 1, f"{name} [{reason}] at {where} not reported once in {entries!r}"
+
+
+# -- run() and the main goroutine -----------------------------------------
+
+
+def test_run_returns_main_result_with_args_and_kwargs():
+    def main(a, b, *, c):
+        return (a, b, c)
+
+    assert run(main, 1, "two", c=[3]) == (1, "two", [3])
+
+
+def test_run_main_returning_none_returns_none():
+    assert run(lambda: None) is None
+
+
+def test_maintask_returns_fn_and_run_starts_it():
+    log = []
+
+    def main():
+        log.append("main")
+        return 42
+
+    assert maintask(main) is main
+    assert log == []
+    assert run() == 42
+    assert log == ["main"]
+
+
+def test_run_fn_argument_is_the_main_goroutine_even_with_maintask():
+    log = []
+
+    @maintask
+    def marked():
+        log.append("marked")
+
+    assert run(lambda: log.append("explicit") or "explicit") == "explicit"
+    assert log == ["explicit"]
+
+
+def test_run_without_main_returns_none_when_no_goroutine_is_left():
+    log = []
+    c = makechan()
+
+    def producer():
+        for i in range(3):
+            c.send(i)
+        c.close()
+
+    def consumer():
+        for v in c:
+            log.append(v)
+            if v == 1:
+                go(log.append, "spawned")
+
+    go(producer)
+    go(consumer)
+    assert run() is None
+    assert log == [0, 1, 2, "spawned"]
+
+
+def test_run_with_nothing_to_do_returns_at_once():
+    assert run() is None
+
+
+def test_go_before_run_queues_in_fifo_order():
+    log = []
+    for name in "abc":
+        go(log.append, name)
+    assert log == []
+    run()
+    assert log == ["a", "b", "c"]
+
+
+def test_go_passes_args_and_kwargs():
+    got = []
+
+    def f(a, b=None, *, c):
+        got.append((a, b, c))
+
+    run(lambda: go(f, 1, c=3) or gosched())
+    assert got == [(1, None, 3)]
+
+
+def test_go_inside_goroutine_schedules_on_running_scheduler():
+    log = []
+
+    def main():
+        c = makechan()
+
+        def child(n):
+            log.append(f"child {n}")
+            c.send(n)
+
+        go(child, 1)
+        go(child, 2)
+        log.append(f"main got {c.recv()}")
+        log.append(f"main got {c.recv()}")
+
+    run(main)
+    # go() makes the new goroutine runnext (Go's runqput with next=true): the
+    # last one started runs first when main blocks; its send wakes main, which
+    # then runs next, before child 1.
+    assert log == ["child 2", "main got 2", "child 1", "main got 1"]
+
+
+def test_main_returning_stops_other_goroutines_and_runs_their_finally():
+    log = []
+
+    class Resource:
+        def __enter__(self):
+            log.append("enter")
+
+        def __exit__(self, *exc):
+            log.append(f"exit {exc[0].__name__}")
+
+    def blocked_in_recv():
+        try:
+            makechan().recv()
+            log.append("unreachable recv")
+        except Exception:  # GoroutineExit is a BaseException: not caught here
+            log.append("swallowed")
+        except BaseException as e:
+            log.append(f"stopped by {type(e).__name__}, Exception: {isinstance(e, Exception)}")
+            raise
+        finally:
+            log.append("finally recv")
+
+    def blocked_in_with():
+        with Resource():
+            select()
+
+    def runnable_forever():
+        try:
+            while True:
+                gosched()
+        finally:
+            log.append("finally gosched")
+
+    def main():
+        go(blocked_in_recv)
+        go(blocked_in_with)
+        go(runnable_forever)
+        gosched()
+        log.append("main returns")
+        return "done"
+
+    assert run(main) == "done"
+    assert log[:2] == ["enter", "main returns"]
+    # The order in which the survivors are stopped is not specified.
+    assert sorted(log[2:]) == [
+        "exit GoroutineExit",
+        "finally gosched",
+        "finally recv",
+        "stopped by GoroutineExit, Exception: False",
+    ]
+    assert log.index("stopped by GoroutineExit, Exception: False") + 1 == log.index("finally recv")
+
+
+def test_goroutine_exit_is_not_swallowed_by_except_exception():
+    log = []
+
+    def stubborn():
+        while True:
+            try:
+                makechan().recv()
+            except Exception as e:  # must not catch the stop
+                log.append(f"caught {type(e).__name__}")
+
+    def main():
+        go(stubborn)
+        gosched()
+
+    run(main)
+    assert log == []
+
+
+def test_goroutines_never_started_do_not_run_after_main_returns():
+    log = []
+
+    def main():
+        go(log.append, "never")
+        log.append("main")
+
+    run(main)
+    assert log == ["main"]
+
+
+def test_finally_that_blocks_again_does_not_hang_run():
+    log = []
+
+    def worker():
+        try:
+            makechan().recv()
+        finally:
+            log.append("finally")
+            makechan().recv()
+            log.append("unreachable")
+
+    def main():
+        go(worker)
+        gosched()
+
+    assert run(main) is None
+    assert log == ["finally"]
+
+
+# -- exceptions escaping goroutines ---------------------------------------
+
+
+def test_exception_in_goroutine_ends_run_and_keeps_its_traceback():
+    log = []
+
+    def failing_goroutine():
+        raise ValueError("boom")
+
+    def bystander():
+        try:
+            makechan().recv()
+        finally:
+            log.append("bystander stopped")
+
+    def main():
+        go(failing_goroutine)
+        go(bystander)  # runnext: starts and blocks before failing_goroutine runs
+        makechan().recv()
+        log.append("unreachable")
+
+    with pytest.raises(ValueError, match=r"^boom$") as info:
+        run(main)
+    assert "failing_goroutine" in tb_functions(info.value)
+    assert log == ["bystander stopped"]
+
+
+def test_exception_in_main_goroutine_is_raised_by_run():
+    def main_fails():
+        raise KeyError("k")
+
+    with pytest.raises(KeyError, match=r"^'k'$") as info:
+        run(main_fails)
+    assert "main_fails" in tb_functions(info.value)
+
+
+def test_exception_without_main_goroutine_is_raised_by_run():
+    def deep():
+        raise LookupError("deep")
+
+    def failing():
+        deep()
+
+    go(failing)
+    with pytest.raises(LookupError, match=r"^deep$") as info:
+        run()
+    names = tb_functions(info.value)
+    assert names.index("failing") < names.index("deep")
+
+
+def test_first_exception_wins_and_later_goroutines_do_not_run():
+    log = []
+
+    def first():
+        raise ValueError("first")
+
+    def second():
+        log.append("second ran")
+        raise ValueError("second")
+
+    go(first)
+    go(second)
+    with pytest.raises(ValueError, match=r"^first$"):
+        run()
+    assert log == []
+
+
+def test_base_exceptions_escaping_a_goroutine_reach_the_caller():
+    def exits():
+        sys.exit(3)
+
+    with pytest.raises(SystemExit) as info:
+        run(lambda: go(exits) or makechan().recv())
+    assert info.value.code == 3
+
+
+# -- deadlock detection ---------------------------------------------------
+
+
+def test_deadlock_names_every_blocked_goroutine_with_reason_and_line():
+    c, d, e = makechan(), makechan(), makechan()
+    lines = {}
+
+    def receiver():
+        lines["receiver"] = here() + 1
+        c.recv()
+
+    def sender():
+        lines["sender"] = here() + 1
+        d.send(1)
+
+    def selector():
+        lines["selector"] = here() + 1
+        select(e.if_recv(), e.if_send(2))  # never matches itself
+
+    def nocases():
+        lines["nocases"] = here() + 1
+        select()
+
+    def only_nones():
+        lines["only_nones"] = here() + 1
+        select(None, None)
+
+    def main_goroutine():
+        for f in (receiver, sender, selector, nocases, only_nones):
+            go(f)
+        lines["main_goroutine"] = here() + 1
+        makechan().recv()
+
+    with pytest.raises(DeadlockError) as info:
+        run(main_goroutine)
+    message = str(info.value)
+    assert message.startswith(DEADLOCK + "\n")
+    entries = deadlock_entries(message)
+    assert len(entries) == 6, message
+    assert_reported(entries, "receiver", "chan receive", lines["receiver"])
+    assert_reported(entries, "sender", "chan send", lines["sender"])
+    assert_reported(entries, "selector", "select", lines["selector"])
+    assert_reported(entries, "nocases", "select (no cases)", lines["nocases"])
+    assert_reported(entries, "only_nones", "select (no cases)", lines["only_nones"])
+    assert_reported(entries, "main_goroutine", "chan receive", lines["main_goroutine"])
+
+
+def test_deadlock_reports_the_line_in_user_code_below_offset_frames():
+    lines = {}
+
+    def helper(c):
+        lines["helper"] = here() + 1
+        for _ in c:  # blocks inside Chan.__iter__ / recv_ok
+            pass
+
+    def iterating():
+        helper(makechan())
+
+    go(iterating)
+    with pytest.raises(DeadlockError) as info:
+        run()
+    entries = deadlock_entries(str(info.value))
+    assert len(entries) == 1
+    assert_reported(entries, "iterating", "chan receive", lines["helper"])
+
+
+def test_deadlock_without_main_goroutine():
+    def lonely():
+        makechan(1).send(1)
+        makechan(1).send(2)  # room: does not block
+        c = makechan()
+        c.send(3)
+
+    go(lonely)
+    with pytest.raises(DeadlockError, match=r"^all goroutines are asleep - deadlock!\n") as info:
+        run()
+    entries = deadlock_entries(str(info.value))
+    assert len(entries) == 1 and "lonely" in entries[0] and "[chan send]" in entries[0]
+
+
+def test_deadlock_of_lone_main_goroutine():
+    with pytest.raises(DeadlockError) as info:
+        run(lambda: makechan().recv())
+    entries = deadlock_entries(str(info.value))
+    assert len(entries) == 1 and "<lambda>" in entries[0] and "[chan receive]" in entries[0]
+
+
+def test_deadlock_stops_blocked_goroutines_and_runs_their_finally():
+    log = []
+
+    def worker(n):
+        try:
+            makechan().recv()
+        finally:
+            log.append(n)
+
+    go(worker, 1)
+    go(worker, 2)
+    with pytest.raises(DeadlockError):
+        run()
+    assert sorted(log) == [1, 2]
+
+
+def test_deadlock_error_is_a_runtime_error():
+    assert issubclass(DeadlockError, RuntimeError)
+
+
+def test_pending_timer_is_not_a_deadlock_until_it_has_fired():
+    log = []
+
+    def sleeper():
+        otime.sleep(10 * otime.MILLISECOND)
+        log.append("slept")
+
+    def main():
+        go(sleeper)
+        makechan().recv()  # blocked for good; the sleeper still runs first
+
+    with pytest.raises(DeadlockError) as info:
+        run(main)
+    assert log == ["slept"]
+    entries = deadlock_entries(str(info.value))
+    assert len(entries) == 1 and "main" in entries[0]
+
+
+def test_finally_raising_while_stopped_is_not_swallowed():
+    def worker():
+        try:
+            makechan().recv()
+        finally:
+            raise ValueError("cleanup failed")
+
+    def main():
+        go(worker)
+        gosched()
+        return "main done"
+
+    with pytest.raises(ValueError, match=r"^cleanup failed$"):
+        run(main)
+    assert run(lambda: "next run") == "next run"
+
+
+# -- run() again, run() inside a goroutine ----------------------------------
+
+
+def test_run_again_after_return_after_raise_and_after_deadlock():
+    assert run(lambda: 1) == 1
+    with pytest.raises(ZeroDivisionError):
+        run(lambda: 1 / 0)
+    assert run(lambda: 2) == 2
+    with pytest.raises(DeadlockError):
+        run(lambda: makechan().recv())
+    log = []
+    go(log.append, "queued after deadlock")
+    assert run(lambda: gosched() or 3) == 3
+    assert log == ["queued after deadlock"]
+    c = makechan()
+
+    def ping():
+        c.send("ping")
+
+    assert run(lambda: go(ping) or c.recv()) == "ping"
+
+
+def test_run_inside_a_goroutine_raises_runtime_error():
+    log = []
+
+    def main():
+        with pytest.raises(
+            RuntimeError,
+            match=r"^offset\.run\(\) is already running in this thread; use go\(\) to start more goroutines$",
+        ):
+            run(lambda: log.append("inner main"))
+        c = makechan()
+        go(c.send, "still works")
+        return c.recv()
+
+    assert run(main) == "still works"
+    assert log == []
+
+
+# -- gosched ----------------------------------------------------------------
+
+
+def test_gosched_lets_others_run_in_fifo_order():
+    log = []
+
+    def worker(name):
+        for i in range(3):
+            log.append(f"{name}{i}")
+            gosched()
+
+    go(worker, "a")
+    go(worker, "b")
+    go(worker, "c")
+    run()
+    assert log == ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]
+
+
+def test_gosched_in_main_runs_goroutines_started_before_it():
+    log = []
+
+    def main():
+        go(log.append, "a")
+        go(log.append, "b")
+        go(log.append, "c")
+        log.append("main gosched")
+        gosched()
+        log.append("main back")
+
+    run(main)
+    # Go: c is runnext, a and b in the run queue, main goes to the back.
+    assert log == ["main gosched", "c", "a", "b", "main back"]
+
+
+def test_gosched_loop_does_not_starve_timers():
+    """A goroutine that only yields must still let a timer fire."""
+    done = []
+
+    def sleeper():
+        otime.sleep(otime.MILLISECOND)
+        done.append(True)
+
+    def main():
+        go(sleeper)
+        deadline = time.monotonic() + 30
+        spins = 0
+        while not done:
+            assert time.monotonic() < deadline, "timer starved by a gosched loop"
+            gosched()
+            spins += 1
+        return spins
+
+    assert run(main) > 0
+
+
+def test_gosched_loop_does_not_starve_wakeups_from_other_threads():
+    c = makechan(1)
+    got = []
+
+    def main():
+        t = threading.Thread(target=c.send, args=("from thread",))
+        t.start()
+        deadline = time.monotonic() + 30
+        while True:
+            assert time.monotonic() < deadline, "wake-up starved by a gosched loop"
+            ret = select(c.if_recv(), offset.default)
+            if ret is not offset.default:
+                got.append(ret.value)
+                break
+            gosched()
+        t.join(30)
+
+    run(main)
+    assert got == ["from thread"]
+
+
+def test_gosched_outside_a_goroutine_returns():
+    assert gosched() is None
+
+
+# -- run order: Go's runnext --------------------------------------------------
+
+
+def test_goroutine_woken_by_a_send_runs_next():
+    log = []
+    ca, cb = makechan(), makechan()
+
+    def ra():
+        log.append("a parks")
+        log.append(f"a got {ca.recv()}")
+
+    def rb():
+        log.append("b parks")
+        log.append(f"b got {cb.recv()}")
+
+    def other():
+        log.append("other")
+
+    def main():
+        go(ra)
+        go(rb)
+        gosched()
+        log.append("main resumes")
+        go(other)  # other is runnext ...
+        ca.send(1)  # ... until a, woken here, takes its place
+        log.append("main after send")
+        gosched()
+        log.append("main after gosched")
+        cb.send(2)  # b is woken and runnable, but main returns first
+        log.append("main returns")
+
+    run(main)
+    assert log == [
+        "b parks",
+        "a parks",
+        "main resumes",
+        "main after send",
+        "a got 1",
+        "other",
+        "main after gosched",
+        "main returns",
+    ]
+
+
+def test_unbuffered_ping_pong_order():
+    log = []
+    ping, pong = makechan(), makechan()
+
+    def player():
+        for v in ping:
+            log.append(f"player got {v}")
+            pong.send(v + 1)
+            log.append(f"player sent {v + 1}")
+
+    def main():
+        go(player)
+        for i in (0, 10):
+            log.append(f"main sends {i}")
+            ping.send(i)
+            log.append(f"main got {pong.recv()}")
+        ping.close()
+
+    run(main)
+    assert log == [
+        "main sends 0",
+        "player got 0",
+        "main got 1",
+        "main sends 10",
+        "player sent 1",
+        "player got 10",
+        "main got 11",
+    ]
+
+
+def test_same_program_same_order_on_every_run():
+    """The order is a function of the program, not of earlier run() calls.
+
+    The program makes about 40 switches with a runnext and a run queue
+    competing at every one, so any state carried from one run() to the next
+    (such as a switch counter) would move where the scheduler's periodic
+    fairness check lands and change the interleaving.
+    """
+
+    def program():
+        log = []
+        c = makechan()
+
+        def worker(i):
+            for k in range(3):
+                log.append((i, k))
+                c.send(i)
+
+        def main():
+            for i in range(5):
+                go(worker, i)
+            for _ in range(15):
+                log.append(("main", c.recv()))
+
+        run(main)
+        return log
+
+    distinct = {tuple(program()) for _ in range(64)}
+    assert len(distinct) == 1, f"{len(distinct)} different orders in 64 runs"
+
+
+def test_many_goroutines():
+    n = 5000
+    results = makechan(n)
+
+    def worker(i):
+        if i % 2:
+            gosched()
+        results.send(i)
+
+    def main():
+        for i in range(n):
+            go(worker, i)
+        return sorted(results.recv() for _ in range(n))
+
+    assert run(main) == list(range(n))
+
+
+def test_deep_chain_of_goroutines():
+    def relay(depth, out):
+        if depth == 0:
+            out.send(0)
+            return
+        inner = makechan()
+        go(relay, depth - 1, inner)
+        out.send(inner.recv() + 1)
+
+    def main():
+        c = makechan()
+        go(relay, 500, c)
+        return c.recv()
+
+    assert run(main) == 500
+
+
+# -- contextvars ---------------------------------------------------------------
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
+
+
+def test_goroutine_runs_in_a_copy_of_the_context_that_called_go():
+    log = []
+
+    def child(c):
+        log.append(f"child sees {request_id.get()}")
+        request_id.set("child")
+        log.append(f"child set {request_id.get()}")
+        c.send(None)
+
+    def main():
+        c = makechan()
+        go(child, c)  # before the parent sets it: the child's copy is older
+        request_id.set("parent")
+        go(child, c)
+        c.recv()
+        c.recv()
+        log.append(f"parent sees {request_id.get()}")
+
+    run(main)
+    assert log == [
+        "child sees parent",
+        "child set child",
+        "child sees unset",
+        "child set child",
+        "parent sees parent",
+    ]
+
+
+def test_go_before_run_and_main_goroutine_copy_the_callers_context():
+    seen = []
+    token = request_id.set("outer")
+    try:
+
+        def child():
+            seen.append(("child", request_id.get()))
+            request_id.set("child")
+
+        def main():
+            seen.append(("main", request_id.get()))
+            request_id.set("main")
+            gosched()
+
+        go(child)
+        run(main)
+        assert request_id.get() == "outer"
+    finally:
+        request_id.reset(token)
+    assert sorted(seen) == [("child", "outer"), ("main", "outer")]
+
+
+def test_decimal_context_is_per_goroutine():
+    out = makechan(2)
+
+    def precise(prec):
+        decimal.setcontext(decimal.Context(prec=prec))
+        gosched()  # the other goroutine sets its own context meanwhile
+        out.send(str(decimal.Decimal(1) / decimal.Decimal(7)))
+
+    def main():
+        go(precise, 3)
+        go(precise, 6)
+        return sorted([out.recv(), out.recv()])
+
+    assert run(main) == ["0.142857", "0.143"]
+
+
+# -- argument checking ---------------------------------------------------------
+
+
+def test_go_rejects_non_callable():
+    with pytest.raises(TypeError, match=r"^go\(\) argument 'fn' must be callable, not int$"):
+        go(42)
+
+
+def test_run_rejects_non_callable():
+    with pytest.raises(TypeError, match=r"^run\(\) argument 'fn' must be callable, not str$"):
+        run("main")
+
+
+def test_maintask_rejects_non_callable():
+    with pytest.raises(TypeError, match=r"^maintask\(\) argument 'fn' must be callable, not NoneType$"):
+        maintask(None)
+
+
+def test_public_functions_report_module_offset():
+    for f in (go, run, maintask, gosched, makechan, select, offset.syscall):
+        assert f.__module__ == "offset", f

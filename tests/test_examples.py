@@ -1,0 +1,60 @@
+"""The talk's examples print what their Go versions print.
+
+Each runs in a fresh interpreter (sys.executable) from the repository root.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def run_example(name: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    return proc.stdout
+
+
+def test_channel_sum():
+    # Go: https://go.dev/tour/concurrency/2 prints "-5 17 12".
+    assert run_example("channel_sum.py") == "-5 17 12\n"
+
+
+def test_buffered_channel():
+    # Go: https://go.dev/tour/concurrency/3
+    assert run_example("buffered_channel.py") == "1\n2\n"
+
+
+def test_select_fibonacci():
+    # Go: https://go.dev/tour/concurrency/5
+    expected = [str(n) for n in (0, 1, 1, 2, 3, 5, 8, 13, 21, 34)] + ["quit"]
+    assert run_example("select_fibonacci.py").splitlines() == expected
+
+
+def test_goroutines():
+    # Go: https://go.dev/tour/concurrency/1 prints "hello" five times and
+    # "world" four or five times (main may return before the last "world").
+    lines = run_example("goroutines.py").splitlines()
+    assert set(lines) <= {"hello", "world"}
+    assert lines.count("hello") == 5
+    assert lines.count("world") in (4, 5)
+    # The two goroutines take turns: no word appears three times in a row.
+    assert all(lines[i : i + 3] not in (["hello"] * 3, ["world"] * 3) for i in range(len(lines)))
+
+
+@pytest.mark.parametrize("name", ["goroutines.py", "channel_sum.py", "buffered_channel.py", "select_fibonacci.py"])
+def test_example_exists(name):
+    assert (EXAMPLES / name).is_file()
