@@ -93,6 +93,7 @@ _copy_context = contextvars.copy_context
 _MAX_FREE_PROCS = 4096
 # Every this many direct switches, go through the loop (timers, I/O, remote).
 _LOOP_EVERY = 64
+_LOOP_MASK = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks % every
 # Files inside offset whose frames a deadlock report skips to find the user's line.
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -283,7 +284,7 @@ class Scheduler:
         g = self.runnext
         if g is not None or self.runq:
             self.ticks = ticks = self.ticks + 1
-            if ticks % _LOOP_EVERY and not self.stopping:
+            if ticks & _LOOP_MASK and not self.stopping:
                 if g is not None:
                     self.runnext = None
                 else:
