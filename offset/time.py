@@ -87,6 +87,8 @@ _get_ident = threading.get_ident
 
 # Guards every timer's state; see the module docstring for the lock order.
 _timerlock = threading.Lock()
+_lock = _timerlock.acquire
+_unlock = _timerlock.release
 
 
 def _duration(d: object, name: str = "d") -> int:
@@ -157,9 +159,17 @@ class _Base:
     """What Timer and Ticker share: the state machine and the two backends."""
 
     __slots__ = ("_c", "_kind", "_fn", "_args", "_period", "_when", "_active", "_gen", "_sched", "_entry", "_thread", "__weakref__")
+    _c: _TimerChan | None  # made on first use
+    _sched: _Scheduler | None  # the owner; None for the thread fallback
+    _entry: TimerEntry | None  # the owner's heap entry; None for the thread fallback
+    _thread: threading.Timer | None  # the fallback's pending thread
 
-    def _setup(self, kind: int, fn: Callable[..., Any] | None, args: tuple[Any, ...], period: int) -> None:
-        self._c: _TimerChan | None = None
+    def _start(self, kind: int, fn: Callable[..., Any] | None, args: tuple[Any, ...], period: int, when: int) -> None:
+        """Set up a new timer, pending for ``when``.
+
+        Takes no lock: nobody else can see this timer yet.
+        """
+        self._c = None
         self._kind = kind
         self._fn = fn
         self._args = args
@@ -167,17 +177,19 @@ class _Base:
         # Under _timerlock: the deadline wanted (monotonic ns), whether the
         # timer is pending, and the arming count (the thread backend's
         # staleness check).
-        self._when = 0
-        self._active = False
+        self._when = when
+        self._active = True
         self._gen = 0
-        self._thread: threading.Timer | None = None
+        self._thread = None
         g = current_goroutine()
         if g is not None:
-            self._sched: _Scheduler | None = g.sched
-            self._entry: TimerEntry | None = TimerEntry(0, _fire, self, kind == _GO)
+            s = self._sched = g.sched
+            entry = self._entry = TimerEntry(when, _fire, self, kind == _GO)
+            s.timers.push(entry)  # we are the owner thread
         else:
             self._sched = None
             self._entry = None
+            self._arm_thread(when).start()
 
     def _chan(self) -> _TimerChan:
         c = self._c
@@ -220,6 +232,7 @@ class _Base:
             if entry.index >= 0:
                 heap.remove(entry)
             entry.when = when
+            entry.arg = self
             heap.push(entry)
         else:
             s.call_threadsafe(_sync, self)
@@ -250,6 +263,7 @@ class _Base:
             assert entry is not None
             if entry.index >= 0:
                 s.timers.remove(entry)
+                entry.arg = None  # see _fire
         else:
             s.call_threadsafe(_sync, self)
         return was
@@ -264,10 +278,17 @@ class _Base:
 
 
 def _fire(t: _Base) -> None:
-    """The heap entry's callback, on the owning scheduler's loop."""
+    """The heap entry's callback, on the owning scheduler's loop.
+
+    An entry points back at its timer (``entry.arg``) only while it is in
+    the heap: every path that takes it out clears ``arg``, so a stopped or
+    fired timer is freed by reference counting as soon as its user drops
+    it, without waiting for the cycle collector.
+    """
     with _timerlock:
         entry = t._entry
         assert entry is not None
+        entry.arg = None
         if not t._active or entry.when != t._when:
             return  # stopped or reset from another thread; _sync is on its way
         if t._period:
@@ -277,6 +298,7 @@ def _fire(t: _Base) -> None:
             when = t._when
             when += period * (1 + (_monotonic_ns() - when) // period)
             t._when = entry.when = when
+            entry.arg = t
             assert t._sched is not None
             t._sched.timers.push(entry)
         else:
@@ -303,8 +325,10 @@ def _sync(t: _Base) -> None:
             if t._active and entry.when == t._when:
                 return
             heap.remove(entry)
+            entry.arg = None
         if t._active:
             entry.when = t._when
+            entry.arg = t
             heap.push(entry)
 
 
@@ -355,12 +379,9 @@ class Timer(_Base):
     __slots__ = ()
 
     def __init__(self, d: int) -> None:
-        when = _monotonic_ns() + _duration(d)
-        self._setup(_SEND, None, (), 0)
-        with _timerlock:
-            th = self._arm(when)
-        if th is not None:
-            th.start()
+        if type(d) is not int:
+            _duration(d)
+        self._start(_SEND, None, (), 0, _monotonic_ns() + d)
 
     @classmethod
     def _func(cls, kind: int, d: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Timer:
@@ -368,11 +389,7 @@ class Timer(_Base):
         if not callable(fn):
             raise TypeError(f"AfterFunc() argument 'fn' must be callable, not {type(fn).__name__}")
         t = cls.__new__(cls)
-        t._setup(kind, fn, args, 0)
-        with _timerlock:
-            th = t._arm(when)
-        if th is not None:
-            th.start()
+        t._start(kind, fn, args, 0, when)
         return t
 
     @property
@@ -389,10 +406,25 @@ class Timer(_Base):
         timer, True means ``fn`` will not be started; stop does not wait
         for a running ``fn``.
         """
-        with _timerlock:
-            was = self._disarm()
-            if self._drain():
+        _lock()
+        try:
+            was = self._active
+            if was:
+                s = self._sched
+                if s is not None and _get_ident() == s.ident:  # the common case, inline
+                    self._active = False
+                    entry = self._entry
+                    assert entry is not None
+                    if entry.index >= 0:
+                        s.timers.remove(entry)
+                        entry.arg = None  # see _fire
+                else:
+                    self._disarm()
+            c = self._c
+            if c is not None and _buffered(c) and self._drain():
                 was = True
+        finally:
+            _unlock()
         return was
 
     def reset(self, d: int) -> bool:
@@ -444,12 +476,7 @@ class Ticker(_Base):
     def __init__(self, d: int) -> None:
         if _duration(d) <= 0:
             raise ValueError(f"non-positive interval for Ticker: 'd' must be > 0, not {d}")
-        when = _monotonic_ns() + d
-        self._setup(_SEND, None, (), d)
-        with _timerlock:
-            th = self._arm(when)
-        if th is not None:
-            th.start()
+        self._start(_SEND, None, (), d, _monotonic_ns() + d)
 
     @property
     def c(self) -> Chan[int]:

@@ -195,6 +195,15 @@ class Chan(Generic[T]):
         """How many values are buffered now."""
         return len(self._buf)
 
+    def __bool__(self) -> bool:
+        """Always true: a channel is a channel, whatever it holds.
+
+        Without this, ``len()`` would make an empty channel falsy, and Go's
+        nil-channel idiom ``select(c and c.if_recv(), ...)`` would pass the
+        channel itself to select.
+        """
+        return True
+
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<offset.Chan len={len(self._buf)} cap={self._cap}{state} at {id(self):#x}>"

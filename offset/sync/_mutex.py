@@ -9,11 +9,13 @@ Mutex invariants:
   held, or is being handed to the waiter at the head of ``_waitq``. The
   uncontended path is one ``acquire(False)`` to lock and one ``release()``
   to unlock: no chanlock.
-- ``_waitq`` holds the waiters that found the Mutex held; each is served
-  at most once, by an unlock that hands ``_held`` over to it (``w.ok``)
+- ``_waitq`` holds the parkers (goroutines, or ThreadParkers of plain
+  threads) that found the Mutex held; each is served at most once, by an
+  unlock that takes it out of the queue and hands ``_held`` over to it
   without ever releasing it (Go's starvation mode, always: FIFO, no
   barging past a waiter that is being woken).
-- Waiters enter and leave ``_waitq`` only under chanlock.
+- Waiters enter and leave ``_waitq`` only under chanlock, so "no longer in
+  the queue" means "served" to a waiter whose park was interrupted.
 
 Why no wake-up is lost, with unlock off chanlock. A locker that fails the
 fast path takes chanlock, appends its waiter, and only then tries
@@ -52,7 +54,7 @@ import threading
 from collections import deque
 from typing import Any, Protocol
 
-from .._core import PanicError, Waiter, chanlock, current_parker
+from .._core import G, PanicError, ThreadParker, Waiter, chanlock, current_parker
 
 __all__ = ["Locker", "Mutex", "RWMutex"]
 
@@ -81,7 +83,9 @@ class Mutex:
 
     def __init__(self) -> None:
         self._held = threading.Lock()
-        self._waitq: deque[Waiter] = deque()
+        # Who waits, in order: a goroutine, or a plain thread's ThreadParker.
+        # A waiter that is no longer here was served (handed the lock).
+        self._waitq: deque[G | ThreadParker] = deque()
 
     def lock(self) -> None:
         """Lock the mutex; block until it is available.
@@ -92,10 +96,9 @@ class Mutex:
         if self._held.acquire(False):
             return
         g = current_parker()
-        w = Waiter(g)
         q = self._waitq
         _acquire()
-        q.append(w)
+        q.append(g)
         if self._held.acquire(False):  # released while we queued: see the docstring
             q.pop()  # still ours: chanlock was held since the append
             _release()
@@ -105,11 +108,12 @@ class Mutex:
             g.park("sync.Mutex.Lock")
         except BaseException:
             _acquire()
-            if w.ok:
+            try:
+                q.remove(g)
+            except ValueError:  # already served: handed the lock as we were stopped
                 _release()
-                self.unlock()  # handed to us as we were stopped: pass it on
+                self.unlock()  # pass it on
             else:
-                q.remove(w)
                 _release()
             raise
 
@@ -133,13 +137,15 @@ class Mutex:
         except RuntimeError:
             raise PanicError("sync: unlock of unlocked mutex") from None
         if self._waitq:
-            # A locker queued as we released: serve it unless someone
-            # barged in (then their unlock serves it).
-            _acquire()
-            if self._waitq and self._held.acquire(False):
-                self._serve_head()
-            else:
-                _release()
+            self._wake()
+
+    def _wake(self) -> None:
+        """After a release: serve the waiter that queued meanwhile, unless someone barged in."""
+        _acquire()
+        if self._waitq and self._held.acquire(False):
+            self._serve_head()  # else the one who barged in serves it at its unlock
+        else:
+            _release()
 
     def _handoff(self) -> None:
         _acquire()
@@ -154,16 +160,24 @@ class Mutex:
 
     def _serve_head(self) -> None:
         """Give the held lock to the head waiter. Caller holds chanlock; returns with it released."""
-        w = self._waitq.popleft()
-        w.ok = True
+        g = self._waitq.popleft()
         _release()
-        w.g.ready()
+        g.ready()
 
-    def __enter__(self) -> None:
-        self.lock()
+    __enter__ = lock
 
-    def __exit__(self, *exc: object) -> None:
-        self.unlock()
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        # unlock(), inlined: ``with mu:`` is the common way to hold a Mutex,
+        # and a second Python call would double its cost.
+        if self._waitq:
+            self._handoff()
+            return
+        try:
+            self._held.release()
+        except RuntimeError:
+            raise PanicError("sync: unlock of unlocked mutex") from None
+        if self._waitq:
+            self._wake()
 
     def __repr__(self) -> str:
         state = "locked" if self._held.locked() else "unlocked"

@@ -25,11 +25,14 @@ leaves its queue; if it had already been served, it passes on what it got
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .._core import Chan, G, PanicError, ThreadParker, chanlock, current_parker, makechan, select
 from .._core import go as _go
 from ._mutex import Locker, Mutex
+
+if TYPE_CHECKING:  # offset.sync does not need offset.context at run time
+    from ..context import Context
 
 __all__ = ["WaitGroup", "Once", "Cond", "Semaphore"]
 
@@ -287,7 +290,7 @@ class Semaphore:
         self._cur = 0
         self._waiters: deque[_SemWaiter] = deque()
 
-    def acquire(self, k: int = 1, *, ctx: Any = None) -> None:
+    def acquire(self, k: int = 1, *, ctx: Context | None = None) -> None:
         """Acquire ``k`` units, blocking until they are free (and earlier waiters served).
 
         x/sync's Weighted.Acquire. With ``ctx`` (an offset.context
@@ -302,17 +305,20 @@ class Semaphore:
             offset.context.Canceled, offset.context.DeadlineExceeded: ``ctx`` ended first.
         """
         _weight(k, "k")
+        # Before chanlock: done() may take the context's lock, which comes
+        # first in the lock order (offset/context.py).
+        done = ctx.done() if ctx is not None else None
         _acquire()
         if self._size - self._cur >= k and not self._waiters:
             self._cur += k
             _release()
             return
-        done = ctx.done() if ctx is not None else None
         if k > self._size:
             # Doomed: don't make other acquires queue behind it.
             _release()
-            select(done.if_recv() if done is not None else None)
-            raise ctx.err()
+            select(done.if_recv() if done is not None else None)  # forever without a ctx
+            assert ctx is not None
+            raise _ctx_err(ctx)
         if done is None:
             g = current_parker()
             w = _SemWaiter(k, g)
@@ -321,7 +327,8 @@ class Semaphore:
             try:
                 g.park("semacquire")
             except BaseException:
-                self._withdraw(w)
+                if self._withdraw(w):
+                    self.release(k)  # served as we were stopped: give it back
                 raise
             return
         granted: Chan[Any] = makechan()
@@ -331,18 +338,20 @@ class Semaphore:
         try:
             ret = select(granted.if_recv(), done.if_recv())
         except BaseException:
-            self._withdraw(w)
+            if self._withdraw(w):
+                self.release(k)
             raise
         if ret == granted.if_recv():
             return
         if self._withdraw(w):
             return  # granted as ctx ended: pretend we did not notice (Go)
-        raise ctx.err()
+        assert ctx is not None
+        raise _ctx_err(ctx)
 
     def _withdraw(self, w: _SemWaiter) -> bool:
-        """Take ``w`` out of the queue; return False. If it was served, return True.
+        """Take ``w`` out of the queue and return False, or return True if it was served.
 
-        An interrupted waiter that was already served gives its units back.
+        A served waiter holds its units; the caller keeps or releases them.
         """
         _acquire()
         if w.ok:
@@ -415,6 +424,12 @@ class Semaphore:
 
     def __repr__(self) -> str:
         return f"<offset.sync.Semaphore {self._cur}/{self._size} held, {len(self._waiters)} waiting at {id(self):#x}>"
+
+
+def _ctx_err(ctx: Context) -> BaseException:
+    err = ctx.err()
+    assert err is not None, "a done context has an err()"
+    return err
 
 
 def _weight(k: object, name: str) -> int:

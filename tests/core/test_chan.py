@@ -620,3 +620,12 @@ def test_go_chan_test_TestMultiConsumer():
         assert (n, s) == (niter, expect[0])
 
     run(main)
+
+
+def test_an_empty_channel_is_truthy():
+    # Go's nil-channel idiom written in Python: `c and c.if_recv()` must give
+    # the case, not the (empty) channel.
+    c = makechan()
+    assert bool(c) is True
+    assert bool(makechan(3)) is True
+    assert isinstance(c and c.if_recv(), type(c.if_recv()))

@@ -47,7 +47,7 @@ def assert_reported(entries: list[str], name: str, reason: str, line: int) -> No
     found = [
         e
         for e in entries
-        if re.search(rf"(?<![\w.]){re.escape(name)}\b|\.{re.escape(name)}\b", e)
+        if re.search(rf"(?<!\w){re.escape(name)}\b", e)  # the name, possibly qualified
         and f"[{reason}]" in e
         and re.search(rf"{re.escape(where)}(?!\d)", e)
     ]

@@ -1,0 +1,315 @@
+"""Patches for the select module: waiting on many fds parks only the goroutine.
+
+Replaces ``select.select``, ``select.poll`` and (Linux) ``select.epoll``.
+Inside a goroutine while its scheduler runs:
+
+- ``select.select(r, w, x, timeout)`` first asks the OS with a timeout of 0
+  (which also checks the arguments, with the stdlib's errors); if nothing
+  is ready it waits in the netpoller for the fds of ``r`` (readable) and
+  ``w`` (writable), then asks again. ``x`` (exceptional conditions) has no
+  netpoller mode: an fd in ``x`` that is also in ``r`` is covered by the
+  read wait; if ``x`` holds any other fd, the whole call runs on the thread
+  pool instead, with the stdlib's semantics unchanged.
+- ``select.poll()`` returns a poll object whose ``poll(timeout)`` does the
+  same with the registered fds; ``register``, ``modify`` and ``unregister``
+  are the real object's. An event mask with neither read nor write bits
+  (POLLPRI alone) makes that call run on the thread pool.
+- ``select.epoll(...)`` returns an epoll object whose ``poll`` waits in the
+  netpoller on the epoll fd itself, which is readable exactly when the
+  epoll set has events: edge-triggered and oneshot registrations behave as
+  they do without offset.
+
+Return values, timeouts (seconds for select and epoll, milliseconds for
+poll; None or a negative poll/epoll timeout waits without limit) and the
+errors for bad arguments and bad fds are the stdlib's. Outside a goroutine
+the poll and epoll objects call straight through to the real ones, and
+select.select is the original.
+
+Not the same: ``type()`` of a patched poll or epoll object is offset's
+class (``isinstance(obj, select.epoll)`` holds while patched), and the
+``x`` fallback above takes a pool thread for as long as the call waits.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import select as _select
+import time as _time
+from typing import Any, Callable, Iterable
+
+import wrapt
+
+from .._core import blocking_call, current_goroutine, notify_close, wait_fd, wait_fds
+from . import _registry
+
+__all__ = ["patch", "unpatch", "is_patched"]
+
+AREA = "select"
+
+_monotonic = _time.monotonic
+_MAX_SECONDS = 1e9  # longer timeouts are left to the original (and its errors)
+
+_POLL_READ = sum(getattr(_select, n, 0) for n in ("POLLIN", "POLLPRI", "POLLRDNORM", "POLLRDBAND"))
+_POLL_WRITE = sum(getattr(_select, n, 0) for n in ("POLLOUT", "POLLWRNORM", "POLLWRBAND"))
+_POLL_PRI = getattr(_select, "POLLPRI", 0)
+_POLL_DEFAULT = getattr(_select, "POLLIN", 0) | _POLL_PRI | getattr(_select, "POLLOUT", 0)
+
+
+def _seconds(timeout: Any, scale: float, negative_is_forever: bool) -> tuple[bool, float | None]:
+    """(valid, seconds) for a timeout argument; seconds None means forever.
+
+    ``valid`` is False for anything the original should see for itself:
+    a wrong type, NaN, a negative select timeout, a huge value. The
+    original then raises the stdlib's error without blocking.
+    """
+    if timeout is None:
+        return True, None
+    if isinstance(timeout, float):
+        value = timeout
+    else:
+        try:
+            value = operator.index(timeout)
+        except TypeError:
+            return False, None
+    if value != value or abs(value) * scale >= _MAX_SECONDS:
+        return False, None
+    if value < 0:
+        return (True, None) if negative_is_forever else (False, None)
+    return True, value * scale
+
+
+def _fd(obj: Any) -> int:
+    """An fd as select takes it: an int, or what ``fileno()`` returns."""
+    if isinstance(obj, int):
+        return int(obj)
+    fd: int = obj.fileno()
+    return fd
+
+
+# -- select.select -----------------------------------------------------------
+
+
+def _select_wrapper(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    if current_goroutine() is None or kwargs or not 3 <= len(args) <= 4:
+        return wrapped(*args, **kwargs)
+    valid, secs = _seconds(args[3] if len(args) == 4 else None, 1.0, negative_is_forever=False)
+    if not valid:
+        return wrapped(*args)
+    lists = []
+    for seq in args[:3]:
+        if type(seq) is not list and type(seq) is not tuple:
+            try:
+                seq = list(seq)  # an iterator is read once, so keep what it gave
+            except TypeError:
+                return wrapped(*args)  # raises the stdlib's TypeError
+        lists.append(seq)
+    rl, wl, xl = lists
+    result = wrapped(rl, wl, xl, 0)
+    if result[0] or result[1] or result[2] or secs == 0:
+        return result
+    rfds = [_fd(o) for o in rl]
+    if xl:
+        known = set(rfds)
+        if any(_fd(o) not in known for o in xl):
+            return blocking_call(wrapped, rl, wl, xl, secs)
+    pairs = [(fd, "r") for fd in rfds] + [(_fd(o), "w") for o in wl]
+    deadline = None if secs is None else _monotonic() + secs
+    while True:
+        remaining = None if deadline is None else deadline - _monotonic()
+        fired = wait_fds(pairs, remaining)
+        result = wrapped(rl, wl, xl, 0)
+        if result[0] or result[1] or result[2] or not fired:
+            return result
+
+
+# -- select.poll -------------------------------------------------------------
+
+
+class poll:
+    """A ``select.poll`` object whose ``poll()`` parks only the goroutine."""
+
+    __slots__ = ("_poll", "_masks", "_running")
+
+    def __init__(self, real: Any) -> None:
+        self._poll = real
+        self._masks: dict[int, int] = {}
+        self._running = False
+
+    def register(self, *args: Any, **kwargs: Any) -> Any:
+        result = self._poll.register(*args, **kwargs)
+        self._masks[_fd(args[0])] = args[1] if len(args) > 1 else _POLL_DEFAULT
+        return result
+
+    def modify(self, *args: Any, **kwargs: Any) -> Any:
+        result = self._poll.modify(*args, **kwargs)
+        self._masks[_fd(args[0])] = args[1]
+        return result
+
+    def unregister(self, *args: Any, **kwargs: Any) -> Any:
+        result = self._poll.unregister(*args, **kwargs)
+        self._masks.pop(_fd(args[0]), None)
+        return result
+
+    def poll(self, *args: Any, **kwargs: Any) -> Any:
+        real = self._poll
+        if current_goroutine() is None or kwargs or len(args) > 1:
+            return real.poll(*args, **kwargs)
+        if self._running:
+            raise RuntimeError("concurrent poll() invocation")
+        valid, secs = _seconds(args[0] if args else None, 1e-3, negative_is_forever=True)
+        if not valid:
+            return real.poll(*args)
+        result = real.poll(0)
+        if result or secs == 0:
+            return result
+        pairs = []
+        for fd, mask in self._masks.items():
+            if mask & _POLL_READ & ~_POLL_PRI:
+                pairs.append((fd, "r"))
+            if mask & _POLL_WRITE:
+                pairs.append((fd, "w"))
+            if not mask & (_POLL_READ & ~_POLL_PRI | _POLL_WRITE):
+                # POLLPRI alone, or only errors: no netpoller mode for it.
+                return blocking_call(real.poll, *args)
+        deadline = None if secs is None else _monotonic() + secs
+        self._running = True
+        try:
+            while True:
+                remaining = None if deadline is None else deadline - _monotonic()
+                fired = wait_fds(pairs, remaining)
+                result = real.poll(0)
+                if result or not fired:
+                    return result
+        finally:
+            self._running = False
+
+
+def _poll_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return poll(wrapped(*args, **kwargs))
+
+
+# -- select.epoll ------------------------------------------------------------
+
+
+def _epoll_args(timeout: Any = None, maxevents: Any = -1) -> tuple[Any, Any]:
+    return timeout, maxevents
+
+
+class epoll:
+    """A ``select.epoll`` object whose ``poll()`` parks only the goroutine."""
+
+    __slots__ = ("_ep",)
+    # For wrapt's unwrap_object: the class this one stands in for (set below).
+    __wrapped__: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._ep = _real_epoll(*args, **kwargs)
+
+    @classmethod
+    def fromfd(cls, fd: int) -> epoll:
+        self = cls.__new__(cls)
+        self._ep = _real_epoll.fromfd(fd)
+        return self
+
+    @property
+    def closed(self) -> bool:
+        closed: bool = self._ep.closed
+        return closed
+
+    def fileno(self) -> int:
+        fd: int = self._ep.fileno()
+        return fd
+
+    def close(self) -> None:
+        if not self._ep.closed:
+            notify_close(self._ep.fileno())
+        self._ep.close()
+
+    def register(self, *args: Any, **kwargs: Any) -> None:
+        self._ep.register(*args, **kwargs)
+
+    def modify(self, *args: Any, **kwargs: Any) -> None:
+        self._ep.modify(*args, **kwargs)
+
+    def unregister(self, *args: Any, **kwargs: Any) -> None:
+        self._ep.unregister(*args, **kwargs)
+
+    def __enter__(self) -> epoll:
+        self._ep.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def poll(self, *args: Any, **kwargs: Any) -> list[tuple[int, int]]:
+        ep = self._ep
+        if current_goroutine() is None:
+            result: list[tuple[int, int]] = ep.poll(*args, **kwargs)
+            return result
+        try:
+            timeout, maxevents = _epoll_args(*args, **kwargs)
+        except TypeError:
+            return ep.poll(*args, **kwargs)  # type: ignore[no-any-return]  # raises the stdlib's TypeError
+        valid, secs = _seconds(timeout, 1.0, negative_is_forever=True)
+        if not valid:
+            return ep.poll(*args, **kwargs)  # type: ignore[no-any-return]
+        result = ep.poll(0, maxevents)
+        if result or secs == 0:
+            return result
+        deadline = None if secs is None else _monotonic() + secs
+        while True:
+            remaining = None if deadline is None else deadline - _monotonic()
+            try:
+                fired = wait_fd(ep.fileno(), "r", remaining)
+            except OSError:
+                fired = True  # closed under us: the next poll says so
+            result = ep.poll(0, maxevents)
+            if result or not fired:
+                return result
+
+    def __repr__(self) -> str:
+        return f"<offset-patched {self._ep!r}>"
+
+
+epoll.__module__ = poll.__module__ = "select"
+_real_epoll: Any = getattr(_select, "epoll", None)
+
+
+def _make_epoll(original: Any) -> Any:
+    global _real_epoll
+    _real_epoll = original
+    epoll.__wrapped__ = original
+    return epoll
+
+
+def _iter_names() -> Iterable[str]:
+    yield "select"
+    if hasattr(_select, "poll"):
+        yield "poll"
+    if hasattr(_select, "epoll"):
+        yield "epoll"
+
+
+_registry.define(AREA, "select", "select", lambda original: wrapt.FunctionWrapper(original, _select_wrapper), scan=True)
+if hasattr(_select, "poll"):
+    _registry.define(AREA, "select", "poll", lambda original: wrapt.FunctionWrapper(original, _poll_wrapper), scan=True)
+if hasattr(_select, "epoll"):
+    _registry.define(AREA, "select", "epoll", _make_epoll, scan=True)
+
+
+def patch() -> None:
+    """Patch select.select, select.poll and select.epoll (a no-op if patched)."""
+    _registry.patch_area(AREA)
+
+
+def unpatch() -> None:
+    """Restore the select module's originals (a no-op if not patched)."""
+    _registry.unpatch_area(AREA)
+
+
+def is_patched() -> bool:
+    """Whether the select module is patched."""
+    return _registry.is_enabled(AREA)

@@ -1,0 +1,527 @@
+"""Patches for the socket module: socket I/O parks only the goroutine.
+
+Replaces these methods of ``socket.socket`` (the class itself, so every
+socket and every subclass, made before or after patching, is covered):
+``_accept`` (under ``accept``), ``connect``, ``connect_ex``, ``bind`` (name
+resolution only), ``recv``, ``recv_into``, ``recvfrom``, ``recvfrom_into``,
+``recvmsg``, ``recvmsg_into``, ``send``, ``sendall``, ``sendto``,
+``sendmsg``, ``_sendfile_use_sendfile`` (under ``sendfile``) and
+``_real_close`` (under ``close``). Everything the socket module builds on
+them is covered with them, unpatched: ``accept``, ``makefile`` objects,
+``sendfile``, ``create_connection``, ``create_server``, ``socketpair``,
+``fromfd``, ``dup``. Name resolution (getaddrinfo and friends) is the dns
+area's.
+
+How a patched call works, inside a goroutine while its scheduler runs:
+
+1. A socket the program made non-blocking (timeout 0.0) gets the original
+   call, untouched: it raises BlockingIOError as the stdlib does.
+2. Otherwise the call is tried without blocking. A blocking socket
+   (timeout None) is asked with ``MSG_DONTWAIT``, which leaves the socket
+   as it is: one system call, as the stdlib makes. Where that flag cannot
+   be used (accept, connect, a socket with a timeout, odd arguments, a
+   platform without the flag) the socket's timeout is set to 0.0 for the
+   one call and put back right after (``settimeout``, one ioctl each way).
+   No other goroutine runs in between, so none can see the change.
+3. On EAGAIN the goroutine parks in the netpoller (``wait_fd``) until the
+   socket is ready, for what is left of the socket's timeout, then tries
+   again. A timeout raises ``TimeoutError("timed out")`` (``socket.timeout``),
+   as the stdlib does; sendall's timeout covers the whole call, as in the
+   stdlib since 3.5. A socket closed by another goroutine meanwhile raises
+   ``OSError(EBADF)``, what the stdlib's call raises on a closed socket.
+4. An address with a host name (connect, connect_ex, bind, sendto,
+   sendmsg) is resolved first on the thread pool, as the C code would
+   resolve it, so DNS does not block the scheduler's thread.
+
+Everywhere else (a plain thread, before ``run()``) every patched method is
+the original call. The replacements are plain functions, not wrapt
+``FunctionWrapper`` objects (see ``_registry.lean``): these sit on every
+I/O call of a server.
+"""
+
+from __future__ import annotations
+
+import errno
+import operator
+import os
+import sys
+import time as _time
+from typing import Any, Callable
+
+import _socket
+
+from .._core import blocking_call, current_goroutine, notify_close, wait_fd
+from . import _registry
+
+__all__ = ["patch", "unpatch", "is_patched"]
+
+AREA = "socket"
+
+_ss = _socket.socket
+_gettimeout = _ss.gettimeout
+_settimeout = _ss.settimeout
+_fileno = _ss.fileno
+_getsockopt = _ss.getsockopt
+_family: Callable[[Any], int] = _ss.family.__get__  # the int, not socket.py's enum property
+_DONTWAIT: int = getattr(_socket, "MSG_DONTWAIT", 0)
+_AF_INET = _socket.AF_INET
+_AF_INET6: int = getattr(_socket, "AF_INET6", -1)
+_inet_pton: Callable[[int, str], bytes] | None = getattr(_socket, "inet_pton", None)
+_monotonic = _time.monotonic
+_index = operator.index
+_EINPROGRESS = errno.EINPROGRESS
+_EAGAIN = errno.EAGAIN
+# accept() on these platforms gives the new socket the listening socket's
+# O_NONBLOCK, which the temporary timeout of 0.0 sets (Linux does not).
+_ACCEPT_INHERITS_NONBLOCK = not sys.platform.startswith("linux") and sys.platform != "win32"
+
+# What an argument parser returns for a call that asked for MSG_DONTWAIT
+# itself: the caller wants the original, non-blocking behaviour.
+_DIRECT: Any = object()
+
+
+def _toggled(
+    sock: Any, t: float | None, mode: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Call ``fn(sock, *args, **kwargs)`` until it does not block.
+
+    Each attempt runs with the socket's timeout at 0.0, put back to ``t``
+    (None: blocking, or > 0) right after; between attempts the goroutine
+    waits in the netpoller for at most what is left of ``t``.
+    """
+    deadline = None if t is None else _monotonic() + t
+    while True:
+        _settimeout(sock, 0.0)
+        try:
+            return fn(sock, *args, **kwargs)
+        except BlockingIOError:
+            pass
+        finally:
+            _settimeout(sock, t)
+        # Raised here, outside the except clause, so the exception carries
+        # no BlockingIOError as __context__: the stdlib's has none.
+        if deadline is None:
+            wait_fd(_fileno(sock), mode, None)
+        else:
+            remaining = deadline - _monotonic()
+            if remaining <= 0 or not wait_fd(_fileno(sock), mode, remaining):
+                raise TimeoutError("timed out")
+
+
+def _int_or_none(flags: Any) -> int | None:
+    """``flags`` as the C code reads it (``__index__``), or None if it can't."""
+    if type(flags) is int:
+        return flags
+    try:
+        return _index(flags)
+    except TypeError:
+        return None
+
+
+def _flags_injector(
+    pos: int, fill: tuple[Any, ...], keywords: bool
+) -> Callable[[tuple[Any, ...], dict[str, Any]], Any]:
+    """Build the argument rewriter that adds MSG_DONTWAIT to a call's flags.
+
+    ``pos`` is the index of ``flags`` among the positional arguments after
+    self, ``fill`` the defaults of the optional arguments before it.
+    Returns ``(args, kwargs)`` rewritten, ``_DIRECT`` when the caller passed
+    MSG_DONTWAIT itself, or None for anything unusual (the caller then takes
+    the settimeout path with the arguments untouched, and the original
+    reports any mistake in them with the stdlib's words).
+    """
+    nfill = len(fill)
+
+    def inject(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        n = len(args)
+        if kwargs:
+            if not keywords or n > pos:
+                return None
+            flags = _int_or_none(kwargs.get("flags", 0))
+            if flags is None:
+                return None
+            if flags & _DONTWAIT:
+                return _DIRECT
+            kw = dict(kwargs)
+            kw["flags"] = flags | _DONTWAIT
+            return args, kw
+        if n > pos:
+            flags = _int_or_none(args[pos])
+            if flags is None:
+                return None
+            if flags & _DONTWAIT:
+                return _DIRECT
+            return args[:pos] + (flags | _DONTWAIT,) + args[pos + 1 :], kwargs
+        need = pos - n
+        if n == 0 or need > nfill:
+            return None
+        return args + fill[nfill - need :] + (_DONTWAIT,), kwargs
+
+    return inject
+
+
+def _sendto_inject(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # sendto(data, address) or sendto(data, flags, address)
+    if kwargs:
+        return None
+    n = len(args)
+    if n == 2:
+        return (args[0], _DONTWAIT, args[1]), kwargs
+    if n == 3:
+        flags = _int_or_none(args[1])
+        if flags is None:
+            return None
+        if flags & _DONTWAIT:
+            return _DIRECT
+        return (args[0], flags | _DONTWAIT, args[2]), kwargs
+    return None
+
+
+def _make_io(mode: str, inject: Callable[[tuple[Any, ...], dict[str, Any]], Any]) -> Callable[[Any], Any]:
+    """Factory for a data method (recv*, send, sendto, sendmsg)."""
+
+    def factory(original: Any) -> Any:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if current_goroutine() is None:
+                return original(self, *args, **kwargs)
+            t = _gettimeout(self)
+            if t is None:
+                if _DONTWAIT:
+                    rewritten = inject(args, kwargs)
+                    if rewritten is _DIRECT:
+                        return original(self, *args, **kwargs)
+                    if rewritten is not None:
+                        a, k = rewritten
+                        while True:
+                            try:
+                                return original(self, *a, **k)
+                            except BlockingIOError:
+                                pass
+                            wait_fd(_fileno(self), mode, None)
+            elif t == 0.0:
+                return original(self, *args, **kwargs)
+            return _toggled(self, t, mode, original, args, kwargs)
+
+        return _registry.lean(method, original)
+
+    return factory
+
+
+def _make_recv(original: Any) -> Any:
+    """recv: the hottest path, written out (no argument rewriter call)."""
+    dontwait = _DONTWAIT
+
+    def recv(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if current_goroutine() is None:
+            return original(self, *args, **kwargs)
+        t = _gettimeout(self)
+        if t is None and dontwait and not kwargs:
+            n = len(args)
+            if n == 1:
+                a: tuple[Any, ...] = (args[0], dontwait)
+            elif n == 2 and (flags := _int_or_none(args[1])) is not None:
+                if flags & dontwait:
+                    return original(self, *args)
+                a = (args[0], flags | dontwait)
+            else:
+                return _toggled(self, t, "r", original, args, kwargs)
+            while True:
+                try:
+                    return original(self, *a)
+                except BlockingIOError:
+                    pass
+                wait_fd(_fileno(self), "r", None)
+        if t == 0.0:
+            return original(self, *args, **kwargs)
+        return _toggled(self, t, "r", original, args, kwargs)
+
+    return _registry.lean(recv, original)
+
+
+def _make_sendall(original: Any) -> Any:
+    """sendall: send until everything is out; the timeout covers the whole call."""
+
+    def sendall(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if current_goroutine() is None or kwargs:
+            return original(self, *args, **kwargs)
+        t = _gettimeout(self)
+        if t == 0.0:
+            return original(self, *args)
+        n = len(args)
+        if n == 1:
+            data, flags = args[0], 0
+        elif n == 2:
+            data = args[0]
+            try:
+                flags = _index(args[1])
+            except TypeError:
+                return original(self, *args)  # raises the stdlib's TypeError
+        else:
+            return original(self, *args)  # raises the stdlib's TypeError
+        if flags & _DONTWAIT:
+            return original(self, *args)
+        return _sendall(self, t, data, flags)
+
+    return _registry.lean(sendall, original)
+
+
+def _sendall(sock: Any, t: float | None, data: Any, flags: int) -> None:
+    send = _ss.send
+    dontwait = _DONTWAIT if t is None else 0
+    deadline = None if t is None else _monotonic() + t
+    view: memoryview | None = None
+    total = 0
+    pos = 0
+    while True:
+        try:
+            chunk = data if view is None else view[pos:]
+            if dontwait:
+                sent = send(sock, chunk, flags | dontwait)
+            else:
+                _settimeout(sock, 0.0)
+                try:
+                    sent = send(sock, chunk, flags)
+                finally:
+                    _settimeout(sock, t)
+        except BlockingIOError:
+            sent = -1
+        if sent >= 0:
+            if view is None:
+                # The first send accepted ``data`` (so its errors, if any,
+                # were the stdlib's); now count in bytes.
+                view = memoryview(data).cast("B")
+                total = view.nbytes
+            pos += sent
+            if pos >= total:
+                view.release()
+                return None
+            continue  # a partial send: the next try usually says EAGAIN
+        if deadline is None:
+            wait_fd(_fileno(sock), "w", None)
+        else:
+            remaining = deadline - _monotonic()
+            if remaining <= 0 or not wait_fd(_fileno(sock), "w", remaining):
+                raise TimeoutError("timed out")
+
+
+def _is_numeric_host(host: Any, family: int) -> bool:
+    """Whether the C code would take ``host`` without asking the resolver."""
+    if type(host) is bytes:
+        try:
+            host = host.decode("ascii")
+        except UnicodeDecodeError:
+            return True  # the original decides
+    elif type(host) is not str:
+        return True  # a mistake the original reports: leave it alone
+    if host == "" or host == "<broadcast>" or _inet_pton is None:
+        return True
+    try:
+        if family == _AF_INET:
+            _inet_pton(_AF_INET, host)
+        elif "%" in host:
+            return False
+        else:
+            _inet_pton(family, host)
+    except OSError:
+        return False
+    return True
+
+
+def _resolve(sock: Any, address: Any) -> Any:
+    """``address`` with its host name resolved on the thread pool.
+
+    Does what socketmodule.c's setipaddr does (getaddrinfo with only the
+    socket's family as hint, first answer), but off the scheduler's
+    thread. Anything but an AF_INET/AF_INET6 address with a host name is
+    returned unchanged.
+    """
+    family = _family(sock)
+    if (family != _AF_INET and family != _AF_INET6) or type(address) is not tuple or not address:
+        return address
+    host = address[0]
+    if _is_numeric_host(host, family):
+        return address
+    infos = blocking_call(_socket.getaddrinfo, host, None, family)
+    return (infos[0][4][0],) + address[1:]
+
+
+def _make_connect(ex: bool) -> Callable[[Any], Any]:
+    def factory(original: Any) -> Any:
+        def connect(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if current_goroutine() is None or kwargs or len(args) != 1:
+                return original(self, *args, **kwargs)
+            address = _resolve(self, args[0])
+            t = _gettimeout(self)
+            if t == 0.0:
+                return original(self, address)
+            return _connect(self, t, original, address, ex)
+
+        return _registry.lean(connect, original)
+
+    return factory
+
+
+def _connect(sock: Any, t: float | None, original: Any, address: Any, ex: bool) -> Any:
+    """connect/connect_ex on a blocking or timeout socket, in a goroutine.
+
+    Mirrors socketmodule.c's internal_connect: start the connection without
+    blocking; if it is in progress (EINPROGRESS, or EINTR), wait until the
+    socket is writable, then read the outcome with SO_ERROR (EISCONN counts
+    as success). connect raises what the C code raises; connect_ex returns
+    the error number, and EWOULDBLOCK on timeout.
+    """
+    failure: BaseException | None = None
+    err = 0
+    _settimeout(sock, 0.0)
+    try:
+        if ex:
+            err = original(sock, address)
+        else:
+            original(sock, address)
+    except InterruptedError:
+        err = errno.EINTR
+    except BlockingIOError as e:
+        err = e.errno
+        failure = e
+    finally:
+        _settimeout(sock, t)
+    if err == 0:
+        return 0 if ex else None
+    if err == _EAGAIN:
+        # An AF_UNIX listener's backlog is full: there is nothing to wait
+        # for in the netpoller. Let a pool thread make the blocking call.
+        return blocking_call(original, sock, address)
+    if err != _EINPROGRESS and err != errno.EINTR:
+        if ex:
+            return err
+        assert failure is not None
+        raise failure
+    failure = None
+    if not wait_fd(_fileno(sock), "w", t):
+        if ex:
+            return errno.EWOULDBLOCK
+        raise TimeoutError("timed out")
+    err = _getsockopt(sock, _socket.SOL_SOCKET, _socket.SO_ERROR)
+    if err == 0 or err == errno.EISCONN:
+        return 0 if ex else None
+    if ex:
+        return err
+    raise OSError(err, os.strerror(err))
+
+
+def _make_bind(original: Any) -> Any:
+    def bind(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if current_goroutine() is None or kwargs or len(args) != 1:
+            return original(self, *args, **kwargs)
+        return original(self, _resolve(self, args[0]))
+
+    return _registry.lean(bind, original)
+
+
+def _make_addressed(mode: str, inject: Callable[[tuple[Any, ...], dict[str, Any]], Any], addr_pos: int) -> Callable[[Any], Any]:
+    """sendto/sendmsg: resolve a host name in the address, then as _make_io."""
+    inner = _make_io(mode, inject)
+
+    def factory(original: Any) -> Any:
+        io_method = inner(original)
+
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if current_goroutine() is not None and not kwargs:
+                i = addr_pos if addr_pos >= 0 else len(args) - 1
+                if 1 <= i < len(args):
+                    resolved = _resolve(self, args[i])
+                    if resolved is not args[i]:
+                        args = args[:i] + (resolved,) + args[i + 1 :]
+            return io_method(self, *args, **kwargs)
+
+        return _registry.lean(method, original)
+
+    return factory
+
+
+def _make_accept(original: Any) -> Any:
+    def _accept(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if current_goroutine() is None or args or kwargs:
+            return original(self, *args, **kwargs)
+        t = _gettimeout(self)
+        if t == 0.0:
+            return original(self)
+        result = _toggled(self, t, "r", original, (), {})
+        if _ACCEPT_INHERITS_NONBLOCK and t is None:  # pragma: no cover - not Linux
+            os.set_blocking(result[0], True)
+        return result
+
+    return _registry.lean(_accept, original)
+
+
+def _make_sendfile(original: Any) -> Any:
+    """``_sendfile_use_sendfile``: os.sendfile has no MSG_DONTWAIT.
+
+    The whole call runs on the thread pool, with the socket as the program
+    set it: the stdlib's own code, its errors and its fallback to send()
+    (which then runs patched, in the goroutine).
+    """
+
+    def _sendfile_use_sendfile(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if current_goroutine() is None or _gettimeout(self) == 0.0:
+            return original(self, *args, **kwargs)
+        return blocking_call(original, self, *args, **kwargs)
+
+    return _registry.lean(_sendfile_use_sendfile, original)
+
+
+def _make_real_close(original: Any) -> Any:
+    """``_real_close`` (under close): wake goroutines waiting on the socket."""
+
+    def _real_close(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if current_goroutine() is not None:
+            notify_close(_fileno(self))
+        return original(self, *args, **kwargs)
+
+    return _registry.lean(_real_close, original)
+
+
+_NONE: tuple[Any, ...] = ()
+_TABLE: list[tuple[str, Callable[[Any], Any]]] = [
+    ("_accept", _make_accept),
+    ("connect", _make_connect(ex=False)),
+    ("connect_ex", _make_connect(ex=True)),
+    ("bind", _make_bind),
+    ("recv", _make_recv),
+    ("recv_into", _make_io("r", _flags_injector(2, (0,), keywords=True))),
+    ("recvfrom", _make_io("r", _flags_injector(1, _NONE, keywords=False))),
+    ("recvfrom_into", _make_io("r", _flags_injector(2, (0,), keywords=True))),
+    ("send", _make_io("w", _flags_injector(1, _NONE, keywords=False))),
+    ("sendall", _make_sendall),
+    ("sendto", _make_addressed("w", _sendto_inject, -1)),
+]
+if hasattr(_ss, "recvmsg"):
+    _TABLE += [
+        ("recvmsg", _make_io("r", _flags_injector(2, (0,), keywords=False))),
+        ("recvmsg_into", _make_io("r", _flags_injector(2, (0,), keywords=False))),
+    ]
+if hasattr(_ss, "sendmsg"):
+    _TABLE.append(("sendmsg", _make_addressed("w", _flags_injector(2, ([],), keywords=False), 3)))
+_TABLE += [
+    ("_sendfile_use_sendfile", _make_sendfile),
+    ("_real_close", _make_real_close),
+]
+
+for _name, _factory in _TABLE:
+    _registry.define(AREA, "socket", f"socket.{_name}", _factory)
+del _name, _factory
+
+
+def patch() -> None:
+    """Patch the socket class's blocking methods (a no-op if patched already)."""
+    _registry.patch_area(AREA)
+
+
+def unpatch() -> None:
+    """Restore the socket class's original methods (a no-op if not patched)."""
+    _registry.unpatch_area(AREA)
+
+
+def is_patched() -> bool:
+    """Whether the socket class's methods are patched."""
+    return _registry.is_enabled(AREA)

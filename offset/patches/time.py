@@ -1,0 +1,68 @@
+"""Patches for the time module: ``time.sleep`` becomes a scheduler timer.
+
+Replaces ``time.sleep``. Inside a goroutine while its scheduler runs, the
+goroutine parks on a timer (no thread, no goroutine: see offset/_core/
+_timers.py) and the others run; ``time.sleep(0)`` yields as ``gosched()``
+does. Everywhere else, and for any argument the stdlib would refuse, the
+original ``time.sleep`` is called, so errors are the stdlib's own.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any, Callable
+
+import wrapt
+
+from .._core import current_goroutine, sleep_ns
+from . import _registry
+
+__all__ = ["patch", "unpatch", "is_patched"]
+
+AREA = "time"
+
+# Past this many seconds (about 285 years is the C limit), the original
+# decides: it raises OverflowError, as the stdlib does.
+_MAX_SECONDS = 9e9
+
+
+def _sleep(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if current_goroutine() is None or kwargs or len(args) != 1:
+        return wrapped(*args, **kwargs)
+    secs = args[0]
+    if isinstance(secs, float):
+        if not 0.0 <= secs < _MAX_SECONDS:  # negative, NaN, too large: the stdlib's errors
+            return wrapped(secs)
+        sleep_ns(math.ceil(secs * 1e9))
+        return None
+    try:
+        n = operator.index(secs)
+    except TypeError:
+        return wrapped(secs)
+    if not 0 <= n < _MAX_SECONDS:
+        return wrapped(secs)
+    sleep_ns(n * 1_000_000_000)
+    return None
+
+
+def _make_sleep(original: Any) -> Any:
+    return wrapt.FunctionWrapper(original, _sleep)
+
+
+_registry.define(AREA, "time", "sleep", _make_sleep, scan=True)
+
+
+def patch() -> None:
+    """Patch ``time.sleep`` (a no-op if it is patched already)."""
+    _registry.patch_area(AREA)
+
+
+def unpatch() -> None:
+    """Restore the original ``time.sleep`` (a no-op if it is not patched)."""
+    _registry.unpatch_area(AREA)
+
+
+def is_patched() -> bool:
+    """Whether ``time.sleep`` is patched."""
+    return _registry.is_enabled(AREA)
