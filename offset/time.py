@@ -14,7 +14,9 @@ blocking: straight to a waiting receiver, or into a hidden one-value buffer,
 or (a Ticker whose receiver is slow) nowhere: the tick is dropped, as Go
 drops it. ``AfterFunc``'s callback starts ``fn`` as a new goroutine; its
 entry is a *keepalive* one, so ``run()`` without a main goroutine waits for
-it.
+it. A timer fires only while its scheduler runs: when ``run()`` returns
+(Go: the program ended) the scheduler's pending timers are dropped with
+its goroutines.
 
 A timer made outside any goroutine (a plain thread, or the main thread
 before ``run()``) has no running scheduler to belong to. It falls back to a
@@ -33,6 +35,15 @@ the lock before firing, so an entry that fires before the owner has seen a
 stop or reset does nothing. The callback sends while still holding the
 lock, and stop/reset drain the hidden buffer under it: that is what makes
 "no stale value after stop() returns" hold across threads.
+
+Invariants (under ``_timerlock``):
+- ``_active`` is True exactly while the timer will fire: its entry is in
+  the owner's heap, or a ``_sync`` call or a ``threading.Timer`` is on its
+  way to make it so.
+- The hidden slot holds a value only if the timer fired since the last
+  stop/reset and nobody has received it yet.
+- ``entry.arg`` is the timer exactly while the entry is in the heap, so a
+  stopped or fired timer is not kept alive by a reference cycle.
 
 Lock order: a context's lock, then ``_timerlock``, then the core's
 ``chanlock`` (taken inside channel operations). Nothing takes them in any

@@ -300,7 +300,7 @@ class Chan(Generic[T]):
             raise
         value = g.value
         g.value = None  # a G outlives its waits: don't keep what it got alive
-        return value  # type: ignore[no-any-return]
+        return value
 
     def recv_ok(self) -> tuple[T | None, bool]:
         """Receive ``(value, ok)``; ok is False when closed and drained."""

@@ -113,18 +113,22 @@ def _expire(owner: _Waiter) -> None:
         owner.g.ready()
 
 
-def _arm(poller: Netpoll, fd: int, mode: str, w: _Waiter) -> None:
+def _arm(poller: Netpoll, fd: int, mode: str, w: _Waiter, owner: object = None) -> None:
     try:
-        poller.arm(fd, mode, w)
+        poller.arm(fd, mode, w, owner)
     except RuntimeError:
-        # Someone waits on this fd and mode already: join them.
-        head = poller.armed(fd, mode)
-        if not isinstance(head, _Waiter):
-            raise
-        if head.more is None:
-            head.more = []
-        head.more.append(w)
-        w.head = head
+        _join(poller, fd, mode, w)
+
+
+def _join(poller: Netpoll, fd: int, mode: str, w: _Waiter) -> None:
+    """Someone waits on this fd and mode already: go on their list."""
+    head = poller.armed(fd, mode)
+    if not isinstance(head, _Waiter):
+        raise RuntimeError(f"fd {fd} is armed by something other than wait_fd: {head!r}")
+    if head.more is None:
+        head.more = []
+    head.more.append(w)
+    w.head = head
 
 
 def _withdraw(poller: Netpoll, fd: int, mode: str, w: _Waiter) -> None:
@@ -155,13 +159,17 @@ def _deadline(timeout: float) -> int:
     return _monotonic_ns() + math.ceil(timeout * 1e9)
 
 
-def wait_fd(fd: int, mode: str, timeout: float | None = None) -> bool:
+def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = None) -> bool:
     """Park the calling goroutine until ``fd`` is ready for ``mode``.
 
     ``mode`` is "r" (readable, or hung up / in error) or "w" (writable).
     ``timeout`` is in seconds; None waits without limit, and a timeout of
     zero or less returns False at once without looking at the fd (the
-    caller has just looked).
+    caller has just looked). ``owner`` is the object the fd belongs to
+    (the socket): with it the netpoller can keep the fd registered from one
+    wait to the next (see the contract in _netpoll.py); without it the fd
+    is registered afresh. The caller must have seen EAGAIN (or found the fd
+    not ready without blocking) just before, with no switch in between.
 
     Returns:
         True when the fd is ready (or may be: the caller retries its
@@ -179,19 +187,28 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None) -> bool:
     g = current_goroutine()
     if g is None:
         return _wait_thread(((fd, mode),), timeout)
-    if timeout is not None and timeout <= 0:
-        return False
     s = g.sched
-    poller = s.poller
+    poller = s._poller
+    if poller is None:
+        poller = s.poller
     w = _Waiter(g)
-    _arm(poller, fd, mode, w)
     if timeout is None:
+        # The hot path (a socket without a timeout): arm, park, done.
+        try:
+            poller.arm(fd, mode, w, owner)
+        except RuntimeError:
+            _join(poller, fd, mode, w)
         try:
             g.park("IO wait")
         except BaseException:
             _withdraw(poller, fd, mode, w)
             raise
+        if w.state == _READY:
+            return True
     else:
+        if timeout <= 0:
+            return False
+        _arm(poller, fd, mode, w, owner)
         entry = TimerEntry(_deadline(timeout), _expire, w)
         s.timers.push(entry)
         try:

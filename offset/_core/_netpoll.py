@@ -9,10 +9,20 @@ from another thread). There is no polling loop with a fixed sleep.
 
 The backend contract (Go: runtime/netpoll.go), for every implementation:
 
-``arm(fd, mode, waiter)``
+``arm(fd, mode, waiter, owner=None)``
     Ask to be told when ``fd`` is ready for ``mode`` ("r" or "w"). At most
-    one waiter per (fd, mode); a second is a bug in the caller. ``waiter``
-    is any object with ``fire(ok: bool)``.
+    one waiter per (fd, mode); a second raises RuntimeError (the caller
+    joins the first instead, see ``armed``). ``waiter`` is any object with
+    ``fire(ok: bool)``. The caller arms only after the fd said EAGAIN (or
+    a look without blocking found it not ready) and before the next
+    ``poll``: a backend may rely on that and report only *changes* of
+    readiness (edge-triggered).
+    ``owner`` is the object the fd belongs to (a socket), or None. A
+    backend may keep an fd registered with the OS between waits, but must
+    register it afresh when ``owner`` is None or is not the object that
+    armed it last: an fd closed behind offset's back (a socket collected
+    without close(), os.close) loses its OS registration with its file,
+    and its number may come back for another object.
 ``disarm(fd, mode, waiter) -> bool``
     Withdraw the interest (a timeout expired, or the goroutine is being
     stopped). False when the waiter had already fired or was never armed.
@@ -43,6 +53,7 @@ pays), and readiness by polling each socket with a short timeout.
 
 from __future__ import annotations
 
+import select
 from typing import Protocol
 
 __all__ = ["Netpoll", "FdWaiter", "make_netpoll"]
@@ -55,7 +66,7 @@ class FdWaiter(Protocol):
 class Netpoll(Protocol):
     nwaiting: int
 
-    def arm(self, fd: int, mode: str, waiter: FdWaiter) -> None: ...
+    def arm(self, fd: int, mode: str, waiter: FdWaiter, owner: object = None) -> None: ...
     def disarm(self, fd: int, mode: str, waiter: FdWaiter) -> bool: ...
     def armed(self, fd: int, mode: str) -> FdWaiter | None: ...
     def close_fd(self, fd: int) -> None: ...
@@ -66,12 +77,17 @@ class Netpoll(Protocol):
 
 def make_netpoll() -> Netpoll:
     """The best backend for this platform: epoll on Linux, else selectors."""
-    import select
+    if _EpollNetpoll is not None:
+        return _EpollNetpoll()
 
-    if hasattr(select, "epoll"):
-        from ._netpoll_epoll import EpollNetpoll
-
-        return EpollNetpoll()
     from ._netpoll_selectors import SelectorsNetpoll
 
     return SelectorsNetpoll()
+
+
+# The epoll backend is imported with offset._core, so that it binds
+# select.epoll before offset.patches can replace it with its cooperative
+# class (the netpoller must use the real one).
+_EpollNetpoll: type[Netpoll] | None = None
+if hasattr(select, "epoll"):
+    from ._netpoll_epoll import EpollNetpoll as _EpollNetpoll

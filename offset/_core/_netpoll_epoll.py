@@ -1,81 +1,117 @@
 """The epoll netpoll backend (Linux). The contract is in _netpoll.py.
 
-Each fd is registered once with EPOLLONESHOT and re-armed with one
-``epoll_ctl(MOD)`` per wait, so a wait costs one system call besides the
-I/O itself; an fd is never explicitly removed, because the kernel drops it
-from the epoll set when the last reference to its open file goes away.
-That makes fd numbers reusable under us: a MOD that fails with ENOENT means
-the fd was closed and its number reused, so we ADD it afresh; an ADD that
-fails with EEXIST means the number is still known to epoll, so we MOD.
+Each fd is registered once, edge-triggered, for reading and writing
+together (Go's netpollopen: EPOLLIN|EPOLLOUT|EPOLLET), and stays registered
+between waits, so a wait costs no system call besides the I/O itself and
+the shared ``epoll_wait``. Edge-triggered is safe because the caller arms
+only after the fd said EAGAIN and before the next ``poll`` (see the
+contract): readiness that comes after the EAGAIN is a change the kernel
+reports at the next ``epoll_wait``, by which time the waiter is armed. An
+edge that arrives while nobody waits is dropped; whoever waits next tries
+the I/O first and finds the data.
+
+Re-registration. The kernel drops an fd from the epoll set when the last
+reference to its open file goes away, and the fd number can then come
+back for another file. ``self.fds`` would still call it registered, and a
+wait on it would never fire. So each fd remembers (weakly) the *owner* that
+armed it last, and an arm with another owner, or with none, registers the
+fd afresh: ``epoll_ctl(MOD)``, or ``ADD`` when MOD fails with ENOENT (the
+kernel forgot it). A socket object never changes its fd while open, so
+"same owner" means "same open file" unless the program closed the fd under
+its own socket object.
+
+A registration left behind by a file that is still open elsewhere (a
+dup'd or inherited fd closed only here) can report edges for an fd number
+that now belongs to someone else: a spurious wake-up, which costs the
+waiter one EAGAIN. Edge-triggered, it cannot spin.
 
 Invariants:
-- ``self.fds[fd] == [reader, writer]``; a slot holds the armed waiter or None.
-- An fd whose slots are both None is disarmed in the kernel (oneshot fired,
-  or never armed since the last fire) or about to be re-armed by ``arm``.
-- ``nwaiting`` is the number of non-None slots.
+- ``self.fds[fd] == [reader, writer, owner_ref]``; a waiter slot holds the
+  armed waiter or None; ``owner_ref`` is a weak reference to the owner
+  that armed last, or None when that arm had no owner (or the owner takes
+  no weak references).
+- Every fd in ``self.fds`` was registered with the kernel by the last arm
+  that had a chance to (it may have been dropped by the kernel since; the
+  owner check above catches that).
+- ``nwaiting`` is the number of non-None waiter slots.
 
-Wake-ups use an eventfd (a pipe where eventfd is missing); ``wakeup`` writes
-only the 8 bytes eventfd needs and ignores a full pipe, since one pending
-wake-up is as good as many.
+Wake-ups use an eventfd (a pipe where eventfd is missing), registered
+level-triggered; ``wakeup`` writes only the 8 bytes eventfd needs and
+ignores a full pipe, since one pending wake-up is as good as many.
+
+After ``fork()`` the child gets a fresh epoll instance and wake-up fd for
+every backend (the parent's are shared open files); goroutines of the
+parent that waited on fds do not exist in the child's run.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import select
+import weakref
+from typing import Any
 
 from ._netpoll import FdWaiter
 
 __all__ = ["EpollNetpoll"]
 
+_epoll = select.epoll  # bound at import, before offset.patches.select replaces it
 _IN = select.EPOLLIN
 _OUT = select.EPOLLOUT
 _ERR = select.EPOLLERR | select.EPOLLHUP
-_ONESHOT = select.EPOLLONESHOT
+_READ = _IN | _ERR
+_WRITE = _OUT | _ERR
+_MASK = _IN | _OUT | select.EPOLLET
 _ONE = (1).to_bytes(8, "little")
+_ref = weakref.ref
+
+# Every live backend, for the after-fork reset.
+_live: weakref.WeakSet[EpollNetpoll] = weakref.WeakSet()
 
 
 class EpollNetpoll:
-    __slots__ = ("_ep", "_wake_r", "_wake_w", "fds", "nwaiting")
+    __slots__ = ("_ep", "_wake_r", "_wake_w", "fds", "nwaiting", "__weakref__")
 
     def __init__(self) -> None:
-        self._ep = select.epoll()
+        self._open()
+        self.fds: dict[int, list[Any]] = {}
+        self.nwaiting = 0
+        _live.add(self)
+
+    def _open(self) -> None:
+        self._ep = _epoll()
         if hasattr(os, "eventfd"):
             self._wake_r = self._wake_w = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         else:  # pragma: no cover - Linux before 2.6.22 or a CPython without eventfd
             self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._ep.register(self._wake_r, _IN)
-        self.fds: dict[int, list[FdWaiter | None]] = {}
-        self.nwaiting = 0
 
-    def _ctl(self, fd: int, mask: int, known: bool) -> None:
+    def _register(self, fd: int, known: bool) -> None:
         ep = self._ep
         try:
             if known:
-                ep.modify(fd, mask)
+                ep.modify(fd, _MASK)
             else:
-                ep.register(fd, mask)
+                ep.register(fd, _MASK)
         except FileExistsError:
-            ep.modify(fd, mask)
+            ep.modify(fd, _MASK)
         except FileNotFoundError:
-            ep.register(fd, mask)
+            ep.register(fd, _MASK)
 
-    def arm(self, fd: int, mode: str, waiter: FdWaiter) -> None:
-        slots = self.fds.get(fd)
-        known = slots is not None
-        if slots is None:
-            slots = self.fds[fd] = [None, None]
+    def arm(self, fd: int, mode: str, waiter: FdWaiter, owner: object = None) -> None:
         i = 0 if mode == "r" else 1
-        if slots[i] is not None:
-            raise RuntimeError(f"two goroutines wait to {'read' if i == 0 else 'write'} fd {fd} at once")
+        slots = self.fds.get(fd)
+        if slots is None:
+            self._register(fd, False)
+            self.fds[fd] = slots = [None, None, _owner_ref(owner)]
+        else:
+            if slots[i] is not None:
+                raise RuntimeError(f"two goroutines wait to {'read' if i == 0 else 'write'} fd {fd} at once")
+            ref = slots[2]
+            if owner is None or ref is None or ref() is not owner:
+                self._register(fd, True)
+                slots[2] = _owner_ref(owner)
         slots[i] = waiter
-        mask = _ONESHOT | (_IN if slots[0] is not None else 0) | (_OUT if slots[1] is not None else 0)
-        try:
-            self._ctl(fd, mask, known)
-        except BaseException:
-            slots[i] = None
-            raise
         self.nwaiting += 1
 
     def disarm(self, fd: int, mode: str, waiter: FdWaiter) -> bool:
@@ -85,20 +121,14 @@ class EpollNetpoll:
             return False
         slots[i] = None
         self.nwaiting -= 1
-        other = slots[1 - i]
-        if other is not None:
-            mask = _ONESHOT | (_IN if i == 1 else _OUT)
-            try:
-                self._ep.modify(fd, mask)
-            except OSError:
-                pass
         return True
 
     def armed(self, fd: int, mode: str) -> FdWaiter | None:
         slots = self.fds.get(fd)
         if slots is None:
             return None
-        return slots[0 if mode == "r" else 1]
+        w: FdWaiter | None = slots[0 if mode == "r" else 1]
+        return w
 
     def close_fd(self, fd: int) -> None:
         slots = self.fds.pop(fd, None)
@@ -108,7 +138,7 @@ class EpollNetpoll:
             self._ep.unregister(fd)
         except OSError:
             pass
-        for w in slots:
+        for w in slots[:2]:
             if w is not None:
                 self.nwaiting -= 1
                 w.fire(False)
@@ -122,35 +152,28 @@ class EpollNetpoll:
         fds = self.fds
         wake_r = self._wake_r
         for fd, ev in events:
-            if fd == wake_r:
-                try:
-                    os.read(wake_r, 8)
-                except BlockingIOError:
-                    pass
-                continue
             slots = fds.get(fd)
             if slots is None:
+                if fd == wake_r:
+                    try:
+                        os.read(wake_r, 8)
+                    except BlockingIOError:
+                        pass
                 continue
-            reader, writer = slots
-            if reader is not None and ev & (_IN | _ERR):
-                slots[0] = None
-                self.nwaiting -= 1
-                reader.fire(True)
-                fired += 1
-            if writer is not None and ev & (_OUT | _ERR):
-                slots[1] = None
-                self.nwaiting -= 1
-                writer.fire(True)
-                fired += 1
-            # Oneshot disabled the fd; re-arm what still waits.
-            r, w = slots
-            if r is not None or w is not None:
-                mask = _ONESHOT | (_IN if r is not None else 0) | (_OUT if w is not None else 0)
-                try:
-                    self._ep.modify(fd, mask)
-                except OSError as e:  # pragma: no cover - fd closed under a waiter
-                    if e.errno not in (errno.ENOENT, errno.EBADF):
-                        raise
+            if ev & _READ:
+                w = slots[0]
+                if w is not None:
+                    slots[0] = None
+                    self.nwaiting -= 1
+                    w.fire(True)
+                    fired += 1
+            if ev & _WRITE:
+                w = slots[1]
+                if w is not None:
+                    slots[1] = None
+                    self.nwaiting -= 1
+                    w.fire(True)
+                    fired += 1
         return fired
 
     def wakeup(self) -> None:
@@ -162,16 +185,42 @@ class EpollNetpoll:
             pass
 
     def close(self) -> None:
-        if self._ep.closed:
-            return
+        _live.discard(self)
         self._ep.close()
         os.close(self._wake_r)
         if self._wake_w != self._wake_r:
             os.close(self._wake_w)
 
-    def __del__(self) -> None:
-        # A thread's scheduler (and its netpoller) goes when the thread ends.
+    def _after_fork(self) -> None:
+        # The parent's epoll set and wake-up fd are open files we share
+        # with it: leave them to the parent, start afresh.
+        for fd in {self._wake_r, self._wake_w}:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         try:
-            self.close()
-        except (AttributeError, OSError):
+            self._ep.close()
+        except OSError:  # pragma: no cover
             pass
+        self._open()
+        self.fds.clear()
+        self.nwaiting = 0
+
+
+def _owner_ref(owner: object) -> Any:
+    if owner is None:
+        return None
+    try:
+        return _ref(owner)
+    except TypeError:
+        return None  # takes no weak references: register afresh every time
+
+
+def _reset_after_fork() -> None:
+    for backend in list(_live):
+        backend._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

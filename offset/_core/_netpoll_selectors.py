@@ -47,7 +47,9 @@ class SelectorsNetpoll:
     def _mask(slots: list[FdWaiter | None]) -> int:
         return (_R if slots[0] is not None else 0) | (_W if slots[1] is not None else 0)
 
-    def arm(self, fd: int, mode: str, waiter: FdWaiter) -> None:
+    def arm(self, fd: int, mode: str, waiter: FdWaiter, owner: object = None) -> None:
+        # Interest is registered per wait and removed when both slots empty,
+        # so nothing outlives a wait and ``owner`` is not needed.
         slots = self.fds.setdefault(fd, [None, None])
         i = 0 if mode == "r" else 1
         if slots[i] is not None:

@@ -20,6 +20,16 @@ Invariants (under chanlock):
 A waiter withdrawn by an exception in park (GoroutineExit, KeyboardInterrupt)
 leaves its queue; if it had already been served, it passes on what it got
 (a Cond signal, a Semaphore's weight), so no wake-up is lost with it.
+
+A Semaphore acquire that also watches a context cannot park on one queue:
+it waits in ``select`` on its context's done channel and on a channel of
+its own that serving it closes (x/sync/semaphore does the same).
+
+Rejected: building these on channels (a WaitGroup as a channel closed at
+zero, a Semaphore as a buffered channel of tokens, as x/sync's Simple).
+A channel holds values, not counts: weights, FIFO order by weight and
+"wake everyone at zero, then start counting again" would each need a
+channel per wait, where a queue of parked waiters needs nothing.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1048 @@
+"""offset.sync: Mutex, RWMutex, WaitGroup, Once, Cond, Semaphore, atomic.
+
+Go's src/sync/*_test.go are the model: mutual exclusion under contention
+(mutex_test.go HammerMutex), WaitGroup's wait/done ordering and panics
+(waitgroup_test.go), Once's run-once-even-on-panic (once_test.go),
+Cond's signal/broadcast (cond_test.go), RWMutex's writer preference
+(rwmutex_test.go), and x/sync/semaphore's FIFO weights. Every primitive is
+also used across schedulers and from plain threads. Waits are bounded;
+nothing sleeps to let things settle: tests poll for the state they need.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+import offset
+import offset.sync.atomic
+from offset import DeadlockError, PanicError, go, gosched, makechan, run, select
+from offset import context, sync, time
+from offset.sync import atomic
+
+TIMEOUT = 10.0  # seconds: every wait in these tests is bounded by this
+
+
+def poll(cond: Callable[[], bool], what: str = "condition") -> None:
+    """Wait (in a goroutine or a thread) until ``cond()`` holds; fail after TIMEOUT."""
+    deadline = time.now() + int(TIMEOUT * time.SECOND)
+    while not cond():
+        if time.now() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(200 * time.MICROSECOND)
+
+
+class Thread(threading.Thread):
+    """A thread whose exception is re-raised by join()."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        super().__init__(daemon=True)
+        self.fn, self.args = fn, args
+        self.exc: BaseException | None = None
+        self.result: Any = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn(*self.args)
+        except BaseException as e:  # noqa: BLE001 - re-raised in join
+            self.exc = e
+
+    def join(self, timeout: float | None = TIMEOUT) -> None:  # type: ignore[override]
+        super().join(timeout)
+        assert not self.is_alive(), "thread did not finish in time"
+        if self.exc is not None:
+            raise self.exc
+
+
+def start(fn: Callable[..., Any], *args: Any) -> Thread:
+    t = Thread(fn, *args)
+    t.start()
+    return t
+
+
+def run_in_thread(fn: Callable[..., Any], *args: Any) -> Thread:
+    """A thread with its own scheduler running ``fn`` as its main goroutine."""
+    return start(run, fn, *args)
+
+
+# -- atomic is importable both ways ---------------------------------------------
+
+
+def test_atomic_import_paths() -> None:
+    assert offset.sync.atomic.Int64 is atomic.Int64
+    assert sync.atomic is atomic
+
+
+# -- Mutex -----------------------------------------------------------------------
+
+
+def test_mutex_lock_unlock_try_lock_and_with() -> None:
+    mu = sync.Mutex()
+    mu.lock()
+    assert not mu.try_lock()
+    mu.unlock()
+    assert mu.try_lock()
+    mu.unlock()
+    with mu:
+        assert not mu.try_lock()
+    assert mu.try_lock()
+    mu.unlock()
+
+
+def test_mutex_unlock_of_unlocked_panics() -> None:
+    mu = sync.Mutex()
+    with pytest.raises(PanicError, match=r"^sync: unlock of unlocked mutex$"):
+        mu.unlock()
+    mu.lock()
+    mu.unlock()
+    with pytest.raises(PanicError, match=r"^sync: unlock of unlocked mutex$"):
+        mu.unlock()
+
+
+def test_mutex_excludes_goroutines_that_yield_inside() -> None:
+    # Go: mutex_test.go HammerMutex, with a yield inside the critical section.
+    mu = sync.Mutex()
+    inside = 0
+    count = 0
+
+    def worker() -> None:
+        nonlocal inside, count
+        for _ in range(50):
+            with mu:
+                inside += 1
+                assert inside == 1
+                gosched()
+                count += 1
+                inside -= 1
+
+    def main() -> None:
+        wg = sync.WaitGroup()
+        for _ in range(100):
+            wg.go(worker)
+        wg.wait()
+
+    run(main)
+    assert count == 5000
+
+
+def test_mutex_waiters_are_served_in_fifo_order() -> None:
+    mu = sync.Mutex()
+    arrived: list[int] = []
+    order: list[int] = []
+
+    def waiter(i: int) -> None:
+        arrived.append(i)
+        with mu:
+            order.append(i)
+
+    def main() -> None:
+        mu.lock()
+        wg = sync.WaitGroup()
+        for i in range(10):
+            wg.go(waiter, i)
+        poll(lambda: len(mu._waitq) == 10, "10 waiters")
+        mu.unlock()
+        wg.wait()
+
+    run(main)
+    assert sorted(order) == list(range(10))
+    assert order == arrived
+
+
+def test_mutex_thread_waiting_on_goroutine_blocks_only_itself() -> None:
+    mu = sync.Mutex()
+    got: list[str] = []
+
+    def thread_body() -> None:
+        mu.lock()
+        got.append("thread")
+        mu.unlock()
+
+    def main() -> int:
+        mu.lock()
+        t = start(thread_body)
+        poll(lambda: len(mu._waitq) == 1, "the thread to wait")
+        # The scheduler keeps running goroutines while the thread waits.
+        c = makechan()
+
+        def producer() -> None:
+            for i in range(1000):
+                c.send(i)
+
+        go(producer)
+        total = sum(c.recv() for _ in range(1000))
+        assert got == []
+        mu.unlock()
+        poll(lambda: got == ["thread"], "the thread to get the lock")
+        t.join()
+        return total
+
+    assert run(main) == 499500
+
+
+def test_mutex_goroutine_waiting_on_thread() -> None:
+    mu = sync.Mutex()
+    release = threading.Event()
+    locked = threading.Event()
+
+    def holder() -> None:
+        mu.lock()
+        locked.set()
+        assert release.wait(TIMEOUT)
+        mu.unlock()
+
+    def main() -> list[str]:
+        events: list[str] = []
+        t = start(holder)
+        poll(locked.is_set, "the thread to lock")
+
+        def locker() -> None:
+            with mu:
+                events.append("locked")
+
+        def other() -> None:
+            events.append("other ran")
+            release.set()
+
+        wg = sync.WaitGroup()
+        wg.go(locker)
+        wg.go(other)
+        wg.wait()
+        t.join()
+        return events
+
+    assert run(main) == ["other ran", "locked"]
+
+
+def test_mutex_across_schedulers_and_threads() -> None:
+    mu = sync.Mutex()
+    counter = [0]
+    n = 300
+
+    def bump() -> None:
+        with mu:
+            v = counter[0]
+            gosched()
+            counter[0] = v + 1
+
+    def sched_main() -> None:
+        wg = sync.WaitGroup()
+        for _ in range(n):
+            wg.go(bump)
+        wg.wait()
+
+    def plain() -> None:
+        for _ in range(n):
+            bump()
+
+    ts = [run_in_thread(sched_main) for _ in range(3)] + [start(plain) for _ in range(2)]
+    run(sched_main)
+    for t in ts:
+        t.join()
+    assert counter[0] == 6 * n
+
+
+def test_mutex_handed_to_a_stopped_goroutine_is_passed_on() -> None:
+    mu = sync.Mutex()
+
+    def waiter() -> None:
+        mu.lock()  # parks; is handed the lock, then stopped before it runs
+
+    def main() -> None:
+        mu.lock()
+        go(waiter)
+        poll(lambda: len(mu._waitq) == 1, "the waiter")
+        mu.unlock()  # hands over to the waiter, which is runnable but not run yet
+        # main returns: the waiter is stopped and must give the lock back
+
+    run(main)
+    assert mu.try_lock()
+    mu.unlock()
+
+
+def test_mutex_waiter_stopped_leaves_the_queue() -> None:
+    mu = sync.Mutex()
+
+    def main() -> None:
+        mu.lock()
+        for _ in range(3):
+            go(mu.lock)
+        poll(lambda: len(mu._waitq) == 3, "three waiters")
+
+    run(main)
+    assert len(mu._waitq) == 0
+    mu.unlock()  # main's lock is still held: nobody took it
+    assert mu.try_lock()
+
+
+def test_mutex_deadlock_names_the_wait_reason() -> None:
+    mu = sync.Mutex()
+
+    def main() -> None:
+        mu.lock()
+        mu.lock()
+
+    with pytest.raises(DeadlockError, match=r"sync\.Mutex\.Lock"):
+        run(main)
+
+
+# -- RWMutex ---------------------------------------------------------------------
+
+
+def test_rwmutex_panics() -> None:
+    rw = sync.RWMutex()
+    with pytest.raises(PanicError, match=r"^sync: RUnlock of unlocked RWMutex$"):
+        rw.runlock()
+    with pytest.raises(PanicError, match=r"^sync: Unlock of unlocked RWMutex$"):
+        rw.unlock()
+    rw.rlock()
+    with pytest.raises(PanicError, match=r"^sync: Unlock of unlocked RWMutex$"):
+        rw.unlock()
+    rw.runlock()
+    rw.lock()
+    with pytest.raises(PanicError, match=r"^sync: RUnlock of unlocked RWMutex$"):
+        rw.runlock()
+    rw.unlock()
+
+
+def test_rwmutex_readers_share_writer_excludes() -> None:
+    rw = sync.RWMutex()
+    assert rw.try_rlock() and rw.try_rlock()
+    assert not rw.try_lock()
+    rw.runlock()
+    rw.runlock()
+    assert rw.try_lock()
+    assert not rw.try_rlock()
+    rw.unlock()
+    with rw:
+        assert not rw.try_rlock()
+    with rw.rlocker():
+        assert rw.try_rlock()
+        rw.runlock()
+
+
+def test_rwmutex_many_readers_at_once() -> None:
+    rw = sync.RWMutex()
+    readers = 0
+    most = 0
+
+    def reader() -> None:
+        nonlocal readers, most
+        rw.rlock()
+        readers += 1
+        most = max(most, readers)
+        for _ in range(5):
+            gosched()
+        readers -= 1
+        rw.runlock()
+
+    def main() -> None:
+        wg = sync.WaitGroup()
+        for _ in range(20):
+            wg.go(reader)
+        wg.wait()
+
+    run(main)
+    assert most == 20
+
+
+def test_rwmutex_waiting_writer_keeps_new_readers_out() -> None:
+    # Go: rwmutex.go "If a goroutine holds a RWMutex for reading and another
+    # goroutine might call Lock, no goroutine should expect to be able to
+    # acquire a read lock until the initial read lock is released."
+    rw = sync.RWMutex()
+    events: list[str] = []
+
+    def writer() -> None:
+        rw.lock()
+        events.append("writer in")
+        rw.unlock()
+
+    def late_reader() -> None:
+        rw.rlock()
+        events.append("late reader in")
+        rw.runlock()
+
+    def main() -> None:
+        rw.rlock()
+        wg = sync.WaitGroup()
+        wg.go(writer)
+        poll(lambda: len(rw._wwait) == 1, "the writer to wait")
+        assert not rw.try_rlock()
+        wg.go(late_reader)
+        poll(lambda: len(rw._rwait) == 1, "the late reader to wait")
+        events.append("first reader out")
+        rw.runlock()
+        wg.wait()
+
+    run(main)
+    assert events == ["first reader out", "writer in", "late reader in"]
+
+
+def test_rwmutex_unlock_admits_waiting_readers_before_next_writer() -> None:
+    rw = sync.RWMutex()
+    events: list[str] = []
+
+    def reader(i: int) -> None:
+        rw.rlock()
+        events.append(f"r{i}")
+        gosched()
+        rw.runlock()
+
+    def writer() -> None:
+        rw.lock()
+        events.append("w2")
+        rw.unlock()
+
+    def main() -> None:
+        rw.lock()
+        wg = sync.WaitGroup()
+        wg.go(reader, 1)
+        wg.go(reader, 2)
+        poll(lambda: len(rw._rwait) == 2, "two readers")
+        wg.go(writer)
+        poll(lambda: len(rw._wwait) == 1, "the second writer")
+        rw.unlock()
+        wg.wait()
+
+    run(main)
+    assert sorted(events[:2]) == ["r1", "r2"]
+    assert events[2:] == ["w2"]
+
+
+def test_rwmutex_with_threads_and_schedulers() -> None:
+    rw = sync.RWMutex()
+    data = {"a": 0, "b": 0}
+    bad: list[str] = []
+
+    def write(n: int) -> None:
+        for _ in range(n):
+            with rw:
+                data["a"] += 1
+                gosched()
+                data["b"] += 1
+
+    def read(n: int) -> None:
+        for _ in range(n):
+            rw.rlock()
+            if data["a"] != data["b"]:
+                bad.append("torn read")
+            gosched()
+            rw.runlock()
+
+    def sched_main() -> None:
+        wg = sync.WaitGroup()
+        for _ in range(5):
+            wg.go(write, 40)
+            wg.go(read, 40)
+        wg.wait()
+
+    ts = [run_in_thread(sched_main), start(write, 100), start(read, 100)]
+    run(sched_main)
+    for t in ts:
+        t.join()
+    assert not bad
+    assert data["a"] == data["b"] == 2 * 5 * 40 + 100
+
+
+def test_rwmutex_stopped_writer_waiter_lets_readers_in() -> None:
+    rw = sync.RWMutex()
+    later: list[str] = []
+
+    def main() -> None:
+        rw.rlock()
+        go(rw.lock)  # waits for our read lock, then is stopped at the end of run
+        poll(lambda: len(rw._wwait) == 1, "the writer")
+
+    run(main)
+    assert len(rw._wwait) == 0
+    assert rw.try_rlock()  # nobody waits any more: readers get in
+    later.append("in")
+    rw.runlock()
+    rw.runlock()
+    assert rw.try_lock()
+
+
+# -- WaitGroup -------------------------------------------------------------------
+
+
+def test_waitgroup_negative_counter_panics() -> None:
+    wg = sync.WaitGroup()
+    with pytest.raises(PanicError, match=r"^sync: negative WaitGroup counter$"):
+        wg.done()
+    wg.add(2)
+    with pytest.raises(PanicError, match=r"^sync: negative WaitGroup counter$"):
+        wg.add(-3)
+    wg.add(-2)
+    wg.wait()
+
+
+def test_waitgroup_wait_returns_after_every_done() -> None:
+    # Go: waitgroup_test.go testWaitGroup.
+    def main() -> None:
+        wg1, wg2 = sync.WaitGroup(), sync.WaitGroup()
+        n = 16
+        wg1.add(n)
+        wg2.add(n)
+        exited = makechan(n)
+        for _ in range(n):
+
+            def body() -> None:
+                wg1.done()
+                wg2.wait()
+                exited.send(True)
+
+            go(body)
+        wg1.wait()
+        for _ in range(n):
+            assert select(exited.if_recv(), offset.default) is offset.default
+            wg2.done()
+        for _ in range(n):
+            exited.recv()
+
+    run(main)
+
+
+def test_waitgroup_go_passes_arguments_and_counts() -> None:
+    results: list[tuple[int, str]] = []
+
+    def work(i: int, *, tag: str) -> None:
+        gosched()
+        results.append((i, tag))
+
+    def main() -> None:
+        wg = sync.WaitGroup()
+        for i in range(100):
+            wg.go(work, i, tag="t")
+        wg.wait()
+        assert len(results) == 100
+
+    run(main)
+    assert sorted(results) == [(i, "t") for i in range(100)]
+
+
+def test_waitgroup_go_exception_still_counts_down_and_ends_run() -> None:
+    wg = sync.WaitGroup()
+
+    def boom() -> None:
+        raise ValueError("boom")
+
+    def main() -> None:
+        wg.go(boom)
+        wg.wait()
+
+    with pytest.raises(ValueError, match="^boom$"):
+        run(main)
+    wg.wait()  # the counter went back to zero
+
+
+def test_waitgroup_deadlock_report_names_the_function() -> None:
+    def stuck_forever() -> None:
+        makechan().recv()
+
+    def main() -> None:
+        wg = sync.WaitGroup()
+        wg.go(stuck_forever)
+        wg.wait()
+
+    with pytest.raises(DeadlockError) as ei:
+        run(main)
+    msg = str(ei.value)
+    assert "stuck_forever" in msg
+    assert "sync.WaitGroup.Wait" in msg
+
+
+def test_waitgroup_waited_from_threads_and_other_schedulers() -> None:
+    wg = sync.WaitGroup()
+    wg.add(50)
+    seen: list[str] = []
+
+    def thread_wait() -> None:
+        wg.wait()
+        seen.append("thread")
+
+    def sched_wait() -> None:
+        wg.wait()
+        seen.append("scheduler")
+
+    ts = [start(thread_wait), start(thread_wait), run_in_thread(sched_wait)]
+
+    def main() -> None:
+        for _ in range(50):
+            go(wg.done)
+        wg.wait()
+
+    run(main)
+    for t in ts:
+        t.join()
+    assert sorted(seen) == ["scheduler", "thread", "thread"]
+
+
+def test_waitgroup_go_rejects_non_callable() -> None:
+    with pytest.raises(TypeError, match="'fn' must be callable"):
+        sync.WaitGroup().go(42)  # type: ignore[arg-type]
+
+
+# -- Once ------------------------------------------------------------------------
+
+
+def test_once_runs_once_and_others_wait_for_it() -> None:
+    once = sync.Once()
+    calls: list[str] = []
+    after: list[int] = []
+
+    def init() -> None:
+        calls.append("init")
+        for _ in range(10):
+            gosched()  # the others arrive meanwhile and must wait
+
+    def user(i: int) -> None:
+        once.do(init)
+        assert calls == ["init"]
+        after.append(i)
+
+    def main() -> None:
+        wg = sync.WaitGroup()
+        for i in range(10):
+            wg.go(user, i)
+        wg.wait()
+
+    run(main)
+    assert calls == ["init"]
+    assert sorted(after) == list(range(10))
+
+
+def test_once_that_raises_is_still_done() -> None:
+    # Go: once_test.go TestOncePanic.
+    once = sync.Once()
+    calls = 0
+
+    def fail() -> None:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("failed")
+
+    with pytest.raises(RuntimeError, match="^failed$"):
+        once.do(fail)
+    once.do(fail)
+    once.do(lambda: pytest.fail("ran again"))
+    assert calls == 1
+
+
+# -- Cond ------------------------------------------------------------------------
+
+
+def test_cond_signal_wakes_one_broadcast_wakes_all() -> None:
+    # Go: cond_test.go TestCondSignal / TestCondBroadcast.
+    mu = sync.Mutex()
+    cond = sync.Cond(mu)
+    assert cond.locker is mu
+    arrived: list[int] = []
+    woken: list[int] = []
+
+    def waiter(i: int) -> None:
+        with mu:
+            arrived.append(i)
+            cond.wait()
+            woken.append(i)
+
+    def main() -> None:
+        wg = sync.WaitGroup()
+        for i in range(5):
+            wg.go(waiter, i)
+        poll(lambda: len(cond._waiters) == 5, "five waiters")
+        cond.signal()
+        poll(lambda: len(woken) == 1, "one woken")
+        assert woken == arrived[:1]  # the longest waiter
+        cond.broadcast()
+        wg.wait()
+        cond.signal()  # nobody waits: nothing happens
+        cond.broadcast()
+
+    run(main)
+    assert sorted(woken) == [0, 1, 2, 3, 4]
+
+
+def test_cond_queue_between_goroutines_and_threads() -> None:
+    mu = sync.Mutex()
+    cond = sync.Cond(mu)
+    items: list[int] = []
+    got: list[int] = []
+    n = 200
+
+    def consume(k: int) -> None:
+        for _ in range(k):
+            with mu:
+                while not items:
+                    cond.wait()
+                got.append(items.pop(0))
+
+    def produce(lo: int, hi: int) -> None:
+        for i in range(lo, hi):
+            with mu:
+                items.append(i)
+                cond.signal()
+
+    def main() -> None:
+        wg = sync.WaitGroup()
+        wg.go(consume, n)
+        wg.go(produce, 0, n)
+        wg.wait()
+
+    consumer = start(consume, n)
+    producer = start(produce, n, 2 * n)
+    run(main)
+    consumer.join()
+    producer.join()
+    assert sorted(got) == list(range(2 * n))
+
+
+def test_cond_over_rlocker() -> None:
+    rw = sync.RWMutex()
+    cond = sync.Cond(rw.rlocker())
+    ready = False
+    seen: list[bool] = []
+
+    def waiter() -> None:
+        rw.rlock()
+        while not ready:
+            cond.wait()
+        seen.append(ready)
+        rw.runlock()
+
+    def main() -> None:
+        nonlocal ready
+        wg = sync.WaitGroup()
+        wg.go(waiter)
+        poll(lambda: len(cond._waiters) == 1, "the waiter")
+        with rw:
+            ready = True
+        cond.broadcast()
+        wg.wait()
+
+    run(main)
+    assert seen == [True]
+
+
+def test_cond_stopped_waiter_relocks_and_passes_signal_on() -> None:
+    mu = sync.Mutex()
+    cond = sync.Cond(mu)
+
+    def waiter() -> None:
+        with mu:
+            cond.wait()
+
+    def main() -> None:
+        go(waiter)
+        poll(lambda: len(cond._waiters) == 1, "the waiter")
+        # main returns: the waiter is stopped inside wait(); it locks mu
+        # again so its with block unlocks a held mutex.
+
+    run(main)
+    assert len(cond._waiters) == 0
+    assert mu.try_lock()
+    mu.unlock()
+
+
+def test_cond_rejects_a_non_locker() -> None:
+    with pytest.raises(TypeError, match="'locker' must have lock"):
+        sync.Cond(threading.Lock())  # type: ignore[arg-type]
+
+
+# -- Semaphore -------------------------------------------------------------------
+
+
+def test_semaphore_weights_and_try_acquire() -> None:
+    sem = sync.Semaphore(10)
+    assert sem.try_acquire(7)
+    assert not sem.try_acquire(4)
+    assert sem.try_acquire(3)
+    assert not sem.try_acquire()
+    sem.release(10)
+    assert sem.try_acquire(0)
+    with sem:
+        assert sem.try_acquire(9)
+        assert not sem.try_acquire(1)
+        sem.release(9)
+    with pytest.raises(PanicError, match=r"^semaphore: released more than held$"):
+        sem.release()
+
+
+def test_semaphore_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="'n' must be >= 0"):
+        sync.Semaphore(-1)
+    with pytest.raises(TypeError, match="'n' must be int"):
+        sync.Semaphore(1.5)  # type: ignore[arg-type]
+    sem = sync.Semaphore(1)
+    with pytest.raises(ValueError, match="'k' must be >= 0"):
+        sem.acquire(-1)
+    with pytest.raises(TypeError, match="'k' must be int"):
+        sem.release("1")  # type: ignore[arg-type]
+
+
+def test_semaphore_large_request_at_head_blocks_smaller_ones() -> None:
+    # x/sync/semaphore: FIFO, so a large waiter is not starved by small ones.
+    sem = sync.Semaphore(4)
+    order: list[str] = []
+
+    def take(k: int, name: str) -> None:
+        sem.acquire(k)
+        order.append(name)
+
+    def main() -> None:
+        sem.acquire(3)
+        wg = sync.WaitGroup()
+        wg.go(take, 4, "big")
+        poll(lambda: len(sem._waiters) == 1, "big to wait")
+        assert not sem.try_acquire(1)  # one unit is free, but big is first
+        wg.go(take, 1, "small")
+        poll(lambda: len(sem._waiters) == 2, "small to wait")
+        sem.release(3)
+        poll(lambda: order == ["big"], "big to get in")
+        sem.release(4)
+        wg.wait()
+        sem.release(1)
+
+    run(main)
+    assert order == ["big", "small"]
+
+
+def test_semaphore_bounds_concurrency_across_threads() -> None:
+    sem = sync.Semaphore(3)
+    active = atomic.Int64()
+    most = atomic.Int64()
+
+    def work() -> None:
+        sem.acquire()
+        n = active.add(1)
+        while True:
+            m = most.load()
+            if n <= m or most.compare_and_swap(m, n):
+                break
+        gosched()
+        active.add(-1)
+        sem.release()
+
+    def main() -> None:
+        wg = sync.WaitGroup()
+        for _ in range(50):
+            wg.go(work)
+        wg.wait()
+
+    ts = [start(lambda: [work() for _ in range(50)]) for _ in range(2)]
+    run(main)
+    for t in ts:
+        t.join()
+    assert 1 <= most.load() <= 3
+    assert sem.try_acquire(3)
+
+
+def test_semaphore_acquire_gives_up_when_context_ends() -> None:
+    sem = sync.Semaphore(2)
+
+    def main() -> None:
+        sem.acquire(2)
+        ctx, cancel = context.with_timeout(context.background(), 20 * time.MILLISECOND)
+        t0 = time.now()
+        with pytest.raises(context.DeadlineExceeded):
+            sem.acquire(1, ctx=ctx)
+        assert time.since(t0) >= 15 * time.MILLISECOND
+        cancel()
+        assert len(sem._waiters) == 0
+        ctx2, cancel2 = context.with_cancel(context.background())
+        go(cancel2)
+        with pytest.raises(context.Canceled):
+            sem.acquire(5, ctx=ctx2)  # more than the size: waits for ctx only
+        sem.release(2)
+        assert sem.try_acquire(2)
+
+    run(main)
+
+
+def test_semaphore_acquire_with_context_succeeds_when_granted() -> None:
+    sem = sync.Semaphore(1)
+
+    def main() -> None:
+        ctx, cancel = context.with_cancel(context.background())
+        sem.acquire()
+        go(sem.release)
+        sem.acquire(ctx=ctx)  # granted by the release, ctx still live
+        cancel()
+        assert not sem.try_acquire()
+        sem.release()
+
+    run(main)
+
+
+def test_semaphore_withdrawn_head_lets_the_next_waiter_in() -> None:
+    sem = sync.Semaphore(2)
+    got: list[str] = []
+
+    def main() -> None:
+        sem.acquire(1)
+        ctx, cancel = context.with_cancel(context.background())
+
+        def big() -> None:
+            with pytest.raises(context.Canceled):
+                sem.acquire(2, ctx=ctx)
+            got.append("big gave up")
+
+        def small() -> None:
+            sem.acquire(1)
+            got.append("small")
+
+        wg = sync.WaitGroup()
+        wg.go(big)
+        poll(lambda: len(sem._waiters) == 1, "big")
+        wg.go(small)
+        poll(lambda: len(sem._waiters) == 2, "small")
+        cancel()
+        wg.wait()
+
+    run(main)
+    assert got == ["big gave up", "small"]
+
+
+def test_semaphore_waiter_stopped_after_being_served_gives_units_back() -> None:
+    sem = sync.Semaphore(2)
+
+    def main() -> None:
+        sem.acquire(2)
+        go(sem.acquire, 2)
+        poll(lambda: len(sem._waiters) == 1, "the waiter")
+        sem.release(2)  # served: the units are counted as the waiter's
+        # main returns before the waiter runs; stopped, it must release them
+
+    run(main)
+    assert sem.try_acquire(2)
+
+
+def test_semaphore_waiter_stopped_while_waiting_leaves_the_queue() -> None:
+    sem = sync.Semaphore(1)
+
+    def main() -> None:
+        sem.acquire()
+        ctx, _ = context.with_cancel(context.background())
+        go(sem.acquire, 1)
+        go(lambda: sem.acquire(1, ctx=ctx))
+        poll(lambda: len(sem._waiters) == 2, "two waiters")
+
+    run(main)
+    assert len(sem._waiters) == 0
+    sem.release()
+    assert sem.try_acquire()
+
+
+# -- atomic ----------------------------------------------------------------------
+
+
+def test_atomic_int64_operations_and_wraparound() -> None:
+    x = atomic.Int64()
+    assert x.load() == 0
+    assert x.add(5) == 5
+    assert x.add(-7) == -2
+    x.store(2**63 - 1)
+    assert x.add(1) == -(2**63)  # wraps as Go's int64
+    assert x.swap(10) == -(2**63)
+    assert not x.compare_and_swap(11, 12)
+    assert x.compare_and_swap(10, 12)
+    assert x.load() == 12
+    with pytest.raises(ValueError, match="out of range"):
+        x.store(2**63)
+    with pytest.raises(TypeError, match="must be int"):
+        x.store(1.0)  # type: ignore[arg-type]
+    assert atomic.Int64(7).load() == 7
+
+
+def test_atomic_int32_and_unsigned_wrap() -> None:
+    i = atomic.Int32(2**31 - 1)
+    assert i.add(1) == -(2**31)
+    u = atomic.Uint32()
+    assert u.add(-1) == 2**32 - 1  # Go: AddUint32(&x, ^uint32(0))
+    assert u.add(1) == 0
+    u64 = atomic.Uint64(2**64 - 1)
+    assert u64.add(2) == 1
+    with pytest.raises(ValueError, match="out of range"):
+        atomic.Uint32(-1)
+
+
+def test_atomic_bool() -> None:
+    b = atomic.Bool()
+    assert b.load() is False
+    assert b.compare_and_swap(False, True)
+    assert not b.compare_and_swap(False, True)
+    assert b.swap(False) is True
+    b.store(True)
+    assert b.load() is True
+
+
+def test_atomic_value_and_its_panics() -> None:
+    v: atomic.Value[Any] = atomic.Value()
+    assert v.load() is None
+    with pytest.raises(PanicError, match=r"^sync/atomic: store of nil value into Value$"):
+        v.store(None)
+    with pytest.raises(PanicError, match=r"^sync/atomic: swap of nil value into Value$"):
+        v.swap(None)
+    with pytest.raises(PanicError, match=r"^sync/atomic: compare and swap of nil value into Value$"):
+        v.compare_and_swap(None, None)
+    assert not v.compare_and_swap("x", "y")  # empty: only old=None matches
+    assert v.compare_and_swap(None, "a")
+    v.store("b")
+    with pytest.raises(PanicError, match=r"^sync/atomic: store of inconsistently typed value into Value$"):
+        v.store(1)
+    with pytest.raises(PanicError, match=r"^sync/atomic: swap of inconsistently typed value into Value$"):
+        v.swap(1)
+    with pytest.raises(PanicError, match=r"^sync/atomic: compare and swap of inconsistently typed values$"):
+        v.compare_and_swap("b", 1)
+    with pytest.raises(PanicError, match=r"^sync/atomic: compare and swap of inconsistently typed value into Value$"):
+        v.compare_and_swap(1, 2)
+    assert v.swap("c") == "b"
+    assert v.compare_and_swap("c", "d")
+    assert not v.compare_and_swap("c", "e")
+    assert v.load() == "d"
+
+
+def test_atomic_add_is_atomic_across_threads_and_goroutines() -> None:
+    x = atomic.Int64()
+    u = atomic.Uint32()
+    n = 20_000
+
+    def spin() -> None:
+        for _ in range(n):
+            x.add(1)
+            u.add(-1)
+
+    def main() -> None:
+        wg = sync.WaitGroup()
+        for _ in range(4):
+            wg.go(spin)
+        wg.wait()
+
+    ts = [start(spin) for _ in range(4)]
+    run(main)
+    for t in ts:
+        t.join()
+    assert x.load() == 8 * n
+    assert u.load() == (-8 * n) % 2**32
+
+
+# -- the example in examples/ -------------------------------------------------------
+
+
+def run_example(name: str) -> str:
+    """Run examples/<name> in a fresh interpreter; return what it printed."""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "examples" / name)], cwd=root, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    return proc.stdout
+
+
+def test_example_sync_waitgroup() -> None:
+    # Go: https://go.dev/tour/concurrency/9 prints 1000.
+    assert run_example("sync_waitgroup.py") == "1000\n"
