@@ -294,9 +294,15 @@ class Scheduler:
                     return p.switch()
                 if g.fn is not None:
                     free = self.free
-                    p = free.pop() if free else self._new_proc()
-                    g.proc = p
-                    return p.switch(g)
+                    if free:
+                        p = g.proc = free.pop()
+                        return p.switch(g)
+                    # A fresh Proc starts from the loop: greenlet gives a new
+                    # greenlet the recursion depth of the one that first
+                    # switches into it, and a Proc is reused for ever, so one
+                    # started from a deep goroutine would carry that depth
+                    # into every goroutine it later runs.
+                    self.runq.appendleft(g)
                 # A dead G (stale ready): fall through to the loop.
         return self.loop_proc.switch()
 

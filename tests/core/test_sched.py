@@ -827,3 +827,40 @@ def test_maintask_rejects_non_callable():
 def test_public_functions_report_module_offset():
     for f in (go, run, maintask, gosched, makechan, select, offset.syscall):
         assert f.__module__ == "offset", f
+
+
+def test_goroutine_started_from_a_deep_stack_gets_a_fresh_recursion_budget():
+    """greenlet starts a greenlet at the recursion depth of whoever first
+    switches into it, and Procs are reused: one started from deep inside a
+    goroutine would pass that depth on to every goroutine it later runs.
+    Seen as RecursionError in urllib after ~20 generations of goroutines
+    spawned from inside urllib."""
+    import sys
+
+    def deep(n, f):
+        return f() if n == 0 else deep(n - 1, f)
+
+    def main():
+        c = makechan()
+        got = []
+
+        def child():
+            def rec(n):
+                return 0 if n == 0 else 1 + rec(n - 1)
+
+            try:
+                got.append(rec(sys.getrecursionlimit() - 150))
+            except RecursionError:
+                got.append("RecursionError")
+            c.send(None)
+
+        def spawn_and_wait():
+            go(child)
+            c.recv()
+
+        for _ in range(3):  # generations: each spawned from deep inside the last
+            deep(sys.getrecursionlimit() // 2, spawn_and_wait)
+        return got
+
+    limit = sys.getrecursionlimit() - 150
+    assert run(main) == [limit, limit, limit]
