@@ -39,3 +39,11 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# The patch layer (API.md, "Blocking calls and the patch layer"): appended
+# here, after the core, because offset.patches is built on offset._core.
+from . import patches as patches  # noqa: E402
+from .patches import patch_all as patch_all  # noqa: E402
+from .patches import unpatch_all as unpatch_all  # noqa: E402
+
+__all__ += ["patch_all", "patches", "unpatch_all"]

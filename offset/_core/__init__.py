@@ -39,3 +39,5 @@ from ._timers import TimerHeap as TimerHeap
 from ._io import notify_close as notify_close
 from ._io import wait_fd as wait_fd
 from ._io import wait_fds as wait_fds
+from ._io import mark_drained as mark_drained
+from ._io import wait_quiet as wait_quiet

@@ -7,9 +7,12 @@ goroutine (``notify_close``). ``wait_fds`` does the same for several
 (fd, mode) pairs at once, for select-like calls. Go: internal/poll's
 ``pollDesc.wait`` and runtime/netpoll.go's ``netpollblock``.
 
-The caller always tries its operation first and waits only after the OS
-said EAGAIN (Go does the same), so a wait never starts on an fd that was
-ready when the caller looked.
+The caller tries its operation first and waits only after the OS said
+EAGAIN (Go does the same), so a wait never starts on an fd that was ready
+when the caller looked. The one exception is ``wait_quiet``: a reader that
+read its stream socket empty (``mark_drained``) may wait before reading
+again when the netpoller can prove that nothing it must hear about was
+missed (see ``quiet`` in _netpoll.py).
 
 Waiters. Each wait publishes one ``_Waiter`` per (fd, mode) in the
 netpoller (park protocol step 1, see ``G.park``). Its *owner* carries the
@@ -68,7 +71,7 @@ from ._netpoll import Netpoll
 from ._sched import G, current_goroutine
 from ._timers import TimerEntry
 
-__all__ = ["wait_fd", "wait_fds", "notify_close"]
+__all__ = ["wait_fd", "wait_fds", "notify_close", "mark_drained", "wait_quiet"]
 
 _WAITING = 0
 _READY = 1
@@ -228,6 +231,49 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
     if state == _CLOSED:
         raise OSError(errno.EBADF, os.strerror(errno.EBADF))
     raise AssertionError(f"wait_fd resumed in state {state}")  # pragma: no cover
+
+
+def mark_drained(fd: int, owner: object) -> None:
+    """Record that ``owner`` just read ``fd`` empty (a short read on a stream).
+
+    For ``wait_quiet``; see the netpoller contract. A no-op outside a
+    goroutine, or before this scheduler has a netpoller.
+    """
+    g = current_goroutine()
+    if g is not None:
+        poller = g.sched._poller
+        if poller is not None:
+            poller.drained(fd, owner)
+
+
+def wait_quiet(fd: int, owner: object) -> bool:
+    """Before a read: wait for ``fd`` without trying, if that is safe.
+
+    Safe when the netpoller promises that whatever arrived since
+    ``mark_drained(fd, owner)`` will wake a reader armed now (``quiet``).
+    Then park until it does and return True: the read that follows finds
+    data (or EOF, or an error), where trying first would only have said
+    EAGAIN. Otherwise return False at once; the caller reads first as usual.
+
+    Raises:
+        OSError: EBADF, as ``wait_fd``, when the fd is closed meanwhile.
+    """
+    g = current_goroutine()
+    if g is None:
+        return False
+    poller = g.sched._poller
+    if poller is None or not poller.quiet(fd, owner):
+        return False
+    w = _Waiter(g)
+    poller.arm(fd, "r", w, owner)  # quiet() said no reader is armed
+    try:
+        g.park("IO wait")
+    except BaseException:
+        _withdraw(poller, fd, "r", w)
+        raise
+    if w.state == _CLOSED:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+    return True
 
 
 def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool:

@@ -30,6 +30,18 @@ The backend contract (Go: runtime/netpoll.go), for every implementation:
     The waiter armed for (fd, mode), or None. Lets a second goroutine that
     waits on the same fd in the same mode join the first instead of arming
     (_io.py keeps the joined waiters; the netpoller still sees one).
+``drained(fd, owner)``
+    The caller (the socket layer) has just read ``fd`` empty: a read came
+    back short on a stream socket. Remember it, if the fd is registered
+    for this ``owner``.
+``quiet(fd, owner) -> bool``
+    True when the backend promises that a reader armed *now*, without
+    trying to read first, will be woken by any data that arrived since the
+    last ``drained(fd, owner)``: the fd is registered for this owner,
+    edge-triggered, and no read event for it was delivered since that mark.
+    Then the caller can skip the read that would only say EAGAIN (a system
+    call and an exception saved per request on a request/response
+    connection). A backend that cannot promise it returns False.
 ``close_fd(fd)``
     ``fd`` is about to be closed: fire every waiter on it with ok=False and
     forget the fd. The caller raises what the stdlib raises.
@@ -69,6 +81,8 @@ class Netpoll(Protocol):
     def arm(self, fd: int, mode: str, waiter: FdWaiter, owner: object = None) -> None: ...
     def disarm(self, fd: int, mode: str, waiter: FdWaiter) -> bool: ...
     def armed(self, fd: int, mode: str) -> FdWaiter | None: ...
+    def drained(self, fd: int, owner: object) -> None: ...
+    def quiet(self, fd: int, owner: object) -> bool: ...
     def close_fd(self, fd: int) -> None: ...
     def poll(self, timeout: float | None) -> int: ...
     def wakeup(self) -> None: ...

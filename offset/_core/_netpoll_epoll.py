@@ -25,11 +25,20 @@ dup'd or inherited fd closed only here) can report edges for an fd number
 that now belongs to someone else: a spurious wake-up, which costs the
 waiter one EAGAIN. Edge-triggered, it cannot spin.
 
+Drained reads (``drained``/``quiet``). Each fd counts the read events
+``poll`` delivered for it (``rseq``), whether a reader waited or not.
+``drained(fd, owner)`` records the count when the socket layer read the fd
+empty (``rmark``). While the two are equal no read event was delivered
+since, so any data that arrived after the drain is an edge still pending in
+the kernel's ready list: a reader armed now, without trying to read, is
+woken by it. That saves the read that would only say EAGAIN.
+
 Invariants:
-- ``self.fds[fd] == [reader, writer, owner_ref]``; a waiter slot holds the
-  armed waiter or None; ``owner_ref`` is a weak reference to the owner
-  that armed last, or None when that arm had no owner (or the owner takes
-  no weak references).
+- ``self.fds[fd] == [reader, writer, owner_ref, rseq, rmark]``; a waiter
+  slot holds the armed waiter or None; ``owner_ref`` is a weak reference
+  to the owner that armed last, or None when that arm had no owner (or the
+  owner takes no weak references). ``rmark`` is -1 (no drain recorded)
+  after every registration, and otherwise a past value of ``rseq``.
 - Every fd in ``self.fds`` was registered with the kernel by the last arm
   that had a chance to (it may have been dropped by the kernel since; the
   owner check above catches that).
@@ -103,7 +112,7 @@ class EpollNetpoll:
         slots = self.fds.get(fd)
         if slots is None:
             self._register(fd, False)
-            self.fds[fd] = slots = [None, None, _owner_ref(owner)]
+            self.fds[fd] = slots = [None, None, _owner_ref(owner), 0, -1]
         else:
             if slots[i] is not None:
                 raise RuntimeError(f"two goroutines wait to {'read' if i == 0 else 'write'} fd {fd} at once")
@@ -111,6 +120,7 @@ class EpollNetpoll:
             if owner is None or ref is None or ref() is not owner:
                 self._register(fd, True)
                 slots[2] = _owner_ref(owner)
+                slots[4] = -1
         slots[i] = waiter
         self.nwaiting += 1
 
@@ -129,6 +139,20 @@ class EpollNetpoll:
             return None
         w: FdWaiter | None = slots[0 if mode == "r" else 1]
         return w
+
+    def drained(self, fd: int, owner: object) -> None:
+        slots = self.fds.get(fd)
+        if slots is not None:
+            ref = slots[2]
+            if ref is not None and ref() is owner:
+                slots[4] = slots[3]
+
+    def quiet(self, fd: int, owner: object) -> bool:
+        slots = self.fds.get(fd)
+        if slots is None or slots[4] != slots[3] or slots[0] is not None:
+            return False
+        ref = slots[2]
+        return ref is not None and ref() is owner
 
     def close_fd(self, fd: int) -> None:
         slots = self.fds.pop(fd, None)
@@ -161,6 +185,7 @@ class EpollNetpoll:
                         pass
                 continue
             if ev & _READ:
+                slots[3] += 1
                 w = slots[0]
                 if w is not None:
                     slots[0] = None

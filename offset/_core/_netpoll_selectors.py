@@ -85,6 +85,12 @@ class SelectorsNetpoll:
             return None
         return slots[0 if mode == "r" else 1]
 
+    def drained(self, fd: int, owner: object) -> None:
+        pass  # level-triggered, registered per wait: nothing to remember
+
+    def quiet(self, fd: int, owner: object) -> bool:
+        return False  # a reader must always try first here
+
     def close_fd(self, fd: int) -> None:
         slots = self.fds.pop(fd, None)
         if slots is None:

@@ -38,11 +38,10 @@ import warnings
 from types import ModuleType
 from typing import Any, Callable
 
-import wrapt
-
 __all__ = [
     "PatchWarning",
     "define",
+    "function_wrapper",
     "lean",
     "patch_area",
     "unpatch_area",
@@ -104,6 +103,19 @@ def areas() -> list[str]:
     return list(_areas)
 
 
+def function_wrapper(original: Any, wrapper: Callable[..., Any]) -> Any:
+    """``wrapt.FunctionWrapper(original, wrapper)``, the usual replacement."""
+    return _wrapt().FunctionWrapper(original, wrapper)
+
+
+def _wrapt() -> Any:
+    # Imported on first use, not with offset: wrapt imports asyncio, which
+    # imports socket, ssl and subprocess, two thirds of offset's import time.
+    import wrapt
+
+    return wrapt
+
+
 def lean(fn: Callable[..., Any], original: Any) -> Callable[..., Any]:
     """Make plain function ``fn`` a replacement for ``original``.
 
@@ -125,7 +137,7 @@ def lean(fn: Callable[..., Any], original: Any) -> Callable[..., Any]:
 def is_enabled(area: str) -> bool:
     """Whether ``area`` is patched (applied, or waiting for its module's import)."""
     with _lock:
-        patches = _areas.get(area)
+        patches = _areas.get(area, [])
         return bool(patches) and all(p.enabled for p in patches)
 
 
@@ -141,7 +153,7 @@ def patch_area(area: str) -> None:
                 _apply(p, module)
             elif not p.hooked:
                 p.hooked = True
-                wrapt.register_post_import_hook(_hook_for(p), p.module)
+                _wrapt().register_post_import_hook(_hook_for(p), p.module)
 
 
 def unpatch_area(area: str) -> None:
@@ -178,7 +190,9 @@ def _apply(p: Patch, module: ModuleType) -> None:
     """Resolve, record the original, apply. Caller holds _lock."""
     if p.replacement is not None:
         return  # applied already: the first original wins
+    wrapt = _wrapt()
     _parent, _attr, original = wrapt.resolve_path(module, p.path)
+    # wrap_object calls factory(original) and applies what it returns.
     p.replacement = wrapt.wrap_object(module, p.path, p.factory)
     p.original = original
     _applied.append(p)
@@ -192,7 +206,7 @@ def _unapply(p: Patch) -> None:
         return
     module = sys.modules.get(p.module)
     if module is not None:
-        wrapt.unwrap_object(module, p.path, p.replacement, missing_ok=True)
+        _wrapt().unwrap_object(module, p.path, p.replacement, missing_ok=True)
     p.replacement = None
     p.original = None
     _applied.remove(p)

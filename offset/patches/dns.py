@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import _socket
-import wrapt
 
 from .._core import blocking_call, current_goroutine
 from . import _registry
@@ -71,7 +70,7 @@ def _on_pool_unless_numeric(
 
 def _factory(wrapper: Callable[..., Any]) -> Callable[[Any], Any]:
     def make(original: Any) -> Any:
-        return wrapt.FunctionWrapper(original, wrapper)
+        return _registry.function_wrapper(original, wrapper)
 
     return make
 

@@ -32,13 +32,11 @@ class (``isinstance(obj, select.epoll)`` holds while patched), and the
 
 from __future__ import annotations
 
-import math
 import operator
 import select as _select
 import time as _time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-import wrapt
 
 from .._core import blocking_call, current_goroutine, notify_close, wait_fd, wait_fds
 from . import _registry
@@ -48,7 +46,11 @@ __all__ = ["patch", "unpatch", "is_patched"]
 AREA = "select"
 
 _monotonic = _time.monotonic
-_MAX_SECONDS = 1e9  # longer timeouts are left to the original (and its errors)
+# Timeouts at or past these, in the argument's own unit, are left to the
+# original, which raises OverflowError for most of them.
+_SELECT_MAX = 1e9  # seconds
+_POLL_MAX = 2**31 - 1  # milliseconds (a C int)
+_EPOLL_MAX = (2**31 - 1) / 1000  # seconds (a C int of milliseconds)
 
 _POLL_READ = sum(getattr(_select, n, 0) for n in ("POLLIN", "POLLPRI", "POLLRDNORM", "POLLRDBAND"))
 _POLL_WRITE = sum(getattr(_select, n, 0) for n in ("POLLOUT", "POLLWRNORM", "POLLWRBAND"))
@@ -56,7 +58,7 @@ _POLL_PRI = getattr(_select, "POLLPRI", 0)
 _POLL_DEFAULT = getattr(_select, "POLLIN", 0) | _POLL_PRI | getattr(_select, "POLLOUT", 0)
 
 
-def _seconds(timeout: Any, scale: float, negative_is_forever: bool) -> tuple[bool, float | None]:
+def _seconds(timeout: Any, scale: float, limit: float, negative_is_forever: bool) -> tuple[bool, float | None]:
     """(valid, seconds) for a timeout argument; seconds None means forever.
 
     ``valid`` is False for anything the original should see for itself:
@@ -72,7 +74,7 @@ def _seconds(timeout: Any, scale: float, negative_is_forever: bool) -> tuple[boo
             value = operator.index(timeout)
         except TypeError:
             return False, None
-    if value != value or abs(value) * scale >= _MAX_SECONDS:
+    if value != value or abs(value) >= limit:
         return False, None
     if value < 0:
         return (True, None) if negative_is_forever else (False, None)
@@ -95,7 +97,7 @@ def _select_wrapper(
 ) -> Any:
     if current_goroutine() is None or kwargs or not 3 <= len(args) <= 4:
         return wrapped(*args, **kwargs)
-    valid, secs = _seconds(args[3] if len(args) == 4 else None, 1.0, negative_is_forever=False)
+    valid, secs = _seconds(args[3] if len(args) == 4 else None, 1.0, _SELECT_MAX, negative_is_forever=False)
     if not valid:
         return wrapped(*args)
     lists = []
@@ -104,7 +106,11 @@ def _select_wrapper(
             try:
                 seq = list(seq)  # an iterator is read once, so keep what it gave
             except TypeError:
-                return wrapped(*args)  # raises the stdlib's TypeError
+                seq = None
+            if seq is None:
+                # Called outside the except clause, so that the stdlib's
+                # TypeError carries no __context__ of ours.
+                return wrapped(*args)
         lists.append(seq)
     rl, wl, xl = lists
     result = wrapped(rl, wl, xl, 0)
@@ -159,7 +165,7 @@ class poll:
             return real.poll(*args, **kwargs)
         if self._running:
             raise RuntimeError("concurrent poll() invocation")
-        valid, secs = _seconds(args[0] if args else None, 1e-3, negative_is_forever=True)
+        valid, secs = _seconds(args[0] if args else None, 1e-3, _POLL_MAX, negative_is_forever=True)
         if not valid:
             return real.poll(*args)
         result = real.poll(0)
@@ -201,7 +207,7 @@ def _epoll_args(timeout: Any = None, maxevents: Any = -1) -> tuple[Any, Any]:
 class epoll:
     """A ``select.epoll`` object whose ``poll()`` parks only the goroutine."""
 
-    __slots__ = ("_ep",)
+    __slots__ = ("_ep", "__weakref__")
     # For wrapt's unwrap_object: the class this one stands in for (set below).
     __wrapped__: Any = None
 
@@ -251,9 +257,12 @@ class epoll:
             return result
         try:
             timeout, maxevents = _epoll_args(*args, **kwargs)
+            parsed = True
         except TypeError:
+            parsed = False
+        if not parsed:
             return ep.poll(*args, **kwargs)  # type: ignore[no-any-return]  # raises the stdlib's TypeError
-        valid, secs = _seconds(timeout, 1.0, negative_is_forever=True)
+        valid, secs = _seconds(timeout, 1.0, _EPOLL_MAX, negative_is_forever=True)
         if not valid:
             return ep.poll(*args, **kwargs)  # type: ignore[no-any-return]
         result = ep.poll(0, maxevents)
@@ -263,7 +272,7 @@ class epoll:
         while True:
             remaining = None if deadline is None else deadline - _monotonic()
             try:
-                fired = wait_fd(ep.fileno(), "r", remaining)
+                fired = wait_fd(ep.fileno(), "r", remaining, self)
             except OSError:
                 fired = True  # closed under us: the next poll says so
             result = ep.poll(0, maxevents)
@@ -285,17 +294,9 @@ def _make_epoll(original: Any) -> Any:
     return epoll
 
 
-def _iter_names() -> Iterable[str]:
-    yield "select"
-    if hasattr(_select, "poll"):
-        yield "poll"
-    if hasattr(_select, "epoll"):
-        yield "epoll"
-
-
-_registry.define(AREA, "select", "select", lambda original: wrapt.FunctionWrapper(original, _select_wrapper), scan=True)
+_registry.define(AREA, "select", "select", lambda original: _registry.function_wrapper(original, _select_wrapper), scan=True)
 if hasattr(_select, "poll"):
-    _registry.define(AREA, "select", "poll", lambda original: wrapt.FunctionWrapper(original, _poll_wrapper), scan=True)
+    _registry.define(AREA, "select", "poll", lambda original: _registry.function_wrapper(original, _poll_wrapper), scan=True)
 if hasattr(_select, "epoll"):
     _registry.define(AREA, "select", "epoll", _make_epoll, scan=True)
 

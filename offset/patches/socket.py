@@ -50,7 +50,7 @@ from typing import Any, Callable
 
 import _socket
 
-from .._core import blocking_call, current_goroutine, notify_close, wait_fd
+from .._core import blocking_call, current_goroutine, mark_drained, notify_close, wait_fd, wait_quiet
 from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
@@ -63,6 +63,11 @@ _settimeout = _ss.settimeout
 _fileno = _ss.fileno
 _getsockopt = _ss.getsockopt
 _family: Callable[[Any], int] = _ss.family.__get__  # the int, not socket.py's enum property
+_type: Callable[[Any], int] = _ss.type.__get__
+_SOCK_STREAM = _socket.SOCK_STREAM
+_STREAM_FAMILIES = tuple(
+    getattr(_socket, name) for name in ("AF_INET", "AF_INET6", "AF_UNIX") if hasattr(_socket, name)
+)
 _DONTWAIT: int = getattr(_socket, "MSG_DONTWAIT", 0)
 _AF_INET = _socket.AF_INET
 _AF_INET6: int = getattr(_socket, "AF_INET6", -1)
@@ -101,10 +106,10 @@ def _toggled(
         # Raised here, outside the except clause, so the exception carries
         # no BlockingIOError as __context__: the stdlib's has none.
         if deadline is None:
-            wait_fd(_fileno(sock), mode, None)
+            wait_fd(_fileno(sock), mode, None, sock)
         else:
             remaining = deadline - _monotonic()
-            if remaining <= 0 or not wait_fd(_fileno(sock), mode, remaining):
+            if remaining <= 0 or not wait_fd(_fileno(sock), mode, remaining, sock):
                 raise TimeoutError("timed out")
 
 
@@ -197,7 +202,7 @@ def _make_io(mode: str, inject: Callable[[tuple[Any, ...], dict[str, Any]], Any]
                                 return original(self, *a, **k)
                             except BlockingIOError:
                                 pass
-                            wait_fd(_fileno(self), mode, None)
+                            wait_fd(_fileno(self), mode, None, self)
             elif t == 0.0:
                 return original(self, *args, **kwargs)
             return _toggled(self, t, mode, original, args, kwargs)
@@ -205,6 +210,16 @@ def _make_io(mode: str, inject: Callable[[tuple[Any, ...], dict[str, Any]], Any]
         return _registry.lean(method, original)
 
     return factory
+
+
+def _stream(sock: Any) -> bool:
+    """Whether a short read on ``sock`` means its receive queue was empty.
+
+    True for TCP and Unix stream sockets: their recv returns less than
+    asked only when it took everything there was. Not for datagrams, where
+    one recv returns one message however much is queued behind it.
+    """
+    return _type(sock) == _SOCK_STREAM and _family(sock) in _STREAM_FAMILIES
 
 
 def _make_recv(original: Any) -> Any:
@@ -219,18 +234,27 @@ def _make_recv(original: Any) -> Any:
             n = len(args)
             if n == 1:
                 a: tuple[Any, ...] = (args[0], dontwait)
-            elif n == 2 and (flags := _int_or_none(args[1])) is not None:
+                flags = 0
+            elif n == 2 and (flags := _int_or_none(args[1])) is not None:  # type: ignore[assignment]
                 if flags & dontwait:
                     return original(self, *args)
                 a = (args[0], flags | dontwait)
             else:
                 return _toggled(self, t, "r", original, args, kwargs)
+            fd = _fileno(self)
+            if flags == 0:
+                wait_quiet(fd, self)
             while True:
                 try:
-                    return original(self, *a)
+                    data = original(self, *a)
+                    break
                 except BlockingIOError:
                     pass
-                wait_fd(_fileno(self), "r", None)
+                wait_fd(fd, "r", None, self)
+            size = args[0]
+            if flags == 0 and type(size) is int and 0 < len(data) < size and _stream(self):
+                mark_drained(fd, self)
+            return data
         if t == 0.0:
             return original(self, *args, **kwargs)
         return _toggled(self, t, "r", original, args, kwargs)
@@ -238,8 +262,53 @@ def _make_recv(original: Any) -> Any:
     return _registry.lean(recv, original)
 
 
+def _make_recv_into(original: Any) -> Any:
+    """recv_into: what makefile() objects read with, so as hot as recv."""
+    dontwait = _DONTWAIT
+    general = _make_io("r", _flags_injector(2, (0,), keywords=True))(original)
+
+    def recv_into(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if current_goroutine() is None:
+            return original(self, *args, **kwargs)
+        n = len(args)
+        if kwargs or not 1 <= n <= 3 or not dontwait or _gettimeout(self) is not None:
+            return general(self, *args, **kwargs)
+        buf = args[0]
+        nbytes = args[1] if n >= 2 else 0
+        flags = args[2] if n == 3 else 0
+        if type(nbytes) is not int or type(flags) is not int:
+            return general(self, *args)
+        if flags & dontwait:
+            return original(self, *args)
+        fd = _fileno(self)
+        if flags == 0:
+            wait_quiet(fd, self)
+        while True:
+            try:
+                got = original(self, buf, nbytes, flags | dontwait)
+                break
+            except BlockingIOError:
+                pass
+            wait_fd(fd, "r", None, self)
+        if flags == 0 and got > 0:
+            if nbytes > 0:
+                size = nbytes
+            elif type(buf) is memoryview:
+                size = buf.nbytes
+            elif type(buf) is bytearray:
+                size = len(buf)
+            else:
+                size = 0
+            if got < size and _stream(self):
+                mark_drained(fd, self)
+        return got
+
+    return _registry.lean(recv_into, original)
+
+
 def _make_sendall(original: Any) -> Any:
     """sendall: send until everything is out; the timeout covers the whole call."""
+    send = _ss.send
 
     def sendall(self: Any, *args: Any, **kwargs: Any) -> Any:
         if current_goroutine() is None or kwargs:
@@ -252,29 +321,62 @@ def _make_sendall(original: Any) -> Any:
             data, flags = args[0], 0
         elif n == 2:
             data = args[0]
-            try:
-                flags = _index(args[1])
-            except TypeError:
+            maybe = _int_or_none(args[1])
+            if maybe is None:
                 return original(self, *args)  # raises the stdlib's TypeError
+            flags = maybe
+            if flags & _DONTWAIT:
+                return original(self, *args)
         else:
             return original(self, *args)  # raises the stdlib's TypeError
-        if flags & _DONTWAIT:
-            return original(self, *args)
-        return _sendall(self, t, data, flags)
+        if t is None and _DONTWAIT:
+            # The hot path: one send of the whole buffer usually does it.
+            try:
+                sent = send(self, data, flags | _DONTWAIT)
+            except BlockingIOError:
+                sent = -1
+            # The send accepted ``data``, so any error in it was the
+            # stdlib's; now count in bytes.
+            if type(data) is bytes:
+                if sent == len(data):
+                    return None
+                view = memoryview(data)
+            else:
+                view = memoryview(data).cast("B")
+                if sent == view.nbytes:
+                    view.release()
+                    return None
+            if sent < 0:
+                return _sendall_rest(self, t, view, 0, flags, wait_first=True)
+            return _sendall_rest(self, t, view, sent, flags, wait_first=False)
+        return _sendall_rest(self, t, None, 0, flags, wait_first=False, data=data)
 
     return _registry.lean(sendall, original)
 
 
-def _sendall(sock: Any, t: float | None, data: Any, flags: int) -> None:
+def _sendall_rest(
+    sock: Any, t: float | None, view: memoryview | None, pos: int, flags: int, wait_first: bool, data: Any = None
+) -> None:
+    """sendall's loop: send what is left, waiting whenever the OS says EAGAIN.
+
+    ``view`` is None when nothing was tried yet; the first send then gets
+    the caller's ``data`` as it is, so that a wrong argument gets the
+    stdlib's error.
+    """
     send = _ss.send
     dontwait = _DONTWAIT if t is None else 0
     deadline = None if t is None else _monotonic() + t
-    view: memoryview | None = None
-    total = 0
-    pos = 0
+    blocked = wait_first
     while True:
+        if blocked:
+            if deadline is None:
+                wait_fd(_fileno(sock), "w", None, sock)
+            else:
+                remaining = deadline - _monotonic()
+                if remaining <= 0 or not wait_fd(_fileno(sock), "w", remaining, sock):
+                    raise TimeoutError("timed out")
+        chunk = data if view is None else view[pos:]
         try:
-            chunk = data if view is None else view[pos:]
             if dontwait:
                 sent = send(sock, chunk, flags | dontwait)
             else:
@@ -285,23 +387,14 @@ def _sendall(sock: Any, t: float | None, data: Any, flags: int) -> None:
                     _settimeout(sock, t)
         except BlockingIOError:
             sent = -1
-        if sent >= 0:
-            if view is None:
-                # The first send accepted ``data`` (so its errors, if any,
-                # were the stdlib's); now count in bytes.
-                view = memoryview(data).cast("B")
-                total = view.nbytes
+        if view is None:
+            view = memoryview(data).cast("B")
+        blocked = sent < 0
+        if not blocked:
             pos += sent
-            if pos >= total:
+            if pos >= view.nbytes:
                 view.release()
                 return None
-            continue  # a partial send: the next try usually says EAGAIN
-        if deadline is None:
-            wait_fd(_fileno(sock), "w", None)
-        else:
-            remaining = deadline - _monotonic()
-            if remaining <= 0 or not wait_fd(_fileno(sock), "w", remaining):
-                raise TimeoutError("timed out")
 
 
 def _is_numeric_host(host: Any, family: int) -> bool:
@@ -381,7 +474,7 @@ def _connect(sock: Any, t: float | None, original: Any, address: Any, ex: bool) 
     except InterruptedError:
         err = errno.EINTR
     except BlockingIOError as e:
-        err = e.errno
+        err = e.errno or 0
         failure = e
     finally:
         _settimeout(sock, t)
@@ -397,7 +490,7 @@ def _connect(sock: Any, t: float | None, original: Any, address: Any, ex: bool) 
         assert failure is not None
         raise failure
     failure = None
-    if not wait_fd(_fileno(sock), "w", t):
+    if not wait_fd(_fileno(sock), "w", t, sock):
         if ex:
             return errno.EWOULDBLOCK
         raise TimeoutError("timed out")
@@ -488,7 +581,7 @@ _TABLE: list[tuple[str, Callable[[Any], Any]]] = [
     ("connect_ex", _make_connect(ex=True)),
     ("bind", _make_bind),
     ("recv", _make_recv),
-    ("recv_into", _make_io("r", _flags_injector(2, (0,), keywords=True))),
+    ("recv_into", _make_recv_into),
     ("recvfrom", _make_io("r", _flags_injector(1, _NONE, keywords=False))),
     ("recvfrom_into", _make_io("r", _flags_injector(2, (0,), keywords=True))),
     ("send", _make_io("w", _flags_injector(1, _NONE, keywords=False))),

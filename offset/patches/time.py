@@ -13,7 +13,6 @@ import math
 import operator
 from typing import Any, Callable
 
-import wrapt
 
 from .._core import current_goroutine, sleep_ns
 from . import _registry
@@ -39,15 +38,16 @@ def _sleep(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kw
     try:
         n = operator.index(secs)
     except TypeError:
-        return wrapped(secs)
+        n = -1
     if not 0 <= n < _MAX_SECONDS:
+        # Outside the except clause: the stdlib's error carries no context.
         return wrapped(secs)
     sleep_ns(n * 1_000_000_000)
     return None
 
 
 def _make_sleep(original: Any) -> Any:
-    return wrapt.FunctionWrapper(original, _sleep)
+    return _registry.function_wrapper(original, _sleep)
 
 
 _registry.define(AREA, "time", "sleep", _make_sleep, scan=True)

@@ -1,0 +1,121 @@
+"""offset's patch layer: unmodified blocking code runs concurrently.
+
+Call ``offset.patch_all()`` first thing in the program, on the main thread,
+before other modules are imported and before other threads start (or run
+the program with ``python -m offset script.py``, which does that):
+
+- *first thing*, because a module that did ``from time import sleep`` or
+  ``from socket import getaddrinfo`` before patching keeps the original
+  under its own name, where no patch can reach it (offset warns about each
+  such name it finds, with a ``PatchWarning``);
+- *on the main thread, before other threads start*, because patching
+  replaces attributes of shared modules while other threads may be in the
+  middle of calling them.
+
+Patching is cheap to get wrong in the other order and harmless to repeat:
+patching twice is a no-op, unpatching what is not patched is a no-op, and a
+module that is not imported yet is patched when it is imported.
+
+The rule every patched callable follows: it cooperates (parks only the
+calling goroutine, letting the others run) only when called from a
+goroutine while that goroutine's scheduler runs. Called from a plain
+thread, before ``run()``, or after ``unpatch_all()``, it is the original,
+with no difference a program can see. What a program can observe is the
+stdlib's behaviour to the letter: the same return values, the same
+exceptions (``socket.timeout``/``TimeoutError`` at the socket's timeout,
+``BlockingIOError`` on a socket the program made non-blocking, never an
+``InterruptedError``), and the blocking and timeout settings the program
+made (``settimeout``, ``setblocking``, ``setdefaulttimeout``).
+
+Areas, one module each (each with ``patch()``, ``unpatch()`` and
+``is_patched()``):
+
+========== ===============================================================
+time       ``time.sleep``: a scheduler timer; ``sleep(0)`` yields
+socket     socket I/O methods: recv*, send*, sendall, accept, connect,
+           connect_ex, sendfile; close wakes goroutines waiting on it
+dns        getaddrinfo, gethostbyname(_ex), gethostbyaddr, getnameinfo on
+           the thread pool
+select     select.select, select.poll, select.epoll through the netpoller
+selectors  every selector class's select() through the netpoller
+========== ===============================================================
+"""
+
+from __future__ import annotations
+
+from . import dns as dns
+from . import select as select
+from . import selectors as selectors
+from . import socket as socket
+from . import time as time
+from ._registry import PatchWarning as PatchWarning
+from ._registry import areas as _areas
+from ._registry import is_enabled as _is_enabled
+from ._registry import patch_area as _patch_area
+from ._registry import unpatch_all as _unpatch_all
+
+__all__ = ["patch_all", "unpatch_all", "is_patched", "PatchWarning", "dns", "select", "selectors", "socket", "time"]
+
+# The order patch_all applies areas in; unpatch_all undoes them in reverse.
+# The areas replace disjoint attributes and none calls through another's
+# replacement (socket's connect resolves names with _socket.getaddrinfo on
+# the pool, not with the dns area's socket.getaddrinfo; selectors keep the
+# select originals they were made with), so no order is needed for
+# correctness. It is fixed so that every program patches and unpatches in
+# the same order, which keeps PatchWarnings and tracebacks reproducible.
+AREAS = ("time", "socket", "dns", "select", "selectors")
+
+# Areas of the patch layer's second part (ssl, subprocess, ...), accepted
+# by patch_all so that ``patch_all(subprocess=False)`` means the same
+# before and after they exist.
+_RESERVED = ("ssl", "subprocess", "os", "signal", "threading", "queue")
+
+
+def patch_all(**areas: bool) -> None:
+    """Patch every area, except those named with False.
+
+    ``patch_all()`` patches everything; ``patch_all(dns=False)`` everything
+    but name resolution. Call it first thing, on the main thread, before
+    other threads start (see the module's docstring). Patching twice is a
+    no-op.
+
+    Args:
+        **areas: an area's name and whether to patch it. Areas:
+            time, socket, dns, select, selectors.
+
+    Raises:
+        TypeError: an argument names no area.
+        ValueError: an area that does not exist yet is asked for with True.
+    """
+    for name, wanted in areas.items():
+        if name not in AREAS and name not in _RESERVED:
+            raise TypeError(
+                f"patch_all() got an unexpected keyword argument {name!r}; the areas are: {', '.join(AREAS)}"
+            )
+        if name in _RESERVED and wanted:
+            raise ValueError(f"patch_all(): the {name!r} area is not available yet; the areas are: {', '.join(AREAS)}")
+    for name in AREAS:
+        if areas.get(name, True):
+            _patch_area(name)
+
+
+def unpatch_all() -> None:
+    """Undo every patch, newest first, restoring the original objects.
+
+    What was patched gets back the very object it had before (identity, not
+    a copy). Unpatching what is not patched is a no-op.
+    """
+    _unpatch_all()
+
+
+def is_patched(name: str) -> bool:
+    """Whether area ``name`` ("socket", "time", ...) is patched.
+
+    Raises:
+        ValueError: ``name`` is not an area.
+    """
+    if name in _RESERVED:
+        return False
+    if name not in _areas():
+        raise ValueError(f"is_patched(): no area {name!r}; the areas are: {', '.join(AREAS)}")
+    return _is_enabled(name)

@@ -1,0 +1,115 @@
+"""Patches for the selectors module: ``select()`` parks only the goroutine.
+
+Replaces the ``select`` method of ``selectors.SelectSelector``,
+``PollSelector``, ``EpollSelector``, ``DevpollSelector`` and
+``KqueueSelector`` (those the platform has; ``DefaultSelector`` is one of
+them). The selectors hold the select module's originals they were made
+with (``EpollSelector._selector_cls`` is bound when selectors is imported,
+which socket.py does early), so this area does not depend on the select
+area.
+
+Inside a goroutine while its scheduler runs, ``select(timeout)`` asks its
+selector with a timeout of 0; if nothing is ready it waits in the netpoller
+(on the epoll or kqueue fd itself, which is readable exactly when the set
+has events; for select and poll selectors, on each registered fd for the
+events registered), then asks again, until something is ready or the
+timeout expires. What it returns is what the original returns. Everywhere
+else, and for a timeout of 0 or less, it is the original.
+
+This is what socketserver's ``serve_forever``, subprocess's
+``communicate`` and socket.py's ``sendfile`` wait with.
+"""
+
+from __future__ import annotations
+
+import selectors as _selectors
+import time as _time
+from typing import Any, Callable
+
+
+from .._core import current_goroutine, wait_fd, wait_fds
+from . import _registry
+
+__all__ = ["patch", "unpatch", "is_patched"]
+
+AREA = "selectors"
+
+_monotonic = _time.monotonic
+_READ = _selectors.EVENT_READ
+_WRITE = _selectors.EVENT_WRITE
+# Selectors whose own fd is readable when events are ready.
+_FD_SELECTORS = tuple(
+    getattr(_selectors, name) for name in ("EpollSelector", "KqueueSelector") if hasattr(_selectors, name)
+)
+_CLASSES = [
+    name
+    for name in ("SelectSelector", "PollSelector", "EpollSelector", "DevpollSelector", "KqueueSelector")
+    if hasattr(_selectors, name)
+]
+
+
+def _select_args(timeout: Any = None) -> Any:
+    return timeout
+
+
+def _select(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if current_goroutine() is None:
+        return wrapped(*args, **kwargs)
+    try:
+        timeout = _select_args(*args, **kwargs)
+        parsed = True
+    except TypeError:
+        parsed = False
+    if not parsed:
+        return wrapped(*args, **kwargs)  # raises the stdlib's TypeError
+    if timeout is not None:
+        if not isinstance(timeout, (int, float)) or timeout != timeout or timeout <= 0:
+            return wrapped(*args, **kwargs)  # never blocks, or raises
+    deadline = None if timeout is None else _monotonic() + timeout
+    while True:
+        ready = wrapped(0)
+        if ready:
+            return ready
+        if deadline is None:
+            remaining = None
+        else:
+            remaining = deadline - _monotonic()
+            if remaining <= 0:
+                return ready
+        if isinstance(instance, _FD_SELECTORS):
+            try:
+                wait_fd(instance.fileno(), "r", remaining, instance)
+            except OSError:
+                pass  # closed under us: the next select says so
+        else:
+            pairs = []
+            for key in (instance.get_map() or {}).values():
+                if key.events & _READ:
+                    pairs.append((key.fd, "r"))
+                if key.events & _WRITE:
+                    pairs.append((key.fd, "w"))
+            wait_fds(pairs, remaining)
+
+
+def _make_select(original: Any) -> Any:
+    return _registry.function_wrapper(original, _select)
+
+
+for _name in _CLASSES:
+    _registry.define(AREA, "selectors", f"{_name}.select", _make_select)
+del _name
+
+
+def patch() -> None:
+    """Patch the selector classes' select() (a no-op if patched already)."""
+    _registry.patch_area(AREA)
+
+
+def unpatch() -> None:
+    """Restore the selector classes' select() (a no-op if not patched)."""
+    _registry.unpatch_area(AREA)
+
+
+def is_patched() -> bool:
+    """Whether the selector classes' select() are patched."""
+    return _registry.is_enabled(AREA)

@@ -1,0 +1,464 @@
+"""The netpoller backends and the fd waits built on them (_io.py).
+
+The contract is at the top of offset/_core/_netpoll.py; every test of a
+backend runs against each implementation (epoll where the platform has it,
+and the portable selectors one). The wait tests run goroutines on a
+scheduler whose netpoller is the backend under test.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import threading
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from offset import go, gosched, makechan, run
+from offset._core import (
+    current_scheduler,
+    mark_drained,
+    notify_close,
+    wait_fd,
+    wait_fds,
+    wait_quiet,
+)
+from offset._core._netpoll_selectors import SelectorsNetpoll
+
+BACKENDS: list[Any] = [SelectorsNetpoll]
+if hasattr(select, "epoll"):
+    from offset._core._netpoll_epoll import EpollNetpoll
+
+    BACKENDS.insert(0, EpollNetpoll)
+
+
+class Recorder:
+    """A waiter that records how it fired."""
+
+    def __init__(self) -> None:
+        self.fired: list[bool] = []
+
+    def fire(self, ok: bool) -> None:
+        self.fired.append(ok)
+
+
+@pytest.fixture(params=BACKENDS, ids=lambda cls: cls.__name__)
+def poller(request: pytest.FixtureRequest) -> Iterator[Any]:
+    p = request.param()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def fill(sock: socket.socket) -> None:
+    """Fill ``sock``'s send buffer until it says EAGAIN."""
+    chunk = b"x" * 65536
+    while True:
+        try:
+            sock.send(chunk)
+        except BlockingIOError:
+            return
+
+
+def drain(sock: socket.socket) -> None:
+    while True:
+        try:
+            if not sock.recv(65536):
+                return
+        except BlockingIOError:
+            return
+
+
+# -- the backend contract ---------------------------------------------------
+
+
+def test_read_fires_when_data_arrives(poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    w = Recorder()
+    poller.arm(a.fileno(), "r", w, a)
+    assert poller.nwaiting == 1
+    assert poller.poll(0) == 0
+    assert w.fired == []
+    b.send(b"hi")
+    assert poller.poll(5) == 1
+    assert w.fired == [True]
+    assert poller.nwaiting == 0
+    assert poller.armed(a.fileno(), "r") is None
+
+
+def test_write_fires_when_buffer_drains(poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    fill(a)
+    w = Recorder()
+    poller.arm(a.fileno(), "w", w, a)
+    assert poller.poll(0) == 0
+    drain(b)
+    assert poller.poll(5) == 1
+    assert w.fired == [True]
+
+
+def test_reader_and_writer_on_one_fd(poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    fill(a)
+    r, w = Recorder(), Recorder()
+    poller.arm(a.fileno(), "r", r, a)
+    poller.arm(a.fileno(), "w", w, a)
+    assert poller.nwaiting == 2
+    b.send(b"x")
+    assert poller.poll(5) == 1
+    assert (r.fired, w.fired) == ([True], [])
+    drain(b)
+    assert poller.poll(5) == 1
+    assert w.fired == [True]
+    assert poller.nwaiting == 0
+
+
+def test_second_waiter_same_mode_is_refused(poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, _ = pair
+    first = Recorder()
+    poller.arm(a.fileno(), "r", first, a)
+    with pytest.raises(RuntimeError, match=r"^two goroutines wait to read fd \d+ at once$"):
+        poller.arm(a.fileno(), "r", Recorder(), a)
+    assert poller.armed(a.fileno(), "r") is first
+    assert poller.armed(a.fileno(), "w") is None
+    assert poller.nwaiting == 1
+
+
+def test_disarm(poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    w = Recorder()
+    poller.arm(a.fileno(), "r", w, a)
+    assert poller.disarm(a.fileno(), "r", Recorder()) is False
+    assert poller.disarm(a.fileno(), "r", w) is True
+    assert poller.disarm(a.fileno(), "r", w) is False
+    assert poller.nwaiting == 0
+    b.send(b"x")
+    assert poller.poll(0.05) == 0
+    assert w.fired == []
+
+
+def test_close_fd_fires_with_false(poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, _ = pair
+    fill(a)
+    r, w = Recorder(), Recorder()
+    poller.arm(a.fileno(), "r", r, a)
+    poller.arm(a.fileno(), "w", w, a)
+    poller.close_fd(a.fileno())
+    assert (r.fired, w.fired) == ([False], [False])
+    assert poller.nwaiting == 0
+    assert poller.armed(a.fileno(), "r") is None
+    poller.close_fd(a.fileno())  # unknown fd: nothing to do
+
+
+def test_poll_timeout(poller: Any) -> None:
+    t0 = time.monotonic()
+    assert poller.poll(0.05) == 0
+    assert 0.04 <= time.monotonic() - t0 < 2.0
+
+
+def test_wakeup_from_another_thread(poller: Any) -> None:
+    t = threading.Timer(0.05, poller.wakeup)
+    t.start()
+    t0 = time.monotonic()
+    assert poller.poll(None) == 0
+    assert time.monotonic() - t0 < 5.0
+    t.join()
+    # A wake-up is consumed by the poll that saw it.
+    assert poller.poll(0) == 0
+
+
+def test_fd_reused_under_another_owner_is_registered_afresh(poller: Any) -> None:
+    # The first socket arms, fires, and is closed without close_fd (as a
+    # socket collected without close() is): the kernel forgets it. A new
+    # socket that gets the same fd number must still be heard.
+    a, b = socket.socketpair()
+    fd = a.fileno()
+    w = Recorder()
+    poller.arm(fd, "r", w, a)
+    b.send(b"x")
+    assert poller.poll(5) == 1
+    a.close()
+    b.close()
+    c, d = socket.socketpair()
+    try:
+        assert fd in (c.fileno(), d.fileno())
+        mine = c if c.fileno() == fd else d
+        other = d if mine is c else c
+        w2 = Recorder()
+        poller.arm(fd, "r", w2, mine)
+        other.send(b"y")
+        assert poller.poll(5) == 1
+        assert w2.fired == [True]
+    finally:
+        c.close()
+        d.close()
+
+
+def test_drained_and_quiet(poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    fd = a.fileno()
+    assert poller.quiet(fd, a) is False  # never registered
+    w = Recorder()
+    poller.arm(fd, "r", w, a)
+    b.send(b"x")
+    assert poller.poll(5) == 1
+    a.recv(10)
+    poller.drained(fd, a)
+    if isinstance(poller, SelectorsNetpoll):
+        assert poller.quiet(fd, a) is False  # level-triggered: always read first
+        return
+    assert poller.quiet(fd, a) is True
+    assert poller.quiet(fd, b) is False  # another owner
+    # Data that arrives after the drain is still reported to a reader armed
+    # without reading first.
+    b.send(b"y")
+    w2 = Recorder()
+    poller.arm(fd, "r", w2, a)
+    assert poller.quiet(fd, a) is False  # a reader is armed
+    assert poller.poll(5) == 1
+    assert w2.fired == [True]
+    # That event was delivered: no longer quiet until the next drain.
+    assert poller.quiet(fd, a) is False
+    a.recv(10)
+    poller.drained(fd, a)
+    assert poller.quiet(fd, a) is True
+    # An event delivered while nobody waited ends the quiet too.
+    b.send(b"z")
+    poller.poll(5)
+    assert poller.quiet(fd, a) is False
+
+
+# -- waits on a scheduler using each backend -------------------------------
+
+
+@pytest.fixture
+def sched_poller(poller: Any) -> Iterator[Any]:
+    """Make ``poller`` the netpoller of this thread's scheduler for the test."""
+    s = current_scheduler()
+    previous = s._poller
+    s._poller = poller
+    yield poller
+    s._poller = previous
+
+
+def test_wait_fd_parks_only_the_goroutine(sched_poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    events: list[Any] = []
+
+    done = makechan()
+
+    def reader() -> None:
+        events.append("wait")
+        events.append(wait_fd(a.fileno(), "r", 5.0, a))
+        events.append(a.recv(10))
+        done.send(None)
+
+    def writer() -> None:
+        events.append("write")
+        b.send(b"hi")
+
+    def main() -> None:
+        go(writer)
+        go(reader)  # runs first (Go's runnext), so it parks before the write
+        done.recv()
+
+    run(main)
+    assert events == ["wait", "write", True, b"hi"]
+    assert sched_poller.nwaiting == 0
+
+
+def test_wait_fd_timeout(sched_poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, _ = pair
+
+    def main() -> tuple[bool, float, bool]:
+        t0 = time.monotonic()
+        ok = wait_fd(a.fileno(), "r", 0.05, a)
+        return ok, time.monotonic() - t0, wait_fd(a.fileno(), "r", 0, a)
+
+    ok, took, zero = run(main)  # type: ignore[misc]
+    assert ok is False and zero is False
+    assert 0.04 <= took < 2.0
+    assert sched_poller.nwaiting == 0
+    assert current_scheduler().timers.heap == []
+
+
+def test_wait_fd_closed_under_it(sched_poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, _ = pair
+    caught: list[BaseException] = []
+
+    done = makechan()
+
+    def reader() -> None:
+        try:
+            wait_fd(a.fileno(), "r", None, a)
+        except OSError as e:
+            caught.append(e)
+        done.send(None)
+
+    def main() -> None:
+        go(reader)
+        gosched()  # the reader runs and parks
+        notify_close(a.fileno())
+        done.recv()
+
+    run(main)
+    assert len(caught) == 1
+    e = caught[0]
+    assert type(e) is OSError and e.errno == errno.EBADF and e.strerror == os.strerror(errno.EBADF)
+    assert sched_poller.nwaiting == 0
+
+
+def test_two_readers_on_one_fd_both_wake(sched_poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    woke: list[str] = []
+
+    def reader(name: str, timeout: float | None) -> None:
+        woke.append(f"{name}:{wait_fd(a.fileno(), 'r', timeout, a)}")
+
+    def main() -> None:
+        go(reader, "one", None)
+        go(reader, "two", 5.0)
+        go(reader, "three", 0.01)  # times out first: leaves the others waiting
+        from offset import time as otime
+
+        otime.sleep(50 * otime.MILLISECOND)
+        b.send(b"x")
+        otime.sleep(50 * otime.MILLISECOND)
+
+    run(main)
+    assert sorted(woke) == ["one:True", "three:False", "two:True"]
+    assert woke[0] == "three:False"
+    assert sched_poller.nwaiting == 0
+
+
+def test_first_of_joined_readers_times_out(sched_poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    # The armed waiter withdraws; the one that joined it must take its place.
+    a, b = pair
+    woke: list[str] = []
+
+    def reader(name: str, timeout: float | None) -> None:
+        woke.append(f"{name}:{wait_fd(a.fileno(), 'r', timeout, a)}")
+
+    def main() -> None:
+        from offset import time as otime
+
+        go(reader, "head", 0.01)
+        go(reader, "joined", None)
+        otime.sleep(50 * otime.MILLISECOND)
+        b.send(b"x")
+        otime.sleep(20 * otime.MILLISECOND)
+
+    run(main)
+    assert woke == ["head:False", "joined:True"]
+    assert sched_poller.nwaiting == 0
+
+
+def test_reader_and_writer_goroutines_on_one_socket(
+    sched_poller: Any, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    a, b = pair
+    fill(a)
+    woke: list[str] = []
+
+    def main() -> None:
+        from offset import time as otime
+
+        go(lambda: woke.append(f"r:{wait_fd(a.fileno(), 'r', 5.0, a)}"))
+        go(lambda: woke.append(f"w:{wait_fd(a.fileno(), 'w', 5.0, a)}"))
+        otime.sleep(10 * otime.MILLISECOND)
+        b.send(b"x")
+        otime.sleep(10 * otime.MILLISECOND)
+        drain(b)
+        otime.sleep(50 * otime.MILLISECOND)
+
+    run(main)
+    assert woke == ["r:True", "w:True"]
+
+
+def test_wait_fds(sched_poller: Any) -> None:
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    try:
+        results: list[Any] = []
+
+        def main() -> None:
+            from offset import time as otime
+
+            go(lambda: results.append(wait_fds([(a.fileno(), "r"), (c.fileno(), "r"), (a.fileno(), "r")], 5.0)))
+            otime.sleep(10 * otime.MILLISECOND)
+            d.send(b"x")
+            otime.sleep(10 * otime.MILLISECOND)
+            results.append(wait_fds([(a.fileno(), "r")], 0.02))
+            results.append(wait_fds([], 0.01))
+
+        run(main)
+        assert results == [True, False, False]
+        assert sched_poller.nwaiting == 0
+    finally:
+        for s in (a, b, c, d):
+            s.close()
+
+
+def test_stopped_goroutine_withdraws_its_wait(sched_poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, _ = pair
+
+    def main() -> None:
+        go(wait_fd, a.fileno(), "r", None, a)
+        go(wait_fd, a.fileno(), "r", 30.0, a)  # joins the first
+
+    run(main)  # main returns: the waiters are stopped
+    assert sched_poller.nwaiting == 0
+    assert sched_poller.armed(a.fileno(), "r") is None
+    assert current_scheduler().timers.heap == []
+
+
+def test_wait_quiet_after_drain(sched_poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    log: list[Any] = []
+
+    def main() -> None:
+        from offset import time as otime
+
+        fd = a.fileno()
+        log.append(wait_quiet(fd, a))  # nothing known yet: read first
+        b.send(b"1")
+        log.append(wait_fd(fd, "r", 5.0, a))
+        log.append(a.recv(10))
+        mark_drained(fd, a)
+
+        def later() -> None:
+            otime.sleep(20 * otime.MILLISECOND)
+            b.send(b"2")
+
+        go(later)
+        quiet = wait_quiet(fd, a)  # epoll: parks until "2" arrives
+        if not quiet:
+            wait_fd(fd, "r", 5.0, a)  # what a caller does after reading first
+        log.append(a.recv(10))
+        log.append(quiet)
+
+    run(main)
+    # Only the edge-triggered backend can promise a quiet fd.
+    quiet = sched_poller.__class__.__name__ == "EpollNetpoll"
+    assert log == [False, True, b"1", b"2", quiet]
+
+
+def test_wait_fd_outside_a_goroutine_blocks_the_thread(pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    assert wait_fd(a.fileno(), "r", 0.02) is False
+    b.send(b"x")
+    assert wait_fd(a.fileno(), "r", 1.0) is True
+    assert wait_fds([(a.fileno(), "r")], 1.0) is True

@@ -1,0 +1,57 @@
+"""Patch tests run in a fresh interpreter each (gevent's test runner does the
+same, src/gevent/testing/testrunner.py): patching changes the whole process,
+so no test may leave it patched for the next, and none may inherit another's
+patches.
+
+``run_child(code)`` runs ``code`` with ``sys.executable -c`` and returns what
+the child passed to ``child.report``. The child side (tests/patches/child.py)
+bounds the child's whole life with faulthandler, which prints every stack
+and exits if it hangs, and fails the child if a goroutine held its
+scheduler's thread for real (a patched call that blocked after all).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MARK = "CHILD-REPORT:"
+
+
+def run_child(code: str, *, timeout: float = 45.0, env: dict[str, str] | None = None, cwd: str | None = None) -> Any:
+    """Run ``code`` in a fresh interpreter; return what it reported.
+
+    The child must call ``child.report(value)`` exactly once; the test fails
+    with the child's output if it exits with an error or reports nothing.
+    """
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = os.pathsep.join([HERE, ROOT, full_env.get("PYTHONPATH", "")])
+    full_env["OFFSET_CHILD_TIMEOUT"] = str(timeout - 5.0)
+    if env:
+        full_env.update(env)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+            cwd=cwd or HERE,
+        )
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"child timed out after {timeout}s\nstdout:\n{e.stdout}\nstderr:\n{e.stderr}", pytrace=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(MARK)]
+    if proc.returncode != 0 or len(lines) != 1:
+        pytest.fail(
+            f"child exited with {proc.returncode}, {len(lines)} report(s)\n"
+            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}",
+            pytrace=False,
+        )
+    return json.loads(lines[0][len(MARK) :])

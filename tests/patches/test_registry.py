@@ -1,0 +1,263 @@
+"""The registry: every patch installed, recorded and removed through wrapt.
+
+Identity on unpatch, no-op double patch and unpatch, selective patching,
+deferred patching of modules imported later, and the warning for
+references bound before patching. Each test in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+from .conftest import run_child
+
+IDENTITY = """
+import child; child.start()
+import socket, select, selectors, time
+import offset
+from offset.patches import _registry
+
+def snapshot():
+    out = {}
+    for area, patches in _registry._areas.items():
+        for p in patches:
+            module = __import__(p.module)
+            owner = module
+            *path, name = p.path.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            # What the owner's namespace holds (MISSING: inherited from a
+            # base class), and what a lookup finds.
+            out[f"{p.module}.{p.path}"] = (owner.__dict__.get(name, MISSING), getattr(owner, name))
+    return out
+
+MISSING = object()
+
+before = snapshot()
+offset.patch_all()
+patched = snapshot()
+offset.patch_all()                    # a no-op: nothing is wrapped twice
+again = snapshot()
+offset.unpatch_all()
+after = snapshot()
+offset.unpatch_all()                  # a no-op too
+after2 = snapshot()
+
+child.report({
+    "count": len(before),
+    "all_replaced": [k for k in before if patched[k][0] is before[k][0]],
+    "double_patch_same": all(again[k][0] is patched[k][0] for k in before),
+    "restored": [k for k in before if after[k][0] is not before[k][0]],
+    "restored_twice": all(after2[k][0] is before[k][0] for k in before),
+    "lookups_restored": [k for k in before if after[k][1] != before[k][1]],
+    "recv_in_class_dict": "recv" in vars(socket.socket),
+    "names": sorted(before),
+})
+"""
+
+
+def test_unpatch_restores_identity_and_double_patch_is_a_noop() -> None:
+    r = run_child(IDENTITY)
+    assert r["count"] >= 25
+    assert r["all_replaced"] == []
+    assert r["double_patch_same"] is True
+    assert r["restored"] == []
+    assert r["restored_twice"] is True
+    assert r["lookups_restored"] == []
+    assert r["recv_in_class_dict"] is False
+    for name in [
+        "time.sleep",
+        "socket.socket.recv",
+        "socket.socket.sendall",
+        "socket.socket._accept",
+        "socket.socket.connect",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "select.select",
+        "select.poll",
+        "select.epoll",
+        "selectors.SelectSelector.select",
+        "selectors.EpollSelector.select",
+    ]:
+        assert name in r["names"]
+
+
+SELECTIVE = """
+import child; child.start()
+import offset
+from offset import patches
+out = {}
+offset.patch_all(socket=False, dns=False, subprocess=False)
+out["all_but"] = {a: patches.is_patched(a) for a in patches.AREAS}
+offset.unpatch_all()
+out["none"] = {a: patches.is_patched(a) for a in patches.AREAS}
+patches.time.patch()
+patches.time.patch()
+import time
+out["time_only"] = {a: patches.is_patched(a) for a in patches.AREAS}
+out["time_wrapped"] = hasattr(time.sleep, "__wrapped__")
+patches.socket.unpatch()   # not patched: a no-op
+patches.time.unpatch()
+patches.time.unpatch()
+out["time_unwrapped"] = not hasattr(time.sleep, "__wrapped__")
+out["reserved"] = patches.is_patched("subprocess")
+errors = []
+for call in (lambda: offset.patch_all(bogus=False), lambda: offset.patch_all(ssl=True), lambda: patches.is_patched("bogus")):
+    try:
+        call()
+    except Exception as e:
+        errors.append([type(e).__name__, str(e)])
+out["errors"] = errors
+child.report(out)
+"""
+
+
+def test_selective_patching() -> None:
+    r = run_child(SELECTIVE)
+    assert r["all_but"] == {"time": True, "socket": False, "dns": False, "select": True, "selectors": True}
+    assert r["none"] == dict.fromkeys(r["none"], False)
+    assert r["time_only"] == {"time": True, "socket": False, "dns": False, "select": False, "selectors": False}
+    assert r["time_wrapped"] and r["time_unwrapped"]
+    assert r["reserved"] is False
+    areas = "time, socket, dns, select, selectors"
+    assert r["errors"] == [
+        ["TypeError", f"patch_all() got an unexpected keyword argument 'bogus'; the areas are: {areas}"],
+        ["ValueError", f"patch_all(): the 'ssl' area is not available yet; the areas are: {areas}"],
+        ["ValueError", f"is_patched(): no area 'bogus'; the areas are: {areas}"],
+    ]
+
+
+DEFERRED = """
+import child; child.start()
+import os, sys, tempfile
+import offset
+from offset.patches import _registry
+out = {"socket_imported_by_offset": "socket" in sys.modules}
+# wrapt imports socket itself when patching starts, so the stdlib areas'
+# modules are always there by then; a module of our own shows the hook.
+d = tempfile.mkdtemp()
+with open(os.path.join(d, "lateimport.py"), "w") as f:
+    f.write("def fn():\\n    return 'original'\\n")
+sys.path.insert(0, d)
+def wrapper(wrapped, instance, args, kwargs):
+    return "patched"
+_registry.define("late", "lateimport", "fn", lambda original: _registry.function_wrapper(original, wrapper))
+_registry.patch_area("late")
+out["not_imported_yet"] = "lateimport" not in sys.modules
+import lateimport
+out["patched_on_import"] = lateimport.fn()
+_registry.unpatch_area("late")
+out["unpatched"] = lateimport.fn()
+_registry.patch_area("late")
+out["patched_again"] = lateimport.fn()
+offset.unpatch_all()
+out["unpatch_all"] = lateimport.fn()
+child.report(out)
+"""
+
+
+def test_modules_imported_after_patching_are_patched_on_import() -> None:
+    assert run_child(DEFERRED) == {
+        "socket_imported_by_offset": False,
+        "not_imported_yet": True,
+        "patched_on_import": "patched",
+        "unpatched": "original",
+        "patched_again": "patched",
+        "unpatch_all": "original",
+    }
+
+
+UNPATCHED_BEFORE_IMPORT = """
+import child; child.start()
+import os, sys, tempfile
+from offset.patches import _registry
+d = tempfile.mkdtemp()
+with open(os.path.join(d, "lateimport2.py"), "w") as f:
+    f.write("def fn():\\n    return 'original'\\n")
+sys.path.insert(0, d)
+_registry.define("late2", "lateimport2", "fn", lambda original: _registry.function_wrapper(original, lambda *a: "patched"))
+_registry.patch_area("late2")
+_registry.unpatch_area("late2")
+import lateimport2
+child.report([lateimport2.fn(), _registry.is_enabled("late2")])
+"""
+
+
+def test_unpatch_before_import_leaves_the_module_alone() -> None:
+    assert run_child(UNPATCHED_BEFORE_IMPORT) == ["original", False]
+
+
+EARLY_BINDING = """
+import child; child.start()
+import sys, types, warnings
+early = types.ModuleType("early")
+exec("from time import sleep\\nfrom socket import getaddrinfo as resolve\\nfrom select import select", early.__dict__)
+sys.modules["early"] = early
+import offset
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    offset.patch_all()
+    offset.unpatch_all()
+    offset.patch_all()        # warned once per name, not again
+child.report(sorted([w.category.__name__, str(w.message)] for w in caught))
+"""
+
+
+def test_names_bound_before_patching_are_reported_once() -> None:
+    def message(name: str, target: str) -> str:
+        return (
+            f"offset could not patch early.{name}: it was bound to {target} before patching, so "
+            "calls through it still block the whole thread. Call offset.patch_all() first thing "
+            "in the program, before other imports (or run it with python -m offset)."
+        )
+
+    assert run_child(EARLY_BINDING) == [
+        ["PatchWarning", message("resolve", "socket.getaddrinfo")],
+        ["PatchWarning", message("select", "select.select")],
+        ["PatchWarning", message("sleep", "time.sleep")],
+    ]
+
+
+CLEAN = """
+import child; child.start()
+import warnings
+warnings.simplefilter("error")
+import offset
+offset.patch_all()
+import socket, select, selectors, time, urllib.request, http.client, http.server, socketserver, ssl
+offset.unpatch_all()
+offset.patch_all()
+child.report("quiet")
+"""
+
+
+def test_no_warning_when_patched_first() -> None:
+    assert run_child(CLEAN) == "quiet"
+
+
+FOREIGN_WRAPPER = """
+import child; child.start()
+import socket, wrapt
+import offset
+original = vars(socket.socket).get("recv"), socket.socket.recv
+offset.patch_all()
+ours = vars(socket.socket)["recv"]
+calls = []
+def spy(wrapped, instance, args, kwargs):
+    calls.append(1)
+    return wrapped(*args, **kwargs)
+theirs = wrapt.wrap_function_wrapper(socket.socket, "recv", spy)
+offset.patch_all()                      # still a no-op
+offset.unpatch_all()                    # takes ours out from under theirs
+top = vars(socket.socket)["recv"]
+a, b = socket.socketpair()
+b.send(b"x")
+a.recv(1)
+child.report({
+    "theirs_on_top": top is theirs,
+    "original_beneath": top.__wrapped__ is original[1],
+    "spy_called": len(calls),
+})
+"""
+
+
+def test_a_wrapper_applied_over_ours_survives_unpatch() -> None:
+    assert run_child(FOREIGN_WRAPPER) == {"theirs_on_top": True, "original_beneath": True, "spy_called": 1}
