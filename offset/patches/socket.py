@@ -80,9 +80,24 @@ _EAGAIN = errno.EAGAIN
 # O_NONBLOCK, which the temporary timeout of 0.0 sets (Linux does not).
 _ACCEPT_INHERITS_NONBLOCK = not sys.platform.startswith("linux") and sys.platform != "win32"
 
+_KEYWORDS_BOUND = sys.version_info < (3, 11)
+
 # What an argument parser returns for a call that asked for MSG_DONTWAIT
 # itself: the caller wants the original, non-blocking behaviour.
 _DIRECT: Any = object()
+
+
+def _call(fn: Any, sock: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``fn(sock, *args, **kwargs)``, failing with the words the program's call would.
+
+    A C method that takes no keywords names itself in the TypeError; how
+    depends on how it was called, and ``sock.recv(...)`` in a program is
+    called like the bound method on 3.10 ("recv() takes no keyword
+    arguments") and like the unbound one from 3.11 ("socket.recv() ...").
+    """
+    if kwargs and _KEYWORDS_BOUND:
+        return fn.__get__(sock, type(sock))(*args, **kwargs)
+    return fn(sock, *args, **kwargs)
 
 
 def _toggled(
@@ -98,7 +113,7 @@ def _toggled(
     while True:
         _settimeout(sock, 0.0)
         try:
-            return fn(sock, *args, **kwargs)
+            return _call(fn, sock, args, kwargs)
         except BlockingIOError:
             pass
         finally:
@@ -188,23 +203,23 @@ def _make_io(mode: str, inject: Callable[[tuple[Any, ...], dict[str, Any]], Any]
     def factory(original: Any) -> Any:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             if current_goroutine() is None:
-                return original(self, *args, **kwargs)
+                return original(self, *args) if not kwargs else _call(original, self, args, kwargs)
             t = _gettimeout(self)
             if t is None:
                 if _DONTWAIT:
                     rewritten = inject(args, kwargs)
                     if rewritten is _DIRECT:
-                        return original(self, *args, **kwargs)
+                        return _call(original, self, args, kwargs)
                     if rewritten is not None:
                         a, k = rewritten
                         while True:
                             try:
-                                return original(self, *a, **k)
+                                return _call(original, self, a, k)
                             except BlockingIOError:
                                 pass
                             wait_fd(_fileno(self), mode, None, self)
             elif t == 0.0:
-                return original(self, *args, **kwargs)
+                return _call(original, self, args, kwargs)
             return _toggled(self, t, mode, original, args, kwargs)
 
         return _registry.lean(method, original)
@@ -222,15 +237,31 @@ def _stream(sock: Any) -> bool:
     return _type(sock) == _SOCK_STREAM and _family(sock) in _STREAM_FAMILIES
 
 
+# Fds whose last read came back short (drained) in a goroutine: a cheap
+# first look before asking the netpoller whether the next read may wait
+# without trying (``wait_quiet``). Only a hint: the netpoller's answer, which
+# checks the owner, is what counts, so a stale entry costs one question.
+_drained: set[int] = set()
+
+
+def _short_read(sock: Any, fd: int) -> None:
+    """A read on ``sock`` returned less than asked: it may have drained it."""
+    if _stream(sock):
+        _drained.add(fd)
+        mark_drained(fd, sock)
+
+
 def _make_recv(original: Any) -> Any:
     """recv: the hottest path, written out (no argument rewriter call)."""
     dontwait = _DONTWAIT
 
     def recv(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            return _call(original, self, args, kwargs)  # recv takes no keywords: the stdlib's error
         if current_goroutine() is None:
-            return original(self, *args, **kwargs)
+            return original(self, *args)
         t = _gettimeout(self)
-        if t is None and dontwait and not kwargs:
+        if t is None and dontwait:
             n = len(args)
             if n == 1:
                 a: tuple[Any, ...] = (args[0], dontwait)
@@ -242,8 +273,10 @@ def _make_recv(original: Any) -> Any:
             else:
                 return _toggled(self, t, "r", original, args, kwargs)
             fd = _fileno(self)
-            if flags == 0:
-                wait_quiet(fd, self)
+            if fd in _drained:
+                _drained.discard(fd)
+                if flags == 0:
+                    wait_quiet(fd, self)
             while True:
                 try:
                     data = original(self, *a)
@@ -251,12 +284,13 @@ def _make_recv(original: Any) -> Any:
                 except BlockingIOError:
                     pass
                 wait_fd(fd, "r", None, self)
-            size = args[0]
-            if flags == 0 and type(size) is int and 0 < len(data) < size and _stream(self):
-                mark_drained(fd, self)
+            if flags == 0 and data:
+                size = args[0]
+                if type(size) is int and len(data) < size:
+                    _short_read(self, fd)
             return data
         if t == 0.0:
-            return original(self, *args, **kwargs)
+            return original(self, *args)
         return _toggled(self, t, "r", original, args, kwargs)
 
     return _registry.lean(recv, original)
@@ -269,7 +303,7 @@ def _make_recv_into(original: Any) -> Any:
 
     def recv_into(self: Any, *args: Any, **kwargs: Any) -> Any:
         if current_goroutine() is None:
-            return original(self, *args, **kwargs)
+            return original(self, *args) if not kwargs else _call(original, self, args, kwargs)
         n = len(args)
         if kwargs or not 1 <= n <= 3 or not dontwait or _gettimeout(self) is not None:
             return general(self, *args, **kwargs)
@@ -281,8 +315,10 @@ def _make_recv_into(original: Any) -> Any:
         if flags & dontwait:
             return original(self, *args)
         fd = _fileno(self)
-        if flags == 0:
-            wait_quiet(fd, self)
+        if fd in _drained:
+            _drained.discard(fd)
+            if flags == 0:
+                wait_quiet(fd, self)
         while True:
             try:
                 got = original(self, buf, nbytes, flags | dontwait)
@@ -299,8 +335,8 @@ def _make_recv_into(original: Any) -> Any:
                 size = len(buf)
             else:
                 size = 0
-            if got < size and _stream(self):
-                mark_drained(fd, self)
+            if got < size:
+                _short_read(self, fd)
         return got
 
     return _registry.lean(recv_into, original)
@@ -312,7 +348,7 @@ def _make_sendall(original: Any) -> Any:
 
     def sendall(self: Any, *args: Any, **kwargs: Any) -> Any:
         if current_goroutine() is None or kwargs:
-            return original(self, *args, **kwargs)
+            return original(self, *args) if not kwargs else _call(original, self, args, kwargs)
         t = _gettimeout(self)
         if t == 0.0:
             return original(self, *args)
@@ -442,7 +478,7 @@ def _make_connect(ex: bool) -> Callable[[Any], Any]:
     def factory(original: Any) -> Any:
         def connect(self: Any, *args: Any, **kwargs: Any) -> Any:
             if current_goroutine() is None or kwargs or len(args) != 1:
-                return original(self, *args, **kwargs)
+                return original(self, *args) if not kwargs else _call(original, self, args, kwargs)
             address = _resolve(self, args[0])
             t = _gettimeout(self)
             if t == 0.0:
@@ -505,7 +541,7 @@ def _connect(sock: Any, t: float | None, original: Any, address: Any, ex: bool) 
 def _make_bind(original: Any) -> Any:
     def bind(self: Any, *args: Any, **kwargs: Any) -> Any:
         if current_goroutine() is None or kwargs or len(args) != 1:
-            return original(self, *args, **kwargs)
+            return original(self, *args) if not kwargs else _call(original, self, args, kwargs)
         return original(self, _resolve(self, args[0]))
 
     return _registry.lean(bind, original)
@@ -535,7 +571,7 @@ def _make_addressed(mode: str, inject: Callable[[tuple[Any, ...], dict[str, Any]
 def _make_accept(original: Any) -> Any:
     def _accept(self: Any, *args: Any, **kwargs: Any) -> Any:
         if current_goroutine() is None or args or kwargs:
-            return original(self, *args, **kwargs)
+            return original(self, *args) if not kwargs else _call(original, self, args, kwargs)
         t = _gettimeout(self)
         if t == 0.0:
             return original(self)
@@ -557,7 +593,7 @@ def _make_sendfile(original: Any) -> Any:
 
     def _sendfile_use_sendfile(self: Any, *args: Any, **kwargs: Any) -> Any:
         if current_goroutine() is None or _gettimeout(self) == 0.0:
-            return original(self, *args, **kwargs)
+            return original(self, *args) if not kwargs else _call(original, self, args, kwargs)
         return blocking_call(original, self, *args, **kwargs)
 
     return _registry.lean(_sendfile_use_sendfile, original)
@@ -568,8 +604,10 @@ def _make_real_close(original: Any) -> Any:
 
     def _real_close(self: Any, *args: Any, **kwargs: Any) -> Any:
         if current_goroutine() is not None:
-            notify_close(_fileno(self))
-        return original(self, *args, **kwargs)
+            fd = _fileno(self)
+            _drained.discard(fd)
+            notify_close(fd)
+        return _call(original, self, args, kwargs)
 
     return _registry.lean(_real_close, original)
 

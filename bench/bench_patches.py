@@ -1,0 +1,342 @@
+"""offset's patch layer beside gevent's monkey patching and a thread per connection.
+
+Rows (issue 4, point 8; see bench/README.md):
+  echo server       a plain blocking-socket echo server (bench/_echo_server.py,
+                    the same code in every column) serving 100 clients of a
+                    load generator in another process (bench/_echo_load.py),
+                    64-byte messages, 2,000 round trips each: requests/s.
+                    offset: python -m offset, go() per connection; gevent:
+                    monkey.patch_all(), gevent.spawn; threads: a
+                    threading.Thread per connection. One fresh server
+                    process per column.
+  socket.recv       what patching costs on the echo row's hot call: ns per
+                    recv(64) on a socketpair with data ready, patched
+                    (in a goroutine / greenlet, and outside one) against
+                    the unpatched call; plus a wrapt FunctionWrapper
+                    pass-through for reference (a note under the table).
+  HTTP fan-out      200 urllib.request.urlopen calls at once, from 200
+                    goroutines / greenlets / threads (bench/_fanout.py), to
+                    examples/slow_server.py --delay-ms 50 in another
+                    process: wall ms.
+
+Run: ./bench/run patches   (or: python bench/bench_patches.py [--quick])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _harness import QUICK, REPEAT, Row, Target, header, isolated, progress, report, size  # noqa: E402
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+PY = sys.executable
+IMPLS = ("offset", "gevent", "threads")
+
+ECHO_CLIENTS = 100
+ECHO_ROUNDS = 2_000  # per client
+ECHO_WARMUP = 20  # round trips per client before the timed ones
+FANOUT = 200
+FANOUT_DELAY_MS = 50
+FANOUT_RUNS = 1 if QUICK else max(REPEAT, 5)  # cheap (a fresh process each): a few more
+RECV_CALLS = 200_000
+RECV_BATCH = 1_000  # recv(64) calls per refill of the socketpair
+CHILD_LIMIT_S = 120.0  # any one child process; then it is killed and the bench fails
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- child processes ------------------------------------------------------------
+
+
+def _command(impl: str, script: str, *args: Any) -> list[str]:
+    """How to run ``script`` for column ``impl``: offset's under python -m offset."""
+    path = os.path.join(BENCH, script)
+    pre = [PY, "-m", "offset"] if impl == "offset" else [PY]
+    return pre + [path, impl] + [str(a) for a in args]
+
+
+class Server:
+    """A server process that prints its port on its first line; killed on exit."""
+
+    def __init__(self, argv: list[str], name: str) -> None:
+        self.name = name
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err, cwd=ROOT)
+        self.port = self._read_port(timeout=20.0)
+
+    def _read_port(self, timeout: float) -> int:
+        assert self.proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout):
+                self.close()
+                raise RuntimeError(f"{self.name}: no port after {timeout} s{self.stderr()}")
+        line = self.proc.stdout.readline()
+        try:
+            return int(line)
+        except ValueError:
+            self.close()
+            raise RuntimeError(f"{self.name}: first line {line!r} is not a port{self.stderr()}") from None
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process (every thread) has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+    def check(self) -> None:
+        """Raise if the server died."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name}: exited with {self.proc.returncode}{self.stderr()}")
+
+    def stderr(self) -> str:
+        self.err.seek(0)
+        text = self.err.read().decode(errors="replace").strip()
+        return f"; its stderr:\n{text}" if text else ""
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.err.close()
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _run_child(argv: list[str], what: str) -> dict[str, Any]:
+    """Run a client process to its end; its last line of output is JSON."""
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_LIMIT_S, cwd=ROOT)
+    except subprocess.TimeoutExpired as e:  # subprocess.run kills it
+        raise RuntimeError(f"{what}: still running after {CHILD_LIMIT_S} s; stderr:\n{e.stderr}") from None
+    if p.returncode != 0:
+        raise RuntimeError(f"{what}: exit {p.returncode}; stderr:\n{p.stderr.strip()}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# -- 1. echo server: requests per second ---------------------------------------------
+
+
+def echo(rounds: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Round trips per second of each column, best of REPEAT runs (columns interleaved),
+    and the server's CPU time per round trip in us (the least of the runs)."""
+    servers: dict[str, Server] = {}
+    best: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    try:
+        for impl in IMPLS:
+            servers[impl] = Server(_command(impl, "_echo_server.py"), f"echo server ({impl})")
+        for run in range(REPEAT):
+            for impl, srv in servers.items():
+                progress(f"echo server: {impl}, run {run + 1} of {REPEAT} ...")
+                argv = [PY, os.path.join(BENCH, "_echo_load.py"), srv.port, ECHO_CLIENTS, rounds, ECHO_WARMUP]
+                cpu0 = srv.cpu_seconds()
+                r = _run_child([str(a) for a in argv], f"echo load against {impl}")
+                srv.check()
+                used = (srv.cpu_seconds() - cpu0) / (ECHO_CLIENTS * (rounds + ECHO_WARMUP)) * 1e6
+                best[impl] = max(best.get(impl, 0.0), r["round_trips"] / r["seconds"])
+                cpu[impl] = min(cpu.get(impl, float("inf")), used)
+    finally:
+        for srv in servers.values():
+            srv.close()
+    return best, cpu
+
+
+# -- 2. what patching costs on socket.recv --------------------------------------------
+#
+# Each runs in a fresh interpreter (isolated): patching is process-wide.
+
+
+def _time_recv(recv: Any, fill: Any, n: int) -> float:
+    """ns per ``recv(64)`` with data always ready.
+
+    ``n`` calls in batches of RECV_BATCH: ``fill`` puts RECV_BATCH x 64
+    bytes in the socket (not timed), then the batch's calls are timed. The
+    fastest batch counts (noise only adds time), as the harness does.
+    """
+    blob = b"x" * (64 * RECV_BATCH)
+    perf = time.perf_counter
+    best = float("inf")
+    for _ in range(max(1, n // RECV_BATCH)):
+        fill(blob)
+        t0 = perf()
+        for _ in range(RECV_BATCH):
+            recv(64)
+        best = min(best, perf() - t0)
+    return best / RECV_BATCH * 1e9
+
+
+def _pair() -> tuple[Any, Any, Any]:
+    import socket
+
+    a, b = socket.socketpair()
+    return a, b, a.sendall  # the refill is not timed
+
+
+def recv_unpatched(n: int) -> dict[str, float]:
+    """Plain recv, and recv behind a pass-through wrapt.FunctionWrapper."""
+    import socket
+
+    import wrapt
+
+    a, b, fill = _pair()
+    _time_recv(b.recv, fill, n // 10)
+    plain = _time_recv(b.recv, fill, n)
+
+    class Wrapped(socket.socket):
+        recv = wrapt.FunctionWrapper(socket.socket.recv, lambda wrapped, instance, args, kwargs: wrapped(*args, **kwargs))
+
+    c = Wrapped(fileno=b.detach())
+    _time_recv(c.recv, fill, n // 10)
+    wrapped = _time_recv(c.recv, fill, n)
+    return {"plain": plain, "wrapt": wrapped}
+
+
+def recv_offset(n: int) -> dict[str, float]:
+    """offset-patched recv, outside a goroutine and in one."""
+    import offset
+
+    offset.patch_all()
+    a, b, fill = _pair()
+    _time_recv(b.recv, fill, n // 10)
+    outside = _time_recv(b.recv, fill, n)
+
+    def main() -> float:
+        _time_recv(b.recv, fill, n // 10)
+        return _time_recv(b.recv, fill, n)
+
+    inside = offset.run(main)
+    return {"outside": outside, "inside": inside}
+
+
+def recv_gevent(n: int) -> dict[str, float]:
+    """gevent-patched recv, in a greenlet."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent
+
+    a, b, fill = _pair()
+
+    def main() -> float:
+        _time_recv(b.recv, fill, n // 10)
+        return _time_recv(b.recv, fill, n)
+
+    return gevent.spawn(main).get()
+
+
+# -- 3. HTTP fan-out: wall time -----------------------------------------------------
+
+
+def fanout(n: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Best wall ms of each column over FANOUT_RUNS runs (fresh client process each,
+    interleaved), and the least CPU ms the client process used for one fan-out."""
+    best: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    argv = [PY, os.path.join(ROOT, "examples", "slow_server.py"), "--delay-ms", str(FANOUT_DELAY_MS)]
+    with Server(argv, "slow_server.py") as srv:
+        url = f"http://127.0.0.1:{srv.port}"
+        for run in range(FANOUT_RUNS):
+            for impl in IMPLS:
+                progress(f"fan-out: {impl}, run {run + 1} of {FANOUT_RUNS} ...")
+                r = _run_child(_command(impl, "_fanout.py", url, n, 1), f"fan-out client ({impl})")
+                srv.check()
+                best[impl] = min([best.get(impl, float("inf"))] + r["ms"])
+                cpu[impl] = min([cpu.get(impl, float("inf"))] + r["cpu_ms"])
+    return best, cpu
+
+
+# -- the table -------------------------------------------------------------------------
+
+
+def main() -> None:
+    header("patches")
+    rows = []
+    t_start = time.perf_counter()
+
+    rounds = size(ECHO_ROUNDS)
+    res, cpu = echo(rounds)
+    rows.append(
+        Row(
+            f"echo server, {ECHO_CLIENTS} clients x {rounds:,} round trips of 64 B",
+            "requests/s",
+            res,
+            targets=[
+                Target(">=1.2x gevent", lambda r: r["offset"] >= 1.2 * r["gevent"]),
+                Target(">=threads", lambda r: r["offset"] >= r["threads"]),
+            ],
+        )
+    )
+
+    rows.append(
+        Row("  echo server's CPU (user+sys) per round trip", "us", cpu, lower_is_better=True, fmt="{:.1f}")
+    )
+
+    n = size(RECV_CALLS)
+    progress("socket.recv: unpatched ...")
+    plain = isolated(recv_unpatched, n)
+    progress("socket.recv: offset ...")
+    off = isolated(recv_offset, n)
+    progress("socket.recv: gevent ...")
+    gev = isolated(recv_gevent, n)
+    rows.append(
+        Row(
+            "socket.recv(64), data ready; threads: unpatched",
+            "ns/call",
+            {"offset": off["inside"], "gevent": gev, "threads": plain["plain"]},
+            lower_is_better=True,
+        )
+    )
+    rows.append(
+        Row(
+            "  the same, offset's patch outside a goroutine",
+            "ns/call",
+            {"offset": off["outside"], "threads": plain["plain"]},
+            lower_is_better=True,
+        )
+    )
+
+    res, cpu = fanout(FANOUT)
+    rows.append(
+        Row(
+            f"HTTP fan-out, {FANOUT} urlopen to a {FANOUT_DELAY_MS} ms server",
+            "ms wall",
+            res,
+            lower_is_better=True,
+            targets=[Target("<=gevent", lambda r: r["offset"] <= r["gevent"])],
+        )
+    )
+    rows.append(Row("  fan-out client's CPU (user+sys)", "ms", cpu, lower_is_better=True))
+
+    report(rows)
+    print(
+        f"socket.recv: offset's patch adds {off['inside'] - plain['plain']:+,.0f} ns a call in a goroutine, "
+        f"{off['outside'] - plain['plain']:+,.0f} ns outside one (unpatched: {plain['plain']:,.0f} ns); "
+        f"a pass-through wrapt.FunctionWrapper would add {plain['wrapt'] - plain['plain']:+,.0f} ns."
+    )
+    print(f"({time.perf_counter() - t_start:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()
