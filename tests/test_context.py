@@ -10,35 +10,18 @@ threads and schedulers, and cancel functions release timers.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from offset import PanicError, default, go, makechan, run, select
 from offset import context, time
-from offset._core import current_goroutine
+from support import heap_len, poll, run_example
 
 MS = time.MILLISECOND
 SLACK = 2 * time.SECOND
 TIMEOUT = 10.0
-
-
-def heap_len() -> int:
-    g = current_goroutine()
-    assert g is not None
-    return len(g.sched.timers)
-
-
-def poll(cond: Callable[[], bool], what: str = "condition") -> None:
-    deadline = time.now() + int(TIMEOUT * time.SECOND)
-    while not cond():
-        if time.now() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(200 * time.MICROSECOND)
 
 
 def is_done(ctx: context.Context) -> bool:
@@ -397,15 +380,6 @@ def test_context_cancels_goroutines_in_another_scheduler() -> None:
 
 
 # -- the example in examples/ -------------------------------------------------------
-
-
-def run_example(name: str) -> str:
-    """Run examples/<name> in a fresh interpreter; return what it printed."""
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, str(root / "examples" / name)], cwd=root, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    return proc.stdout
 
 
 def test_example_context_timeout() -> None:

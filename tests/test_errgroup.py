@@ -9,16 +9,14 @@ active. Here a function fails by raising, and wait() raises.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from offset import DeadlockError, PanicError, gosched, makechan, run, select
 from offset import context, errgroup, sync, time
+from support import run_example
 
 TIMEOUT = 10.0
 
@@ -263,15 +261,6 @@ def test_goroutines_keep_the_function_name() -> None:
 
 
 # -- the example in examples/ -------------------------------------------------------
-
-
-def run_example(name: str) -> str:
-    """Run examples/<name> in a fresh interpreter; return what it printed."""
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, str(root / "examples" / name)], cwd=root, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    return proc.stdout
 
 
 def test_example_errgroup_fetch() -> None:

@@ -11,10 +11,7 @@ nothing sleeps to let things settle: tests poll for the state they need.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -24,6 +21,7 @@ import offset.sync.atomic
 from offset import DeadlockError, PanicError, go, gosched, makechan, run, select
 from offset import context, sync, time
 from offset.sync import atomic
+from support import run_example
 
 TIMEOUT = 10.0  # seconds: every wait in these tests is bounded by this
 
@@ -1032,15 +1030,6 @@ def test_atomic_add_is_atomic_across_threads_and_goroutines() -> None:
 
 
 # -- the example in examples/ -------------------------------------------------------
-
-
-def run_example(name: str) -> str:
-    """Run examples/<name> in a fresh interpreter; return what it printed."""
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, str(root / "examples" / name)], cwd=root, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    return proc.stdout
 
 
 def test_example_sync_waitgroup() -> None:

@@ -12,11 +12,8 @@ made outside any goroutine fall back to threads.
 from __future__ import annotations
 
 import gc
-import subprocess
-import sys
 import threading
 import weakref
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -24,24 +21,11 @@ import pytest
 from offset import DeadlockError, default, go, gosched, makechan, run, select
 from offset import sync, time
 from offset._core import current_goroutine
+from support import heap_len, poll, run_example
 
 MS = time.MILLISECOND
 SLACK = 2 * time.SECOND  # how late anything may be on a loaded machine
 TIMEOUT = 10.0
-
-
-def heap_len() -> int:
-    g = current_goroutine()
-    assert g is not None
-    return len(g.sched.timers)
-
-
-def poll(cond: Callable[[], bool], what: str = "condition") -> None:
-    deadline = time.now() + int(TIMEOUT * time.SECOND)
-    while not cond():
-        if time.now() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(200 * time.MICROSECOND)
 
 
 def nothing_within(c: Any, d: int) -> bool:
@@ -618,15 +602,6 @@ def test_goroutine_timer_stopped_after_run_returned() -> None:
 
 
 # -- the example in examples/ -------------------------------------------------------
-
-
-def run_example(name: str) -> str:
-    """Run examples/<name> in a fresh interpreter; return what it printed."""
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, str(root / "examples" / name)], cwd=root, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    return proc.stdout
 
 
 def test_example_time_ticker() -> None:
