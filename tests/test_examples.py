@@ -15,9 +15,24 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
+# Each example runs as a plain script and under `python -m offset`, which
+# runs it as the main goroutine with everything patched: its own run() then
+# acts as main (Go's programs have one main; offset's must not trip on two).
+LAUNCHERS = {"python": [], "python -m offset": ["-m", "offset"]}
+launcher = "python"
+
+
+@pytest.fixture(params=sorted(LAUNCHERS), autouse=True)
+def _launcher(request: pytest.FixtureRequest):
+    global launcher
+    launcher = request.param
+    yield
+    launcher = "python"
+
+
 def run_example(name: str) -> str:
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
+        [sys.executable, *LAUNCHERS[launcher], str(EXAMPLES / name)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -15,11 +15,11 @@ again when the netpoller can prove that nothing it must hear about was
 missed (see ``quiet`` in _netpoll.py).
 
 Waiters. Each wait publishes one ``_Waiter`` per (fd, mode) in the
-netpoller (park protocol step 1, see ``G.park``). Its *owner* carries the
-outcome and the goroutine: for ``wait_fd`` the waiter is its own owner; for
-``wait_fds`` one owner is shared by all the waiters of the call, so the
+netpoller (park protocol step 1, see ``G.park``). Its *lead* carries the
+outcome and the goroutine: for ``wait_fd`` the waiter is its own lead; for
+``wait_fds`` one lead is shared by all the waiters of the call, so the
 first fd to fire readies the goroutine and the others find it already
-decided. ``state`` of an owner:
+decided. ``state`` of a lead:
 
     =====  ==========  ===========================================
     value  name        set by
@@ -31,7 +31,7 @@ decided. ``state`` of an owner:
     =====  ==========  ===========================================
 
 Invariants:
-- An owner leaves WAITING exactly once, and whoever moves it readies its
+- A lead leaves WAITING exactly once, and whoever moves it readies its
   goroutine; every later event sees a non-zero state and does nothing. So a
   goroutine is readied exactly once per wait, whatever fires.
 - The netpoller holds at most one waiter per (fd, mode). A second goroutine
@@ -49,11 +49,12 @@ Everything here runs on the scheduler's own thread: the netpoller and the
 timer heap belong to it (see _sched.py), so no lock is taken.
 
 Rejected designs:
-- Edge-triggered epoll with the fd registered once (Go's way, no system call
-  per wait): an fd closed behind offset's back (a socket collected without
-  close(), os.close) can have its number reused, and a registration nobody
-  refreshes then waits forever. The oneshot re-arm costs one epoll_ctl but
-  notices reuse (see _netpoll_epoll.py).
+- Registering the fd with the OS for each wait and dropping it after (a
+  oneshot re-arm, the first version): one epoll_ctl per wait, about a
+  tenth of an echo server's time per request. The epoll backend keeps fds
+  registered, edge-triggered, and re-registers only when the fd's *owner*
+  (the socket object) changes, which is how it notices an fd number closed
+  behind offset's back and reused (see _netpoll_epoll.py).
 - Waking only the head of a joined list: simpler to wake them all and let
   the losers see EAGAIN and wait again; joins are rare.
 """
@@ -87,20 +88,20 @@ _real_select = _select.select
 class _Waiter:
     """One goroutine's interest in one (fd, mode); what the netpoller fires."""
 
-    __slots__ = ("g", "state", "owner", "more", "head")
+    __slots__ = ("g", "state", "lead", "more", "head")
 
     def __init__(self, g: G) -> None:
         self.g = g
-        self.state = _WAITING  # meaningful on an owner only
-        self.owner: _Waiter = self
+        self.state = _WAITING  # meaningful on a lead only
+        self.lead: _Waiter = self
         self.more: list[_Waiter] | None = None  # waiters joined to this armed one
         self.head: _Waiter | None = None  # the armed waiter this one joined
 
     def fire(self, ok: bool) -> None:
-        owner = self.owner
-        if owner.state == _WAITING:
-            owner.state = _READY if ok else _CLOSED
-            owner.g.ready()
+        lead = self.lead
+        if lead.state == _WAITING:
+            lead.state = _READY if ok else _CLOSED
+            lead.g.ready()
         more = self.more
         if more is not None:
             self.more = None
@@ -109,11 +110,11 @@ class _Waiter:
                 w.fire(ok)
 
 
-def _expire(owner: _Waiter) -> None:
+def _expire(lead: _Waiter) -> None:
     """Timer callback: the wait's time is up (runs on the scheduler loop)."""
-    if owner.state == _WAITING:
-        owner.state = _TIMEDOUT
-        owner.g.ready()
+    if lead.state == _WAITING:
+        lead.state = _TIMEDOUT
+        lead.g.ready()
 
 
 def _arm(poller: Netpoll, fd: int, mode: str, w: _Waiter, owner: object = None) -> None:
@@ -296,7 +297,7 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
         return False
     s = g.sched
     poller = s.poller
-    owner = _Waiter(g)
+    lead = _Waiter(g)
     armed: list[tuple[int, str, _Waiter]] = []
     seen: set[tuple[int, str]] = set()
     try:
@@ -305,7 +306,7 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
                 continue
             seen.add((fd, mode))
             w = _Waiter(g)
-            w.owner = owner
+            w.lead = lead
             _arm(poller, fd, mode, w)
             armed.append((fd, mode, w))
     except BaseException:
@@ -314,7 +315,7 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
         raise
     entry = None
     if timeout is not None:
-        entry = TimerEntry(_deadline(timeout), _expire, owner)
+        entry = TimerEntry(_deadline(timeout), _expire, lead)
         s.timers.push(entry)
     try:
         g.park("IO wait")
@@ -323,7 +324,7 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
             s.timers.remove(entry)
         for fd, mode, w in armed:
             _withdraw(poller, fd, mode, w)
-    return owner.state != _TIMEDOUT
+    return lead.state != _TIMEDOUT
 
 
 def _wait_thread(pairs: Any, timeout: float | None) -> bool:
@@ -331,9 +332,12 @@ def _wait_thread(pairs: Any, timeout: float | None) -> bool:
     if timeout is not None and timeout <= 0:
         return False
     if _poll_factory is not None:
-        p = _poll_factory()
+        masks: dict[int, int] = {}
         for fd, mode in pairs:
-            p.register(fd, _select.POLLIN if mode == "r" else _select.POLLOUT)
+            masks[fd] = masks.get(fd, 0) | (_select.POLLIN if mode == "r" else _select.POLLOUT)
+        p = _poll_factory()
+        for fd, mask in masks.items():
+            p.register(fd, mask)
         events = p.poll(None if timeout is None else math.ceil(timeout * 1e3))
         return bool(events)
     rl = [fd for fd, mode in pairs if mode == "r"]

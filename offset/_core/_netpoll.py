@@ -65,6 +65,7 @@ pays), and readiness by polling each socket with a short timeout.
 
 from __future__ import annotations
 
+import os
 import select
 from typing import Protocol
 
@@ -90,8 +91,15 @@ class Netpoll(Protocol):
 
 
 def make_netpoll() -> Netpoll:
-    """The best backend for this platform: epoll on Linux, else selectors."""
-    if _EpollNetpoll is not None:
+    """The best backend for this platform: epoll on Linux, else selectors.
+
+    ``OFFSET_NETPOLL=selectors`` picks the portable backend anywhere (the
+    tests run the patch layer on both).
+    """
+    choice = os.environ.get("OFFSET_NETPOLL", "")
+    if choice not in ("", "epoll", "selectors"):
+        raise ValueError(f"OFFSET_NETPOLL must be 'epoll' or 'selectors', not {choice!r}")
+    if _EpollNetpoll is not None and choice != "selectors":
         return _EpollNetpoll()
 
     from ._netpoll_selectors import SelectorsNetpoll

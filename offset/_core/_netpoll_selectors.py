@@ -5,12 +5,17 @@ _netpoll.py. Interest is registered while a waiter is armed and removed when
 both slots are empty, which costs a system call per change on kqueue and
 none on select/poll. Wake-ups come through a socketpair, which works on
 every platform (Windows has no pipes that select accepts).
+
+After ``fork()`` the child gets a fresh selector and wake-up socketpair for
+every backend, as the epoll backend does (the parent's are shared files).
 """
 
 from __future__ import annotations
 
+import os
 import selectors
 import socket
+import weakref
 
 from ._netpoll import FdWaiter
 
@@ -21,15 +26,30 @@ _W = selectors.EVENT_WRITE
 
 
 class SelectorsNetpoll:
-    __slots__ = ("_sel", "_wake_r", "_wake_w", "fds", "nwaiting")
+    __slots__ = ("_sel", "_wake_r", "_wake_w", "fds", "nwaiting", "__weakref__")
 
     def __init__(self) -> None:
+        self._open()
+        self.fds: dict[int, list[FdWaiter | None]] = {}
+        self.nwaiting = 0
+        _live.add(self)
+
+    def _open(self) -> None:
         self._sel = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._sel.register(self._wake_r, _R)
-        self.fds: dict[int, list[FdWaiter | None]] = {}
+
+    def _after_fork(self) -> None:
+        # Close only our copies of the parent's selector and socketpair.
+        for closable in (self._sel, self._wake_r, self._wake_w):
+            try:
+                closable.close()
+            except OSError:  # pragma: no cover
+                pass
+        self._open()
+        self.fds.clear()
         self.nwaiting = 0
 
     def _update(self, fd: int, slots: list[FdWaiter | None], had: int) -> None:
@@ -145,6 +165,7 @@ class SelectorsNetpoll:
             pass
 
     def close(self) -> None:
+        _live.discard(self)
         self._sel.close()
         self._wake_r.close()
         self._wake_w.close()
@@ -154,3 +175,16 @@ class SelectorsNetpoll:
             self.close()
         except (AttributeError, OSError):
             pass
+
+
+# Every live backend, for the after-fork reset.
+_live: weakref.WeakSet[SelectorsNetpoll] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for backend in list(_live):
+        backend._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -252,6 +252,9 @@ class Scheduler:
         self.npending = 0  # thread-pool calls in flight for goroutines of this scheduler
         self.ticks = 0
         self._backoff = 0.0  # idle wait while other threads live; 0 when not backing off
+        # Goroutines in a nested bare run(), waiting to be the only ones left.
+        self.idle_waiters: list[G] = []
+        self.just_polled = False  # the idle wait has just polled the netpoller
 
     @property
     def poller(self) -> Netpoll:
@@ -369,6 +372,11 @@ class Scheduler:
     def _poll(self) -> None:
         self._drain_remote()
         self._run_timers()
+        if self.just_polled:
+            # The idle wait has just asked the netpoller: asking again at
+            # once would cost an epoll_wait that finds nothing.
+            self.just_polled = False
+            return
         p = self._poller
         if p is not None and p.nwaiting:
             p.poll(0)
@@ -398,6 +406,7 @@ class Scheduler:
             poller.poll(timeout)
         finally:
             self.sleeping = False
+        self.just_polled = True
         if timeout != self._backoff:
             self._backoff = 0.0
 
@@ -439,6 +448,7 @@ class Scheduler:
             # Abandon it; the greenlet is killed when collected.
             _forget(g)
         self.live.clear()
+        self.idle_waiters = []
         self.runq.clear()
         self.runnext = None
         self.remote.clear()
@@ -483,6 +493,8 @@ def _proc_main(g: G) -> None:
         del s.live[g]
         _forget(g)
         me.goroutine = None
+        if s.idle_waiters:
+            _wake_idle_waiters(s)
         if not s.stopping:
             nxt = s.runnext
             if nxt is None and s.runq:
@@ -505,6 +517,15 @@ def _proc_main(g: G) -> None:
             g = s.loop_proc.switch()
         if type(g) is not G:
             raise InternalError(f"free Proc resumed with {g!r} instead of a goroutine")
+
+
+def _wake_idle_waiters(s: Scheduler) -> None:
+    """Ready the nested bare run()s once they are the only goroutines left."""
+    waiters = s.idle_waiters
+    if len(s.live) == len(waiters) and not s.runq and s.runnext is None:
+        s.idle_waiters = []
+        for g in waiters:
+            g.ready()
 
 
 def _other_threads_alive() -> bool:
@@ -588,21 +609,30 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
     stopped (their ``finally`` blocks run), as a Go program ends with main.
     Without one, return None when no goroutine is left.
 
+    Called from a goroutine of the running scheduler (a program run by
+    ``python -m offset`` that calls run() itself), run() acts as that
+    program's main: it calls ``fn`` and returns its result, or, without a
+    main function, waits until every other goroutine is done.
+
     Raises:
         BaseException: whatever escaped a goroutine, with its traceback.
         DeadlockError: every goroutine is blocked and nothing can wake one.
-        RuntimeError: run() is already running in this thread.
+        RuntimeError: run() is already running in this thread, called from
+            outside its goroutines.
         TypeError: ``fn`` is not callable.
     """
+    global _maintask
     if fn is not None and not callable(fn):
         raise TypeError(f"run() argument 'fn' must be callable, not {type(fn).__name__}")
     s = current_scheduler()
-    if s.running:
-        raise RuntimeError("offset.run() is already running in this thread; use go() to start more goroutines")
-    global _maintask
     main_fn = fn
     if main_fn is None:
         main_fn, _maintask = _maintask, None
+    if s.running:
+        g = current_goroutine()
+        if g is None or g.sched is not s:
+            raise RuntimeError("offset.run() is already running in this thread; use go() to start more goroutines")
+        return _nested_run(g, main_fn, args, kwargs)
     s.main = None
     if main_fn is not None:
         s.main = G(main_fn, args, kwargs, s)
@@ -633,6 +663,29 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
     result: T | None = s.main_result
     s.main_result = None
     return result
+
+
+def _nested_run(g: G, fn: Callable[..., T] | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> T | None:
+    """run() from a goroutine of the running scheduler, as a main goroutine.
+
+    ``python -m offset prog.py`` runs the program's top-level code as the
+    main goroutine, and a program written for offset calls run() itself.
+    With a main function, call it here and return its result; without one,
+    wait until every other goroutine is done, which is what a bare run()
+    waits for.
+    """
+    if fn is not None:
+        return fn(*args, **kwargs)
+    s = g.sched
+    s.idle_waiters.append(g)
+    _wake_idle_waiters(s)
+    try:
+        g.park("run (waiting for goroutines)")
+    except BaseException:
+        if g in s.idle_waiters:
+            s.idle_waiters.remove(g)
+        raise
+    return None
 
 
 def gosched() -> None:

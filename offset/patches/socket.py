@@ -29,7 +29,13 @@ How a patched call works, inside a goroutine while its scheduler runs:
    as the stdlib does; sendall's timeout covers the whole call, as in the
    stdlib since 3.5. A socket closed by another goroutine meanwhile raises
    ``OSError(EBADF)``, what the stdlib's call raises on a closed socket.
-4. An address with a host name (connect, connect_ex, bind, sendto,
+4. A read on a blocking TCP or Unix stream socket that comes back short
+   took everything there was (``mark_drained``). The next read on it may
+   then wait first, without trying, when the netpoller can prove no data
+   went unnoticed since (``wait_quiet``): on a request/response connection
+   that saves the read that would only say EAGAIN, a system call and an
+   exception per request.
+5. An address with a host name (connect, connect_ex, bind, sendto,
    sendmsg) is resolved first on the thread pool, as the C code would
    resolve it, so DNS does not block the scheduler's thread.
 

@@ -499,7 +499,12 @@ def test_run_again_after_return_after_raise_and_after_deadlock():
     assert run(lambda: go(ping) or c.recv()) == "ping"
 
 
-def test_run_inside_a_goroutine_raises_runtime_error():
+def test_run_from_a_plain_greenlet_in_a_running_scheduler_raises_runtime_error():
+    # Inside a goroutine run() acts as main (see below); from anything else in
+    # the thread of a running scheduler, such as a greenlet the program made
+    # itself, it cannot run a second scheduler there.
+    import greenlet
+
     log = []
 
     def main():
@@ -507,7 +512,7 @@ def test_run_inside_a_goroutine_raises_runtime_error():
             RuntimeError,
             match=r"^offset\.run\(\) is already running in this thread; use go\(\) to start more goroutines$",
         ):
-            run(lambda: log.append("inner main"))
+            greenlet.greenlet(lambda: run(lambda: log.append("inner main"))).switch()
         c = makechan()
         go(c.send, "still works")
         return c.recv()
@@ -864,3 +869,53 @@ def test_goroutine_started_from_a_deep_stack_gets_a_fresh_recursion_budget():
 
     limit = sys.getrecursionlimit() - 150
     assert run(main) == [limit, limit, limit]
+
+
+def test_run_inside_a_goroutine_acts_as_main():
+    """A program run by `python -m offset` calls run() from its main goroutine:
+    run(fn) calls fn there and returns its result."""
+    log = []
+
+    def prog(x):
+        go(log.append, "other")
+        return x * 2
+
+    def outer():
+        return run(prog, 21)
+
+    assert run(outer) == 42
+
+
+def test_bare_run_inside_a_goroutine_waits_for_the_others():
+    log = []
+
+    def worker(i, c):
+        log.append(("start", i))
+        c.send(i)
+        log.append(("end", i))
+
+    def outer():
+        c = makechan(3)
+        for i in range(3):
+            go(worker, i, c)
+        assert run() is None  # returns once the three workers are done
+        log.append("run returned")
+        return sorted(c.recv() for _ in range(3))
+
+    assert run(outer) == [0, 1, 2]
+    assert log[-1] == "run returned"
+    assert sorted(e for e in log if e != "run returned") == sorted(
+        [("start", i) for i in range(3)] + [("end", i) for i in range(3)]
+    )
+
+
+def test_bare_run_inside_a_goroutine_with_blocked_goroutines_is_a_deadlock():
+    def outer():
+        c = makechan()
+        go(c.recv)
+        run()
+
+    with pytest.raises(DeadlockError) as info:
+        run(outer)
+    assert "[run (waiting for goroutines)]" in str(info.value)
+    assert "[chan receive]" in str(info.value)

@@ -106,7 +106,5 @@ child.report(out)
 def test_waits_wake_when_another_goroutine_writes() -> None:
     out = run_child(WAKE)
     # All six wait at once; each wakes about 50 ms later, not after 5 s.
-    assert out == dict.fromkeys(["select", "poll", "epoll", "SelectSelector", "PollSelector", "EpollSelector"], [True, 0.1]) or all(
-        ready and took < 1.0 for ready, took in out.values()
-    )
-    assert len(out) == 6
+    assert sorted(out) == sorted(["select", "poll", "epoll", "SelectSelector", "PollSelector", "EpollSelector"])
+    assert all(ready and took < 1.0 for ready, took in out.values()), out

@@ -83,6 +83,14 @@ def test_cases_in_goroutines_match_unpatched(unpatched: dict[str, Any]) -> None:
     assert result["ticks"] > 20
 
 
+def test_cases_on_the_portable_netpoller_match_unpatched(unpatched: dict[str, Any]) -> None:
+    # The selectors backend (level-triggered, registered per wait) is what
+    # platforms without epoll use.
+    result = run_child(IN_GOROUTINES, env={"OFFSET_NETPOLL": "selectors"})
+    assert_same(result["cases"], unpatched)
+    assert result["ticks"] > 20
+
+
 def test_cases_in_a_plain_thread_match_unpatched(unpatched: dict[str, Any]) -> None:
     assert_same(run_child(IN_A_THREAD), unpatched)
 
@@ -159,8 +167,9 @@ child.report({"n": len(results), "ok": sum(results), "took": took})
 """
 
 
-def test_blocking_echo_server_1000_connections() -> None:
-    r = run_child(ECHO_1000)
+@pytest.mark.parametrize("netpoll", ["epoll", "selectors"])
+def test_blocking_echo_server_1000_connections(netpoll: str) -> None:
+    r = run_child(ECHO_1000, env={"OFFSET_NETPOLL": netpoll})
     assert r["n"] == 1000 and r["ok"] == 1000
     assert r["took"] < 20
 
@@ -227,3 +236,39 @@ child.report(out)
 
 def test_reader_and_writer_goroutines_share_a_socket() -> None:
     assert run_child(SAME_SOCKET) == [["read", "b'hi'"], ["wrote", 4 << 20]]
+
+
+FORK = """
+import child; child.start()
+import offset; offset.patch_all()
+import os, socket, time
+
+def exchange():
+    # A goroutine waits in the netpoller while another writes.
+    a, b = socket.socketpair()
+    def writer():
+        time.sleep(0.02)
+        b.sendall(b"ok")
+    def main():
+        offset.go(writer)
+        return a.recv(10)
+    try:
+        return offset.run(main)
+    finally:
+        a.close(); b.close()
+
+first = exchange()                  # the parent's scheduler has a netpoller now
+pid = os.fork()
+# Both processes wait in their netpollers at the same time: a shared epoll
+# set would hand one process's events to the other.
+results = [exchange() for _ in range(20)]
+if pid == 0:
+    os._exit(0 if results == [b"ok"] * 20 else 1)
+_, status = os.waitpid(pid, 0)
+child.report([first.decode(), os.waitstatus_to_exitcode(status), results == [b"ok"] * 20])
+"""
+
+
+@pytest.mark.parametrize("netpoll", ["epoll", "selectors"])
+def test_fork_gives_the_child_its_own_netpoller(netpoll: str) -> None:
+    assert run_child(FORK, timeout=30, env={"OFFSET_NETPOLL": netpoll}) == ["ok", 0, True]
