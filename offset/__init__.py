@@ -2,8 +2,10 @@
 
 Goroutines (``go``), channels (``makechan``), ``select`` and a scheduler
 modelled on Go's, on greenlet; Go's standard kit in ``offset.time``,
-``offset.sync``, ``offset.context`` and ``offset.errgroup``. The contract is
-API.md; semantics are Go's unless it says otherwise.
+``offset.sync``, ``offset.context`` and ``offset.errgroup``; and the patch
+layer (``patch_all``, ``offset.patches``) that makes existing blocking code
+cooperate. The contract is API.md; semantics are Go's unless it says
+otherwise.
 """
 
 from ._core import Case as Case
@@ -19,6 +21,11 @@ from ._core import run as run
 from ._core import select as select
 from ._core import syscall as syscall
 
+# The patch layer is built on the core, so it is imported after it.
+from . import patches as patches  # noqa: E402
+from .patches import patch_all as patch_all  # noqa: E402
+from .patches import unpatch_all as unpatch_all  # noqa: E402
+
 for _obj in (Case, Chan, go, gosched, maintask, makechan, run, select, syscall):
     _obj.__module__ = "offset"
 del _obj
@@ -33,17 +40,12 @@ __all__ = [
     "gosched",
     "maintask",
     "makechan",
+    "patch_all",
+    "patches",
     "run",
     "select",
     "syscall",
+    "unpatch_all",
 ]
 
 __version__ = "0.1.0"
-
-# The patch layer (API.md, "Blocking calls and the patch layer"): appended
-# here, after the core, because offset.patches is built on offset._core.
-from . import patches as patches  # noqa: E402
-from .patches import patch_all as patch_all  # noqa: E402
-from .patches import unpatch_all as unpatch_all  # noqa: E402
-
-__all__ += ["patch_all", "patches", "unpatch_all"]
