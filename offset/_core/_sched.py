@@ -338,15 +338,40 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self.stopping:
-            self._poll()
-            if self.runq or self.runnext is not None:
-                self._resume_next()
-                continue
-            if self.stopping:
-                break
-            if self.main is None and not self.live and not self.timers.nkeepalive:
-                break  # no goroutine is left
-            self._idle_wait()
+            try:
+                self._poll()
+                if self.runq or self.runnext is not None:
+                    self._resume_next()
+                    continue
+                if self.stopping:
+                    break
+                if self.main is None and not self.live and not self.timers.nkeepalive:
+                    break  # no goroutine is left
+                self._idle_wait()
+            except KeyboardInterrupt as e:
+                if not self._interrupt_main(e):
+                    raise
+
+    def _interrupt_main(self, exc: KeyboardInterrupt) -> bool:
+        """Deliver a Ctrl-C that hit the loop to the main goroutine.
+
+        Python raises KeyboardInterrupt in whatever the main thread runs;
+        for an idle scheduler that is the loop's epoll_wait, but a program
+        expects it where its main code waits (``except KeyboardInterrupt``
+        around ``accept()``). So throw it into the main goroutine at its
+        park, as a stop is thrown: every park site withdraws its waiter on
+        an exception. Only when main is parked in such a wait: not when it
+        is runnable (a ready is on its way and would resume it a second
+        time) nor in a thread-pool call (whose completion would ready it
+        later, into whatever it waits on next). Returns whether delivered.
+        """
+        main = self.main
+        if main is None or main.proc is None or main.fn is None or main.reason == "syscall":
+            return False
+        if main is self.runnext or main in self.runq or main in self.remote:
+            return False
+        main.proc.throw(exc)
+        return True
 
     def _drain_remote(self) -> None:
         remote = self.remote

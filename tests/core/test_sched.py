@@ -919,3 +919,46 @@ def test_bare_run_inside_a_goroutine_with_blocked_goroutines_is_a_deadlock():
         run(outer)
     assert "[run (waiting for goroutines)]" in str(info.value)
     assert "[chan receive]" in str(info.value)
+
+
+def _sigint_soon(delay: float = 0.1) -> threading.Thread:
+    import os
+    import signal
+
+    t = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+    t.start()
+    return t
+
+
+def test_ctrl_c_while_the_scheduler_idles_reaches_the_main_goroutine():
+    # Python raises KeyboardInterrupt where the main thread is, here the
+    # scheduler's epoll_wait; the program's own handler around its wait
+    # must still see it (python -m offset runs servers that rely on that).
+    def main():
+        c = makechan()
+        t = _sigint_soon()
+        try:
+            c.recv()
+        except KeyboardInterrupt:
+            return "caught in main"
+        finally:
+            t.join()
+
+    assert run(main) == "caught in main"
+
+
+def test_ctrl_c_not_handled_by_main_ends_run():
+    log = []
+
+    def main():
+        c = makechan()
+        t = _sigint_soon()
+        try:
+            c.recv()
+        finally:
+            t.join()
+            log.append("finally ran")
+
+    with pytest.raises(KeyboardInterrupt):
+        run(main)
+    assert log == ["finally ran"]
