@@ -921,13 +921,31 @@ def test_bare_run_inside_a_goroutine_with_blocked_goroutines_is_a_deadlock():
     assert "[chan receive]" in str(info.value)
 
 
-def _sigint_soon(delay: float = 0.1) -> threading.Thread:
-    import os
-    import signal
+class _SigintSoon:
+    """A thread that sends this process SIGINT, then stays alive until told.
 
-    t = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
-    t.start()
-    return t
+    Staying alive matters: once it has ended, and before Python runs the
+    pending signal handler, the blocked scheduler would rightly see nothing
+    that could wake it and report a deadlock instead.
+    """
+
+    def __init__(self, delay: float = 0.1) -> None:
+        import os
+        import signal
+
+        self.done = threading.Event()
+
+        def body() -> None:
+            time.sleep(delay)
+            os.kill(os.getpid(), signal.SIGINT)
+            self.done.wait(10)
+
+        self.thread = threading.Thread(target=body)
+        self.thread.start()
+
+    def join(self) -> None:
+        self.done.set()
+        self.thread.join()
 
 
 def test_ctrl_c_while_the_scheduler_idles_reaches_the_main_goroutine():
@@ -936,7 +954,7 @@ def test_ctrl_c_while_the_scheduler_idles_reaches_the_main_goroutine():
     # must still see it (python -m offset runs servers that rely on that).
     def main():
         c = makechan()
-        t = _sigint_soon()
+        t = _SigintSoon()
         try:
             c.recv()
         except KeyboardInterrupt:
@@ -952,7 +970,7 @@ def test_ctrl_c_not_handled_by_main_ends_run():
 
     def main():
         c = makechan()
-        t = _sigint_soon()
+        t = _SigintSoon()
         try:
             c.recv()
         finally:
