@@ -921,62 +921,72 @@ def test_bare_run_inside_a_goroutine_with_blocked_goroutines_is_a_deadlock():
     assert "[chan receive]" in str(info.value)
 
 
-class _SigintSoon:
-    """A thread that sends this process SIGINT, then stays alive until told.
+# Ctrl-C runs in a fresh interpreter: a real SIGINT must not be able to reach
+# pytest itself, and the suite's switch tracer (conftest) runs Python code
+# inside greenlet switches, where a pending signal could be raised in the
+# tracer rather than in the program, which no real program does.
+_CTRL_C = """
+import os, signal, sys, threading, time
+from offset import makechan, run
 
-    Staying alive matters: once it has ended, and before Python runs the
-    pending signal handler, the blocked scheduler would rightly see nothing
-    that could wake it and report a deadlock instead.
-    """
+def sigint_soon():
+    # Stays alive until main has handled the signal: once ended (and before
+    # Python runs the pending handler) the blocked scheduler would rightly
+    # see nothing that could wake it, and report a deadlock.
+    done = threading.Event()
+    def body():
+        time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+        done.wait(10)
+    t = threading.Thread(target=body)
+    t.start()
+    return done, t
 
-    def __init__(self, delay: float = 0.1) -> None:
-        import os
-        import signal
+def handled():
+    c = makechan()
+    done, t = sigint_soon()
+    try:
+        c.recv()
+    except KeyboardInterrupt:
+        return "caught in main"
+    finally:
+        done.set(); t.join()
 
-        self.done = threading.Event()
+def unhandled():
+    c = makechan()
+    done, t = sigint_soon()
+    try:
+        c.recv()
+    finally:
+        done.set(); t.join()
+        print("finally ran", flush=True)
 
-        def body() -> None:
-            time.sleep(delay)
-            os.kill(os.getpid(), signal.SIGINT)
-            self.done.wait(10)
+if sys.argv[1] == "handled":
+    print(run(handled), flush=True)
+else:
+    try:
+        run(unhandled)
+    except KeyboardInterrupt:
+        print("run raised KeyboardInterrupt", flush=True)
+"""
 
-        self.thread = threading.Thread(target=body)
-        self.thread.start()
 
-    def join(self) -> None:
-        self.done.set()
-        self.thread.join()
+def _ctrl_c(kind: str) -> str:
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _CTRL_C, kind], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def test_ctrl_c_while_the_scheduler_idles_reaches_the_main_goroutine():
     # Python raises KeyboardInterrupt where the main thread is, here the
     # scheduler's epoll_wait; the program's own handler around its wait
     # must still see it (python -m offset runs servers that rely on that).
-    def main():
-        c = makechan()
-        t = _SigintSoon()
-        try:
-            c.recv()
-        except KeyboardInterrupt:
-            return "caught in main"
-        finally:
-            t.join()
-
-    assert run(main) == "caught in main"
+    assert _ctrl_c("handled") == "caught in main\n"
 
 
 def test_ctrl_c_not_handled_by_main_ends_run():
-    log = []
-
-    def main():
-        c = makechan()
-        t = _SigintSoon()
-        try:
-            c.recv()
-        finally:
-            t.join()
-            log.append("finally ran")
-
-    with pytest.raises(KeyboardInterrupt):
-        run(main)
-    assert log == ["finally ran"]
+    assert _ctrl_c("unhandled") == "finally ran\nrun raised KeyboardInterrupt\n"
