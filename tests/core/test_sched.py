@@ -929,6 +929,11 @@ _CTRL_C = """
 import os, signal, sys, threading, time
 from offset import makechan, run
 
+# What an interactive Python has. A process started with SIGINT ignored (a
+# background job of a non-interactive shell, which CI may be) inherits that,
+# and Python then installs no KeyboardInterrupt handler at all.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 def sigint_soon():
     # Stays alive until main has handled the signal: once ended (and before
     # Python runs the pending handler) the blocked scheduler would rightly
