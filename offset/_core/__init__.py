@@ -11,7 +11,6 @@ from ._chan import SendCase as SendCase
 from ._chan import Waiter as Waiter
 from ._chan import chanlock as chanlock
 from ._chan import makechan as makechan
-from ._chan import park_waiter as park_waiter
 from ._errors import DeadlockError as DeadlockError
 from ._errors import GoroutineExit as GoroutineExit
 from ._errors import InternalError as InternalError

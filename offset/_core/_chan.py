@@ -48,7 +48,7 @@ from ._errors import PanicError
 from ._greenlet import getcurrent as _getcurrent
 from ._sched import G, ThreadParker, current_parker
 
-__all__ = ["Chan", "Waiter", "SelectState", "chanlock", "makechan", "park_waiter"]
+__all__ = ["Chan", "Waiter", "SelectState", "chanlock", "makechan"]
 
 T = TypeVar("T")
 
@@ -106,18 +106,6 @@ def _withdraw(q: deque[AnyWaiter], w: AnyWaiter) -> None:
         pass  # already served; the ready on its way is ignored
     finally:
         _release()
-
-
-def park_waiter(g: G | ThreadParker, w: AnyWaiter, q: deque[AnyWaiter], reason: str) -> None:
-    """Park ``g`` until ``w`` is served; on an exception, leave ``q`` first.
-
-    Precondition: ``w`` is in ``q`` and chanlock is released.
-    """
-    try:
-        g.park(reason)
-    except BaseException:
-        _withdraw(q, w)
-        raise
 
 
 def _claim(w: AnyWaiter) -> bool:

@@ -142,11 +142,6 @@ class G:
         # (SelectState, [Waiter]) reused by this goroutine's blocking selects.
         self.selcache: Any = None
 
-    @property
-    def g(self) -> G:
-        """The goroutine a waiter wakes: itself."""
-        return self
-
     def ready(self) -> None:
         """Make this parked goroutine runnable; safe from any thread."""
         s = self.sched
@@ -218,11 +213,6 @@ class ThreadParker:
         self._lock.acquire()
         self.value: Any = None
         self.ok = False
-
-    @property
-    def g(self) -> ThreadParker:
-        """The parker a waiter wakes: itself."""
-        return self
 
     def park(self, reason: str) -> None:
         self._lock.acquire()
