@@ -16,12 +16,13 @@ fails the child instead of reporting.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import json
 import os
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 BLOCKED_LIMIT = 1.0
 MARK = "CHILD-REPORT:"
@@ -77,3 +78,32 @@ def outcome(fn: Callable[[], Any]) -> list[Any]:
         ctx = type(e.__context__).__name__ if e.__context__ is not None else None
         return ["raise", type(e).__name__, str(e), getattr(e, "errno", None), ctx]
     return ["ok", repr(result)]
+
+
+class Cases:
+    """A case module's registry: ``@cases.case`` records a function by name,
+    ``run_all`` runs them and gives each one's ``outcome``."""
+
+    def __init__(self) -> None:
+        self.fns: dict[str, Callable[[], Any]] = {}
+
+    def case(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+        self.fns[fn.__name__] = fn
+        return fn
+
+    def run_all(self, names: list[str] | None = None, exclude: set[str] = set()) -> dict[str, Any]:
+        return {
+            name: outcome(fn)
+            for name, fn in self.fns.items()
+            if (names is None or name in names) and name not in exclude
+        }
+
+
+@contextlib.contextmanager
+def pair() -> Iterator[Any]:
+    """A connected socketpair, both ends closed on the way out."""
+    import socket  # here, not at the top: a child imports this module first
+
+    a, b = socket.socketpair()
+    with a, b:
+        yield a, b

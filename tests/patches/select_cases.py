@@ -7,29 +7,20 @@ compare equal.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import selectors
 import socket
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import child
 
-CASES: dict[str, Callable[[], Any]] = {}
-
-
-def case(fn: Callable[[], Any]) -> Callable[[], Any]:
-    CASES[fn.__name__] = fn
-    return fn
-
-
-@contextlib.contextmanager
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    a, b = socket.socketpair()
-    with a, b:
-        yield a, b
+_cases = child.Cases()
+case = _cases.case
+CASES = _cases.fns
+run_all = _cases.run_all
+pair = child.pair
 
 
 def named(result: Any, names: dict[Any, str]) -> Any:
@@ -223,7 +214,3 @@ def selectors_all() -> Any:
 def selector_empty_timeout() -> Any:
     with selectors.DefaultSelector() as sel:
         return timed(lambda: sel.select(0.05), 0.05)
-
-
-def run_all(exclude: set[str] = set()) -> dict[str, Any]:
-    return {name: child.outcome(fn) for name, fn in CASES.items() if name not in exclude}

@@ -18,23 +18,15 @@ import signal
 import socket
 import tempfile
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import child
 
-CASES: dict[str, Callable[[], Any]] = {}
-
-
-def case(fn: Callable[[], Any]) -> Callable[[], Any]:
-    CASES[fn.__name__] = fn
-    return fn
-
-
-@contextlib.contextmanager
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    a, b = socket.socketpair()
-    with a, b:
-        yield a, b
+_cases = child.Cases()
+case = _cases.case
+CASES = _cases.fns
+run_all = _cases.run_all
+pair = child.pair
 
 
 @contextlib.contextmanager
@@ -489,11 +481,3 @@ def subclass() -> Any:
 
 # Cases that only work on the main thread (signal handlers).
 MAIN_THREAD_ONLY = {"recv_through_signals"}
-
-
-def run_all(names: list[str] | None = None, exclude: set[str] = set()) -> dict[str, Any]:
-    return {
-        name: child.outcome(fn)
-        for name, fn in CASES.items()
-        if (names is None or name in names) and name not in exclude
-    }
