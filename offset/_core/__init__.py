@@ -28,6 +28,7 @@ from ._sched import gosched as gosched
 from ._sched import maintask as maintask
 from ._sched import run as run
 from ._sched import sleep_ns as sleep_ns
+from ._sched import call_signal_handler as call_signal_handler
 from ._select import Default as Default
 from ._select import default as default
 from ._select import select as select

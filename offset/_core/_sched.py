@@ -43,6 +43,41 @@ Invariants:
   the GIL's sequential consistency one side always sees the other and no
   wake-up is lost.
 
+Signals. Python runs a signal handler in the main thread, at the next
+bytecode boundary of whatever runs there, and its exception comes out of
+that code; a handler that returns lets an interrupted system call carry on
+with what is left of its timeout (PEP 475). Under a scheduler the main
+thread runs offset's own bookkeeping and many goroutines, so offset places
+handlers itself (the signal patch area installs ``call_signal_handler``
+around every Python handler):
+
+- Interrupting the program's own code in the main goroutine, the handler
+  runs right there, as in plain Python.
+- Interrupting another goroutine's code, it runs there too, and what it
+  raises is posted to the main goroutine (``interrupt``), not to the
+  goroutine that happened to run.
+- Interrupting offset's code (the loop, its idle ``epoll_wait``, a
+  channel operation half done), it is *deferred*: queued on ``signals``,
+  with a netpoller wake-up so that an epoll_wait that PEP 475 would
+  restart returns, and run from the loop as a goroutine of its own. An
+  exception it raises is posted to the main goroutine. So no handler ever
+  raises in the middle of offset's bookkeeping (between taking a wake-up
+  off a queue and acting on it, with a lock held), where it would lose a
+  wake-up for good.
+
+A posted exception is *delivered* by the loop: thrown into the main
+goroutine at its park, where every park site withdraws its waiter (the
+park protocol), so that the blocking call it made (recv, a channel
+receive, sleep, select) raises it, as the interrupted call does in plain
+Python. The throw waits while main is runnable (a wake-up is on its way;
+it is delivered at main's next park) or inside a thread-pool call (which
+cannot be abandoned; delivered when the call returns and main parks
+again). If main finishes first, run() raises it. Without the signal patch
+(a bare ``offset.run()``), a handler raises wherever it interrupted; one
+that escapes the loop is recognised (KeyboardInterrupt, or a traceback
+through code that is not offset's) and posted to main the same way, but
+one that lands in offset's code in a goroutine is not safe.
+
 Rejected designs:
 - A hub greenlet that every switch goes through (gevent): two switches per
   hand-off instead of one.
@@ -70,6 +105,7 @@ __all__ = [
     "G",
     "Scheduler",
     "ThreadParker",
+    "call_signal_handler",
     "current_goroutine",
     "current_parker",
     "current_scheduler",
@@ -96,6 +132,7 @@ _LOOP_EVERY = 64
 _LOOP_MASK = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks % every
 # Files inside offset whose frames a deadlock report skips to find the user's line.
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PKG_PREFIX = _PKG_DIR + os.sep
 
 # Threads offset started itself (the thread pool); they do not count as
 # "another thread that could wake a goroutine" for deadlock detection.
@@ -170,8 +207,9 @@ class G:
            returns at its turn.
 
         Pitfalls: park may instead raise ``GoroutineExit`` (the goroutine is
-        being stopped) or, in the main thread, ``KeyboardInterrupt``; the
-        caller must then withdraw its waiter, and must accept that a ready()
+        being stopped) or, in the main goroutine, an interrupt (what a
+        signal handler raised, KeyboardInterrupt); the caller must then
+        withdraw its waiter, and must accept that a ready()
         may already be on its way (it is ignored for a dead G). Never park
         while holding a lock another goroutine of this thread needs.
         """
@@ -247,6 +285,12 @@ class Scheduler:
         # Goroutines in a nested bare run(), waiting to be the only ones left.
         self.idle_waiters: list[G] = []
         self.just_polled = False  # the idle wait has just polled the netpoller
+        # Signal handlers deferred out of offset's code, run by the loop as
+        # goroutines; appended from wherever Python ran the handler, so only
+        # ever appended to, and taken off by the loop (see "Signals" above).
+        self.signals: deque[tuple[Callable[[int, Any], Any], int]] = deque()
+        # Exceptions signal handlers raised, for the main goroutine, oldest first.
+        self.interrupts: deque[BaseException] = deque()
 
     @property
     def poller(self) -> Netpoll:
@@ -332,6 +376,8 @@ class Scheduler:
         while not self.stopping:
             try:
                 self._poll()
+                if self.signals or self.interrupts:
+                    self._run_signals()
                 if self.runq or self.runnext is not None:
                     self._resume_next()
                     continue
@@ -340,30 +386,56 @@ class Scheduler:
                 if self.main is None and not self.live and not self.timers.nkeepalive:
                     break  # no goroutine is left
                 self._idle_wait()
-            except KeyboardInterrupt as e:
-                if not self._interrupt_main(e):
+            except BaseException as e:
+                # Only a signal handler that Python ran inside the loop
+                # (no signal patch) gets here; anything else is offset's
+                # own failure and ends run().
+                if not _raised_by_handler(e):
                     raise
+                self.interrupt(e)
 
-    def _interrupt_main(self, exc: KeyboardInterrupt) -> bool:
-        """Deliver a Ctrl-C that hit the loop to the main goroutine.
+    def interrupt(self, exc: BaseException) -> None:
+        """Post ``exc``, raised by a signal handler, to the main goroutine.
 
-        Python raises KeyboardInterrupt in whatever the main thread runs;
-        for an idle scheduler that is the loop's epoll_wait, but a program
-        expects it where its main code waits (``except KeyboardInterrupt``
-        around ``accept()``). So throw it into the main goroutine at its
-        park, as a stop is thrown: every park site withdraws its waiter on
-        an exception. Only when main is parked in such a wait: not when it
-        is runnable (a ready is on its way and would resume it a second
-        time) nor in a thread-pool call (whose completion would ready it
-        later, into whatever it waits on next). Returns whether delivered.
+        Called on this scheduler's thread (signal handlers run in the main
+        thread, which runs this scheduler). The loop delivers it at its
+        next visit (``_deliver_interrupt``).
+        """
+        self.interrupts.append(exc)
+
+    def _run_signals(self) -> None:
+        """Start the deferred handlers; deliver a posted exception if main waits."""
+        signals = self.signals
+        while signals:
+            handler, signum = signals.popleft()
+            go(_run_deferred_handler, handler, signum)
+        if self.interrupts:
+            self._deliver_interrupt()
+
+    def _deliver_interrupt(self) -> None:
+        """Throw the oldest posted exception into the main goroutine's park.
+
+        Python raises a handler's exception in whatever the main thread
+        runs, and a program expects it where its main code waits
+        (``except KeyboardInterrupt`` around ``accept()``, a SIGALRM
+        handler that ends a ``recv``). So it is thrown into the main
+        goroutine at its park, as a stop is thrown: every park site
+        withdraws its waiter on an exception. Only when main is parked in
+        such a wait: not while it is runnable (a ready is on its way and
+        would resume it a second time; it is delivered at its next park)
+        nor in a thread-pool call (whose completion would ready it later,
+        into whatever it waits on next). With no main goroutine, run()
+        itself raises it.
         """
         main = self.main
-        if main is None or main.proc is None or main.fn is None or main.reason == "syscall":
-            return False
+        if main is None:
+            self.fail(self.interrupts.popleft())
+            return
+        if main.proc is None or main.fn is None or main.reason == "syscall":
+            return
         if main is self.runnext or main in self.runq or main in self.remote:
-            return False
-        main.proc.throw(exc)
-        return True
+            return
+        main.proc.throw(self.interrupts.popleft())
 
     def _drain_remote(self) -> None:
         remote = self.remote
@@ -410,15 +482,16 @@ class Scheduler:
             # Another thread may still wake one of ours, but it may also end
             # without doing so: look again now and then, backing off.
             timeout = self._backoff = min(max(self._backoff * 2, 0.01), 1.0)
-        elif self.remote or self.remote_calls:
-            # A thread that has ended woke one of ours on its way out. Looked
-            # at after the threads: a thread seen as ended did its appends.
+        elif self.remote or self.remote_calls or self.signals:
+            # A thread that has ended woke one of ours on its way out (looked
+            # at after the threads: a thread seen as ended did its appends),
+            # or a signal handler was deferred since the loop looked.
             return
         else:
             raise DeadlockError(self._deadlock_message())
         self.sleeping = True
         try:
-            if self.remote or self.remote_calls:
+            if self.remote or self.remote_calls or self.signals:
                 timeout = 0
             poller.poll(timeout)
         finally:
@@ -554,6 +627,67 @@ def _wake_idle_waiters(s: Scheduler) -> None:
             g.ready()
 
 
+def _raised_by_handler(exc: BaseException) -> bool:
+    """Whether ``exc``, escaping the loop, was raised by a signal handler.
+
+    The loop runs only offset's code, so an exception raised in a frame
+    that is not offset's came from a handler Python ran in the loop;
+    KeyboardInterrupt (from the C default handler, which has no frame) is
+    always one.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    tb = exc.__traceback__
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_PKG_PREFIX):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _run_deferred_handler(handler: Callable[[int, Any], Any], signum: int) -> None:
+    """A deferred signal handler, run as a goroutine; what it raises goes to main."""
+    s: Scheduler = _local.sched
+    main = s.main
+    frame = main.proc.gr_frame if main is not None and main.proc is not None else None
+    while frame is not None and frame.f_code.co_filename.startswith(_PKG_PREFIX):
+        frame = frame.f_back  # the program's frame where main waits, as Python would pass
+    try:
+        handler(signum, frame)
+    except GoroutineExit:
+        raise
+    except BaseException as e:
+        s.interrupt(e)
+
+
+def call_signal_handler(handler: Callable[[int, Any], Any], signum: int, frame: Any) -> Any:
+    """Run a Python signal handler that the interpreter has just called.
+
+    The signal patch area installs this around every Python handler; see
+    "Signals" at the top of this module for where each case comes from.
+    ``frame`` is the frame Python interrupted.
+    """
+    s: Scheduler | None = getattr(_local, "sched", None)
+    if s is None or not s.running:
+        return handler(signum, frame)
+    if frame is not None and frame.f_code.co_filename.startswith(_PKG_PREFIX) or getcurrent() is s.loop_proc:
+        # Inside offset's own code: run it from the loop, between goroutines.
+        # The wake-up makes an epoll_wait that PEP 475 restarts return.
+        s.signals.append((handler, signum))
+        s.poller.wakeup()
+        return None
+    g: G | None = getattr(getcurrent(), "goroutine", None)
+    if g is None or g is s.main:
+        return handler(signum, frame)
+    try:
+        return handler(signum, frame)
+    except GoroutineExit:
+        raise
+    except BaseException as e:
+        s.interrupt(e)
+        return None
+
+
 def _other_threads_alive() -> bool:
     me = _get_ident()
     for t in threading.enumerate():
@@ -670,6 +804,7 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
     s.stopping = False
     s.failure = None
     s.main_result = None
+    s.interrupts.clear()
     s.loop_proc = getcurrent()
     for p in s.free:
         p.parent = s.loop_proc
@@ -683,8 +818,24 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
         s.main = None
         s.loop_proc = None
     failure = s.failure
+    s.failure = None
+    if failure is None and s.interrupts:
+        # Main returned before a handler's exception reached it: in plain
+        # Python that exception would have come out of the program's last
+        # lines, so it comes out of run().
+        failure = s.interrupts.popleft()
+    s.interrupts.clear()
+    try:
+        while s.signals:
+            # Handlers deferred while the program ended run here, in the
+            # caller's code, as Python would have run them.
+            handler, signum = s.signals.popleft()
+            handler(signum, sys._getframe())
+    except BaseException as e:
+        if failure is None:
+            raise
+        raise failure from e
     if failure is not None:
-        s.failure = None
         raise failure
     result: T | None = s.main_result
     s.main_result = None

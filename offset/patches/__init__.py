@@ -38,6 +38,9 @@ dns        getaddrinfo, gethostbyname(_ex), gethostbyaddr, getnameinfo on
            the thread pool
 select     select.select, select.poll, select.epoll through the netpoller
 selectors  every selector class's select() through the netpoller
+signal     signal.signal, signal.getsignal: a Python handler's exception
+           reaches the main goroutine where it waits, never the middle of
+           offset's own code
 ========== ===============================================================
 """
 
@@ -46,6 +49,7 @@ from __future__ import annotations
 from . import dns as dns
 from . import select as select
 from . import selectors as selectors
+from . import signal as signal
 from . import socket as socket
 from . import time as time
 from ._registry import PatchWarning as PatchWarning
@@ -54,7 +58,9 @@ from ._registry import is_enabled as _is_enabled
 from ._registry import patch_area as _patch_area
 from ._registry import unpatch_all as _unpatch_all
 
-__all__ = ["patch_all", "unpatch_all", "is_patched", "PatchWarning", "dns", "select", "selectors", "socket", "time"]
+__all__ = [
+    "patch_all", "unpatch_all", "is_patched", "PatchWarning", "dns", "select", "selectors", "signal", "socket", "time",
+]
 
 # The order patch_all applies areas in; unpatch_all undoes them in reverse.
 # The areas replace disjoint attributes and none calls through another's
@@ -63,12 +69,12 @@ __all__ = ["patch_all", "unpatch_all", "is_patched", "PatchWarning", "dns", "sel
 # select originals they were made with), so no order is needed for
 # correctness. It is fixed so that every program patches and unpatches in
 # the same order, which keeps PatchWarnings and tracebacks reproducible.
-AREAS = ("time", "socket", "dns", "select", "selectors")
+AREAS = ("time", "socket", "dns", "select", "selectors", "signal")
 
 # Areas of the patch layer's second part (ssl, subprocess, ...), accepted
 # by patch_all so that ``patch_all(subprocess=False)`` means the same
 # before and after they exist.
-_RESERVED = ("ssl", "subprocess", "os", "signal", "threading", "queue")
+_RESERVED = ("ssl", "subprocess", "os", "threading", "queue")
 
 
 def patch_all(**areas: bool) -> None:
@@ -81,7 +87,7 @@ def patch_all(**areas: bool) -> None:
 
     Args:
         **areas: an area's name and whether to patch it. Areas:
-            time, socket, dns, select, selectors.
+            time, socket, dns, select, selectors, signal.
 
     Raises:
         TypeError: an argument names no area.

@@ -61,16 +61,27 @@ PatchWarning.__module__ = "offset.patches"
 class Patch:
     """One attribute to replace: where it is, and how to build the replacement."""
 
-    __slots__ = ("area", "module", "path", "factory", "scan", "enabled", "hooked", "original", "replacement")
+    __slots__ = (
+        "area", "module", "path", "factory", "scan", "restored", "enabled", "hooked", "original", "replacement",
+    )
 
     def __init__(
-        self, area: str, module: str, path: str, factory: Callable[[Any], Any], scan: bool
+        self,
+        area: str,
+        module: str,
+        path: str,
+        factory: Callable[[Any], Any],
+        scan: bool,
+        restored: Callable[[Any], None] | None,
     ) -> None:
         self.area = area
         self.module = module  # the module's name, e.g. "socket"
         self.path = path  # dotted path inside it, e.g. "socket.recv"
         self.factory = factory  # original -> replacement
         self.scan = scan  # a module-level name others may have bound: look for them
+        # Called with the original once it is back: undoes what the factory
+        # did besides building the replacement (state the patch changed).
+        self.restored = restored
         self.enabled = False
         self.hooked = False  # a post-import hook is registered for it
         self.original: Any = None  # recorded while applied
@@ -87,15 +98,26 @@ _applied: list[Patch] = []  # in order of application; unpatching walks it backw
 _warned: set[tuple[str, str, str]] = set()
 
 
-def define(area: str, module: str, path: str, factory: Callable[[Any], Any], *, scan: bool = False) -> None:
+def define(
+    area: str,
+    module: str,
+    path: str,
+    factory: Callable[[Any], Any],
+    *,
+    scan: bool = False,
+    restored: Callable[[Any], None] | None = None,
+) -> None:
     """Declare a patch of ``module``'s ``path`` in ``area``.
 
     ``factory(original)`` returns the replacement: a ``wrapt.FunctionWrapper``,
-    or a function made with ``lean``. ``scan`` asks for the check that no
-    other module bound the original under its own name first.
+    or a function made with ``lean``. It runs when the patch is applied, and
+    may also change state the replacement relies on (the signal area wraps
+    the handlers already installed); ``restored(original)``, called when the
+    original is back, undoes that. ``scan`` asks for the check that no other
+    module bound the original under its own name first.
     """
     with _lock:
-        _areas.setdefault(area, []).append(Patch(area, module, path, factory, scan))
+        _areas.setdefault(area, []).append(Patch(area, module, path, factory, scan, restored))
 
 
 def areas() -> list[str]:
@@ -207,9 +229,12 @@ def _unapply(p: Patch) -> None:
     module = sys.modules.get(p.module)
     if module is not None:
         _wrapt().unwrap_object(module, p.path, p.replacement, missing_ok=True)
+    original = p.original
     p.replacement = None
     p.original = None
     _applied.remove(p)
+    if p.restored is not None:
+        p.restored(original)
 
 
 # Modules that hold an original by design, not by an early import.

@@ -112,12 +112,16 @@ child.report(out)
 
 def test_selective_patching() -> None:
     r = run_child(SELECTIVE)
-    assert r["all_but"] == {"time": True, "socket": False, "dns": False, "select": True, "selectors": True}
+    assert r["all_but"] == {
+        "time": True, "socket": False, "dns": False, "select": True, "selectors": True, "signal": True,
+    }
     assert r["none"] == dict.fromkeys(r["none"], False)
-    assert r["time_only"] == {"time": True, "socket": False, "dns": False, "select": False, "selectors": False}
+    assert r["time_only"] == {
+        "time": True, "socket": False, "dns": False, "select": False, "selectors": False, "signal": False,
+    }
     assert r["time_wrapped"] and r["time_unwrapped"]
     assert r["reserved"] is False
-    areas = "time, socket, dns, select, selectors"
+    areas = "time, socket, dns, select, selectors, signal"
     assert r["errors"] == [
         ["TypeError", f"patch_all() got an unexpected keyword argument 'bogus'; the areas are: {areas}"],
         ["ValueError", f"patch_all(): the 'ssl' area is not available yet; the areas are: {areas}"],
