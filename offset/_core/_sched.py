@@ -279,7 +279,11 @@ class Scheduler:
         self.main: G | None = None
         self.main_result: Any = None
         self.failure: BaseException | None = None
-        self.npending = 0  # thread-pool calls in flight for goroutines of this scheduler
+        # Goroutines of this scheduler in a thread-pool call, each with its
+        # claim: a list holding the G until the call's completion or an
+        # interrupt pops it (list.pop is atomic under the GIL); whoever pops
+        # it decides how the wait ends (see _syscall.py).
+        self.syscalls: dict[G, list[G]] = {}
         self.ticks = 0
         self._backoff = 0.0  # idle wait while other threads live; 0 when not backing off
         # Goroutines in a nested bare run(), waiting to be the only ones left.
@@ -422,18 +426,31 @@ class Scheduler:
         goroutine at its park, as a stop is thrown: every park site
         withdraws its waiter on an exception. Only when main is parked in
         such a wait: not while it is runnable (a ready is on its way and
-        would resume it a second time; it is delivered at its next park)
-        nor in a thread-pool call (whose completion would ready it later,
-        into whatever it waits on next). With no main goroutine, run()
-        itself raises it.
+        would resume it a second time; it is delivered at its next park).
+        A thread-pool call is given up (its result is dropped when it
+        comes) if the interrupt claims it before its completion does. With
+        no main goroutine, run() itself raises it.
+
+        Not covered yet: a waker in another thread that has taken main's
+        waiter off a channel or sync queue but not yet readied it when the
+        loop looks. Main then raises, and the late ready resumes it once
+        too often; the window is a few bytecodes of that thread.
         """
         main = self.main
         if main is None:
             self.fail(self.interrupts.popleft())
             return
-        if main.proc is None or main.fn is None or main.reason == "syscall":
+        if main.proc is None or main.fn is None:
             return
-        if main is self.runnext or main in self.runq or main in self.remote:
+        if main.reason == "syscall":
+            claim = self.syscalls.get(main)
+            if not claim:
+                return
+            try:
+                claim.pop()
+            except IndexError:
+                return  # the call completed meanwhile: its ready is on the way
+        elif main is self.runnext or main in self.runq or main in self.remote:
             return
         main.proc.throw(self.interrupts.popleft())
 
@@ -476,7 +493,7 @@ class Scheduler:
         deadline = self.timers.next_deadline()
         if deadline is not None:
             timeout: float | None = max(0.0, (deadline - _monotonic_ns()) / 1e9)
-        elif poller.nwaiting or self.npending:
+        elif poller.nwaiting or self.syscalls:
             timeout = None
         elif _other_threads_alive():
             # Another thread may still wake one of ours, but it may also end

@@ -94,15 +94,27 @@ def blocking_call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return fn(*args, **kwargs)
     s = g.sched
     fut: Future[T] = _get_pool().submit(fn, *args, **kwargs)
-    s.npending += 1
+    # The completion and an interrupt of main (Scheduler._deliver_interrupt)
+    # race to pop the G; only the winner ends the wait, so a call given up
+    # never readies its goroutine later.
+    claim = [g]
+
+    def done(_f: Future[T]) -> None:
+        try:
+            waiter = claim.pop()
+        except IndexError:
+            return  # given up: the result is dropped
+        waiter.ready()
+
+    s.syscalls[g] = claim
     try:
-        fut.add_done_callback(lambda _f: g.ready())
+        fut.add_done_callback(done)
         g.park("syscall")
     except BaseException:
         fut.cancel()  # if it has not started; a running call can't be stopped
         raise
     finally:
-        s.npending -= 1
+        del s.syscalls[g]
     return fut.result()
 
 

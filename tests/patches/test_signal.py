@@ -224,3 +224,38 @@ def test_without_the_signal_patch_a_handler_raising_in_the_idle_loop_reaches_mai
     # The scheduler idles in epoll_wait, where Python runs the handler; the
     # loop recognises the exception as the handler's and passes it on.
     assert run_child(WITHOUT_THE_PATCH) == ["no patch", "later"]
+
+
+POOL_CALL = """
+import child; child.start()
+import offset; offset.patch_all()
+import signal, time
+def handler(signum, frame):
+    raise KeyboardInterrupt
+signal.signal(signal.SIGALRM, handler)
+@offset.syscall
+def slow():
+    time.sleep(0.5)  # on a pool thread: the real, blocking sleep
+    return "slow result"
+def sender(c):
+    time.sleep(1.0)  # after slow() has completed on its thread
+    c.send("sent")
+def main():
+    c = offset.makechan()
+    offset.go(sender, c)
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    t0 = time.monotonic()
+    try:
+        slow()
+        first = "no exception"
+    except KeyboardInterrupt:
+        first = "interrupted"
+    took = time.monotonic() - t0
+    # The call given up must not resume main later, inside this receive.
+    return [first, took < 0.4, c.recv()]
+child.report(offset.run(main))
+"""
+
+
+def test_handler_interrupts_a_thread_pool_call_at_once_and_its_completion_is_dropped() -> None:
+    assert run_child(POOL_CALL) == ["interrupted", True, "sent"]
