@@ -42,6 +42,11 @@ The backend contract (Go: runtime/netpoll.go), for every implementation:
     Then the caller can skip the read that would only say EAGAIN (a system
     call and an exception saved per request on a request/response
     connection). A backend that cannot promise it returns False.
+    A short read does not always leave the fd unreadable: an EOF or error
+    that came with the last data, or data behind a TCP urgent mark, is
+    still there, and its edge may be the one already delivered. A backend
+    must say False once it has seen that (issue 7: the reader would wait
+    for an edge that never comes).
 ``close_fd(fd)``
     ``fd`` is about to be closed: fire every waiter on it with ok=False and
     forget the fd. The caller raises what the stdlib raises.

@@ -1,7 +1,8 @@
 """The epoll netpoll backend (Linux). The contract is in _netpoll.py.
 
 Each fd is registered once, edge-triggered, for reading and writing
-together (Go's netpollopen: EPOLLIN|EPOLLOUT|EPOLLET), and stays registered
+together (Go's netpollopen: EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET, and
+EPOLLPRI for the drained reads below), and stays registered
 between waits, so a wait costs no system call besides the I/O itself and
 the shared ``epoll_wait``. Edge-triggered is safe because the caller arms
 only after the fd said EAGAIN and before the next ``poll`` (see the
@@ -33,12 +34,34 @@ since, so any data that arrived after the drain is an edge still pending in
 the kernel's ready list: a reader armed now, without trying to read, is
 woken by it. That saves the read that would only say EAGAIN.
 
+That argument needs the short read to have left the fd *not readable*, and
+it does not always (issue 7). The peer's FIN, or a reset, that came in
+with or before the last data stays after the short read that took the
+data: the next read gives b"" (or the error) at once, but the kernel
+reported that change of readiness in the event that was delivered already,
+and reports no other. Nor does a TCP read stop only at the end of the
+queue: it stops short at an urgent-data mark with data behind it. Both are
+in the event the kernel delivers (the mask is taken when ``epoll_wait``
+collects it, not when the edge was queued): EPOLLRDHUP, EPOLLHUP or
+EPOLLERR for the first, EPOLLPRI for the second. Such an event sets
+``hup``, and ``quiet`` then says False until the fd is registered afresh.
+Later events can only be more of the same (a peer that hung up sends no
+more; an error leaves EOF behind), so the flag never needs clearing for
+the same open file. Readiness that changes after ``epoll_wait`` collected
+the event is a new edge, pending, which wakes a quiet reader as any data
+does. Not covered, since no event tells: a Unix stream read also stops
+short after data that carried file descriptors, and, with SO_PASSCRED,
+where the writer's credentials change (a plain recv on such a socket is
+rare; recvmsg is not marked drained).
+
 Invariants:
-- ``self.fds[fd] == [reader, writer, owner_ref, rseq, rmark]``; a waiter
-  slot holds the armed waiter or None; ``owner_ref`` is a weak reference
-  to the owner that armed last, or None when that arm had no owner (or the
-  owner takes no weak references). ``rmark`` is -1 (no drain recorded)
-  after every registration, and otherwise a past value of ``rseq``.
+- ``self.fds[fd] == [reader, writer, owner_ref, rseq, rmark, hup]``; a
+  waiter slot holds the armed waiter or None; ``owner_ref`` is a weak
+  reference to the owner that armed last, or None when that arm had no
+  owner (or the owner takes no weak references). ``rmark`` is -1 (no drain
+  recorded) after every registration, and otherwise a past value of
+  ``rseq``. ``hup`` is False after every registration and True once an
+  event since carried any of ``_NOQUIET``.
 - Every fd in ``self.fds`` was registered with the kernel by the last arm
   that had a chance to (it may have been dropped by the kernel since; the
   owner check above catches that).
@@ -68,9 +91,12 @@ _epoll = select.epoll  # bound at import, before offset.patches.select replaces 
 _IN = select.EPOLLIN
 _OUT = select.EPOLLOUT
 _ERR = select.EPOLLERR | select.EPOLLHUP
-_READ = _IN | _ERR
+_READ = _IN | select.EPOLLRDHUP | _ERR
 _WRITE = _OUT | _ERR
-_MASK = _IN | _OUT | select.EPOLLET
+# After an event with any of these a short read may leave the fd readable
+# (EOF, an error, data behind an urgent mark): no more quiet (see above).
+_NOQUIET = select.EPOLLRDHUP | _ERR | select.EPOLLPRI
+_MASK = _IN | _OUT | select.EPOLLRDHUP | select.EPOLLPRI | select.EPOLLET
 _ONE = (1).to_bytes(8, "little")
 _ref = weakref.ref
 
@@ -112,7 +138,7 @@ class EpollNetpoll:
         slots = self.fds.get(fd)
         if slots is None:
             self._register(fd, False)
-            self.fds[fd] = slots = [None, None, _owner_ref(owner), 0, -1]
+            self.fds[fd] = slots = [None, None, _owner_ref(owner), 0, -1, False]
         else:
             if slots[i] is not None:
                 raise RuntimeError(f"two goroutines wait to {'read' if i == 0 else 'write'} fd {fd} at once")
@@ -121,6 +147,7 @@ class EpollNetpoll:
                 self._register(fd, True)
                 slots[2] = _owner_ref(owner)
                 slots[4] = -1
+                slots[5] = False
         slots[i] = waiter
         self.nwaiting += 1
 
@@ -149,7 +176,7 @@ class EpollNetpoll:
 
     def quiet(self, fd: int, owner: object) -> bool:
         slots = self.fds.get(fd)
-        if slots is None or slots[4] != slots[3] or slots[0] is not None:
+        if slots is None or slots[4] != slots[3] or slots[0] is not None or slots[5]:
             return False
         ref = slots[2]
         return ref is not None and ref() is owner
@@ -184,6 +211,8 @@ class EpollNetpoll:
                     except BlockingIOError:
                         pass
                 continue
+            if ev & _NOQUIET:
+                slots[5] = True
             if ev & _READ:
                 slots[3] += 1
                 w = slots[0]

@@ -12,6 +12,7 @@ import errno
 import os
 import select
 import socket
+import sys
 import threading
 import time
 from typing import Any, Iterator
@@ -34,6 +35,11 @@ if hasattr(select, "epoll"):
     from offset._core._netpoll_epoll import EpollNetpoll
 
     BACKENDS.insert(0, EpollNetpoll)
+
+
+# What the TCP tests below show is Linux's behaviour (a reset leaves the
+# data before it readable; a read stops at the urgent mark).
+LINUX_TCP = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux TCP behaviour")
 
 
 class Recorder:
@@ -239,6 +245,83 @@ def test_drained_and_quiet(poller: Any, pair: tuple[socket.socket, socket.socket
     b.send(b"z")
     poller.poll(5)
     assert poller.quiet(fd, a) is False
+
+
+def test_no_quiet_after_a_short_read_at_eof(poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    # Issue 7. The peer's last data and its EOF arrive before one poll,
+    # which delivers a single read event for both. The read that takes the
+    # data comes back short, but the fd stays readable (the next read gives
+    # b"") and the kernel has no further edge to report: a reader armed
+    # without trying would wait forever.
+    a, b = pair
+    fd = a.fileno()
+    w = Recorder()
+    poller.arm(fd, "r", w, a)
+    b.send(b"last")
+    b.shutdown(socket.SHUT_WR)
+    assert poller.poll(5) == 1
+    assert a.recv(10) == b"last"
+    poller.drained(fd, a)
+    assert poller.quiet(fd, a) is False
+    assert a.recv(10) == b""
+    # It stays so: no later drain of this registration makes it quiet.
+    poller.drained(fd, a)
+    assert poller.quiet(fd, a) is False
+
+
+@LINUX_TCP
+def test_no_quiet_after_a_short_read_before_a_reset(poller: Any) -> None:
+    # As above with an error pending instead of EOF: the peer closed with
+    # unread data in its receive queue, so it sent a reset.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        a = socket.create_connection(listener.getsockname())
+        b, _ = listener.accept()
+    with a, b:
+        a.setblocking(False)
+        fd = a.fileno()
+        w = Recorder()
+        poller.arm(fd, "r", w, a)
+        b.send(b"last")
+        a.send(b"unread")
+        # Let that reach b's receive queue, so that b's close sends a reset.
+        assert wait_fd(b.fileno(), "r", 5.0) is True
+        b.close()
+        # Until the reset is in (level-triggered, so the edge stays pending).
+        p = select.poll()
+        p.register(fd, 0)  # POLLERR and POLLHUP are always reported
+        assert p.poll(5000) != []
+        assert poller.poll(5) == 1
+        assert a.recv(10) == b"last"
+        poller.drained(fd, a)
+        assert poller.quiet(fd, a) is False
+        with pytest.raises(ConnectionResetError):
+            a.recv(10)
+
+
+@LINUX_TCP
+def test_no_quiet_after_a_read_stopped_at_an_urgent_mark(poller: Any) -> None:
+    # A TCP read stops short at the urgent mark, with data behind it.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        a = socket.create_connection(listener.getsockname())
+        b, _ = listener.accept()
+    with a, b:
+        a.setblocking(False)
+        fd = a.fileno()
+        w = Recorder()
+        poller.arm(fd, "r", w, a)
+        b.send(b"abc")
+        b.send(b"!", socket.MSG_OOB)
+        b.send(b"def")
+        p = select.poll()
+        p.register(fd, select.POLLPRI)
+        assert p.poll(5000) != []  # "!" is in, so "abc" before it is too
+        assert poller.poll(5) == 1
+        assert w.fired == [True]
+        assert a.recv(100) == b"abc"
+        poller.drained(fd, a)
+        assert poller.quiet(fd, a) is False
+        assert wait_fd(fd, "r", 5.0) is True  # poll(2) in this thread
+        assert a.recv(100) == b"def"
 
 
 # -- waits on a scheduler using each backend -------------------------------
@@ -454,6 +537,42 @@ def test_wait_quiet_after_drain(sched_poller: Any, pair: tuple[socket.socket, so
     # Only the edge-triggered backend can promise a quiet fd.
     quiet = sched_poller.__class__.__name__ == "EpollNetpoll"
     assert log == [False, True, b"1", b"2", quiet]
+
+
+def test_wait_quiet_after_a_short_read_at_eof(sched_poller: Any, pair: tuple[socket.socket, socket.socket]) -> None:
+    # Issue 7 as the patch layer meets it: recv waits, the peer's last data
+    # and EOF arrive before the scheduler polls, recv returns them short
+    # (mark_drained), and the next recv asks wait_quiet. It must not park:
+    # nothing more will arrive to wake it. The guard's close is a fresh
+    # edge that ends a wait which was wrongly begun, so that the test fails
+    # instead of hanging.
+    a, b = pair
+    log: list[Any] = []
+
+    def main() -> None:
+        from offset import time as otime
+
+        fd = a.fileno()
+
+        def peer() -> None:
+            b.send(b"last")
+            b.shutdown(socket.SHUT_WR)
+
+        def guard() -> None:
+            otime.sleep(5 * otime.SECOND)
+            log.append("guard")
+            b.close()
+
+        go(peer)
+        log.append(wait_fd(fd, "r", 5.0, a))  # the peer runs, then the scheduler polls
+        log.append(a.recv(10))
+        mark_drained(fd, a)
+        go(guard)
+        log.append(wait_quiet(fd, a))
+        log.append(a.recv(10))
+
+    run(main)
+    assert log == [True, b"last", False, b""]
 
 
 def test_wait_fd_outside_a_goroutine_blocks_the_thread(pair: tuple[socket.socket, socket.socket]) -> None:
