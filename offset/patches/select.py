@@ -135,14 +135,30 @@ def _select_wrapper(
 
 
 class poll:
-    """A ``select.poll`` object whose ``poll()`` parks only the goroutine."""
+    """A ``select.poll`` object whose ``poll()`` parks only the goroutine.
+
+    Made only by the patched ``select.poll()``, as the stdlib's poll type
+    is: calling the type or subclassing it raises the stdlib's TypeError.
+    """
 
     __slots__ = ("_poll", "_masks", "_running")
+    _poll: Any  # the real select.poll object
+    _masks: dict[int, int]  # fd -> event mask registered
+    _running: bool  # a poll() waits (the stdlib refuses a second at once)
 
-    def __init__(self, real: Any) -> None:
+    def __new__(cls, *args: Any, **kwargs: Any) -> poll:
+        raise TypeError("cannot create 'select.poll' instances")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        raise TypeError("type 'select.poll' is not an acceptable base type")
+
+    @classmethod
+    def _wrap(cls, real: Any) -> poll:
+        self = object.__new__(cls)
         self._poll = real
-        self._masks: dict[int, int] = {}
+        self._masks = {}
         self._running = False
+        return self
 
     def register(self, *args: Any, **kwargs: Any) -> Any:
         result = self._poll.register(*args, **kwargs)
@@ -194,7 +210,7 @@ class poll:
 
 
 def _poll_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return poll(wrapped(*args, **kwargs))
+    return poll._wrap(wrapped(*args, **kwargs))
 
 
 # -- select.epoll ------------------------------------------------------------

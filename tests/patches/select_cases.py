@@ -149,6 +149,21 @@ def poll_pri_only() -> Any:
         return timed(lambda: p.poll(50), 0.05)
 
 
+@case
+def poll_type() -> Any:
+    # The poll type is made only by select.poll(): CPython's test_select
+    # checks that calling it fails (test_disallow_instantiation).
+    tp = type(select.poll())
+    return [
+        tp.__module__,
+        tp.__name__,
+        child.outcome(lambda: tp()),
+        child.outcome(lambda: type("sub", (tp,), {})),
+        child.outcome(lambda: select.poll(1)),  # type: ignore[call-arg]
+        child.outcome(lambda: select.poll(x=1)),  # type: ignore[call-arg]
+    ]
+
+
 # -- select.epoll ------------------------------------------------------------
 
 
