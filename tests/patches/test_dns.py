@@ -8,7 +8,19 @@ from .conftest import run_child
 
 CASES = """
 import child; child.start()
-import socket
+import socket, sys, traceback
+def failed_call(fn, arg):
+    # While the exception is handled, its traceback holds the caller's
+    # frames and no reference to the argument (CPython's
+    # testRefCountGetNameInfo), and no frame of the pool's machinery.
+    before = sys.getrefcount(arg)
+    try:
+        fn(arg)
+    except Exception as e:
+        files = [f.filename for f in traceback.extract_tb(e.__traceback__)]
+        pool = [f for f in files if "concurrent" in f or "_core" in f or "threading" in f]
+        return type(e).__name__, sys.getrefcount(arg) - before, pool
+    return "returned"
 def cases():
     return {
         "getaddrinfo_localhost": child.outcome(lambda: sorted(socket.getaddrinfo("localhost", 80, socket.AF_INET, socket.SOCK_STREAM))),
@@ -25,6 +37,10 @@ def cases():
         "gethostbyaddr_bad": child.outcome(lambda: socket.gethostbyaddr(5)),
         "getnameinfo": child.outcome(lambda: socket.getnameinfo(("127.0.0.1", 80), socket.NI_NUMERICHOST | socket.NI_NUMERICSERV)),
         "getnameinfo_bad": child.outcome(lambda: socket.getnameinfo(("127.0.0.1",), 0)),
+        "getnameinfo_not_a_tuple": failed_call(lambda a: socket.getnameinfo(a, 0), "x" * 3),
+        "getnameinfo_bad_tuple": failed_call(lambda a: socket.getnameinfo(a, 0), ("127.0.0.1", "x" * 3)),
+        "gethostbyaddr_not_a_host": failed_call(socket.gethostbyaddr, 5.5),
+        "getaddrinfo_bad_service_refs": failed_call(lambda a: socket.getaddrinfo("localhost", a), "no-such-service-" + "offset"),
     }
 if MODE == "patched":
     import offset
