@@ -439,27 +439,68 @@ def _sendall_rest(
                 return None
 
 
-def _is_numeric_host(host: Any, family: int) -> bool:
-    """Whether the C code would take ``host`` without asking the resolver."""
-    if type(host) is bytes:
-        try:
-            host = host.decode("ascii")
-        except UnicodeDecodeError:
-            return True  # the original decides
-    elif type(host) is not str:
-        return True  # a mistake the original reports: leave it alone
-    if host == "" or host == "<broadcast>" or _inet_pton is None:
-        return True
-    try:
-        if family == _AF_INET:
-            _inet_pton(_AF_INET, host)
-        elif "%" in host:
-            return False
+def _host_to_resolve(family: int, address: tuple[Any, ...]) -> bytes | None:
+    """The name socketmodule.c would give the resolver for ``address``, or None.
+
+    Follows getsockaddrarg for AF_INET and AF_INET6: the tuple is parsed
+    whole (``"O&i"``, or ``"O&i|II"`` for AF_INET6; the host by
+    idna_converter) before setipaddr looks at the host, and setipaddr
+    answers "", "<broadcast>", "255.255.255.255" and numeric addresses
+    itself. None whenever the C code would not call the resolver: the
+    address is malformed (the original then raises its own error, before
+    any lookup) or its host needs none. What comes after the lookup (the
+    port and flowinfo ranges) is the original's to check.
+    """
+    n = len(address)
+    if n != 2 and not (family == _AF_INET6 and 2 <= n <= 4):
+        return None
+    host = address[0]
+    # idna_converter: an ASCII str (an exact str: a subclass is not a
+    # compact string) as it is, any other str through the idna codec.
+    if type(host) is str and host.isascii():
+        text: str | None = host
+        name = None  # host.encode("ascii"), made only if needed
+        if "\0" in host:
+            return None
+    else:
+        if isinstance(host, str):
+            try:
+                name = host.encode("idna")
+            except Exception:  # noqa: BLE001 - the C code's "encoding of hostname failed"
+                return None
+        elif isinstance(host, (bytes, bytearray)):
+            name = bytes(host)
         else:
-            _inet_pton(family, host)
-    except OSError:
-        return False
-    return True
+            return None
+        if b"\0" in name:
+            return None
+        try:
+            text = name.decode("ascii")
+        except UnicodeDecodeError:
+            text = None  # not numeric, not "" nor "<broadcast>"
+    port = address[1]
+    if type(port) is not int or n > 2:
+        try:
+            port = _index(port)
+            for number in address[2:]:
+                _index(number)  # "I": no range check
+        except Exception:  # noqa: BLE001 - the parser's error is the original's to raise
+            return None
+    if not -(2**31) <= port < 2**31:
+        return None  # "i": OverflowError, which the C code words as a port range
+    if text is not None:
+        if text == "" or text == "<broadcast>" or text == "255.255.255.255" or _inet_pton is None:
+            return None
+        try:
+            if family == _AF_INET:
+                _inet_pton(_AF_INET, text)
+                return None
+            if "%" not in text:  # with a scope id, setipaddr asks getaddrinfo
+                _inet_pton(_AF_INET6, text)
+                return None
+        except OSError:
+            pass
+    return name if name is not None else host.encode("ascii")
 
 
 def _resolve(sock: Any, address: Any) -> Any:
@@ -467,16 +508,21 @@ def _resolve(sock: Any, address: Any) -> Any:
 
     Does what socketmodule.c's setipaddr does (getaddrinfo with only the
     socket's family as hint, first answer), but off the scheduler's
-    thread. Anything but an AF_INET/AF_INET6 address with a host name is
-    returned unchanged.
+    thread. Anything but an AF_INET/AF_INET6 address the C code would
+    resolve is returned unchanged (see ``_host_to_resolve``).
     """
     family = _family(sock)
-    if (family != _AF_INET and family != _AF_INET6) or type(address) is not tuple or not address:
+    if (family != _AF_INET and family != _AF_INET6) or not isinstance(address, tuple):
         return address
-    host = address[0]
-    if _is_numeric_host(host, family):
+    name = _host_to_resolve(family, address)
+    if name is None:
         return address
-    infos = _pool.call(_socket.getaddrinfo, (host, None, family), {}).unwrap()
+    return _lookup(family, name, address)
+
+
+def _lookup(family: int, name: bytes, address: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``address`` with ``name`` resolved on the thread pool, as setipaddr does."""
+    infos = _pool.call(_socket.getaddrinfo, (name, None, family), {}).unwrap()
     return (infos[0][4][0],) + address[1:]
 
 
@@ -553,8 +599,50 @@ def _make_bind(original: Any) -> Any:
     return _registry.lean(bind, original)
 
 
-def _make_addressed(mode: str, inject: Callable[[tuple[Any, ...], dict[str, Any]], Any], addr_pos: int) -> Callable[[Any], Any]:
-    """sendto/sendmsg: resolve a host name in the address, then as _make_io."""
+def _c_int(x: Any) -> bool:
+    """Whether ``x`` passes the C parser's "i" format."""
+    try:
+        n = x if type(x) is int else _index(x)
+    except Exception:  # noqa: BLE001 - the parser's error is the original's to raise
+        return False
+    return -(2**31) <= n < 2**31
+
+
+def _c_buffer(x: Any) -> bool:
+    """Whether ``x`` passes the C parser's "y*" format (a contiguous buffer)."""
+    if type(x) is bytes or type(x) is bytearray:
+        return True
+    try:
+        view = memoryview(x)
+    except Exception:  # noqa: BLE001 - the parser's error is the original's to raise
+        return False
+    with view:
+        return view.c_contiguous
+
+
+def _sendto_parses(args: tuple[Any, ...]) -> bool:
+    # sock_sendto: "y*O" or "y*iO", then the address.
+    n = len(args)
+    return (n == 2 or (n == 3 and _c_int(args[1]))) and _c_buffer(args[0])
+
+
+def _sendmsg_parses(args: tuple[Any, ...]) -> bool:
+    # sock_sendmsg: "O|OiO", then the address, then the buffers.
+    return len(args) == 4 and _c_int(args[2])
+
+
+def _make_addressed(
+    mode: str,
+    inject: Callable[[tuple[Any, ...], dict[str, Any]], Any],
+    addr_pos: int,
+    parses: Callable[[tuple[Any, ...]], bool],
+) -> Callable[[Any], Any]:
+    """sendto/sendmsg: resolve a host name in the address, then as _make_io.
+
+    The name is resolved only when the C code would get that far:
+    ``parses(args)`` says whether the arguments it reads before the
+    address are good; if not, the original raises its own error first.
+    """
     inner = _make_io(mode, inject)
 
     def factory(original: Any) -> Any:
@@ -564,9 +652,12 @@ def _make_addressed(mode: str, inject: Callable[[tuple[Any, ...], dict[str, Any]
             if current_goroutine() is not None and not kwargs:
                 i = addr_pos if addr_pos >= 0 else len(args) - 1
                 if 1 <= i < len(args):
-                    resolved = _resolve(self, args[i])
-                    if resolved is not args[i]:
-                        args = args[:i] + (resolved,) + args[i + 1 :]
+                    address = args[i]
+                    family = _family(self)
+                    if (family == _AF_INET or family == _AF_INET6) and isinstance(address, tuple):
+                        name = _host_to_resolve(family, address)
+                        if name is not None and parses(args):
+                            args = args[:i] + (_lookup(family, name, address),) + args[i + 1 :]
             return io_method(self, *args, **kwargs)
 
         return _registry.lean(method, original)
@@ -630,7 +721,7 @@ _TABLE: list[tuple[str, Callable[[Any], Any]]] = [
     ("recvfrom_into", _make_io("r", _flags_injector(2, (0,), keywords=True))),
     ("send", _make_io("w", _flags_injector(1, _NONE, keywords=False))),
     ("sendall", _make_sendall),
-    ("sendto", _make_addressed("w", _sendto_inject, -1)),
+    ("sendto", _make_addressed("w", _sendto_inject, -1, _sendto_parses)),
 ]
 if hasattr(_ss, "recvmsg"):
     _TABLE += [
@@ -638,7 +729,7 @@ if hasattr(_ss, "recvmsg"):
         ("recvmsg_into", _make_io("r", _flags_injector(2, (0,), keywords=False))),
     ]
 if hasattr(_ss, "sendmsg"):
-    _TABLE.append(("sendmsg", _make_addressed("w", _flags_injector(2, ([],), keywords=False), 3)))
+    _TABLE.append(("sendmsg", _make_addressed("w", _flags_injector(2, ([],), keywords=False), 3, _sendmsg_parses)))
 _TABLE += [
     ("_sendfile_use_sendfile", _make_sendfile),
     ("_real_close", _make_real_close),

@@ -378,6 +378,57 @@ def accept_modes() -> Any:
     return out
 
 
+class _Str(str):
+    pass
+
+
+@case
+def address_parsed_before_lookup() -> Any:
+    # socketmodule.c parses the whole address (host by idna_converter,
+    # port as a C int) before it asks the resolver, and sendto/sendmsg
+    # parse their other arguments first: a bad argument raises its own
+    # error, never the lookup's. No case here asks DNS: each host is
+    # numeric, or fails before a lookup, or is one getaddrinfo refuses
+    # without the network (an address of the other family).
+    out = {}
+    for family, other in ((socket.AF_INET, "::1"), (socket.AF_INET6, "127.0.0.1")):
+        addresses = {
+            "nul": ("a\0b", 80),
+            "surrogate": ("\udcff", 80),
+            "idna_too_long": ("\u00e7" * 70, 80),
+            "str_subclass_idna_too_long": (_Str("a" * 70), 80),
+            "other_family": (other, 80),
+            "no_port": (other,),
+            "port_str": (other, "80"),
+            "port_float": (other, 1.5),
+            "port_huge": (other, 2**40),
+            "too_long": (other, 80, 0, 0, 0),
+            "flowinfo_float": (other, 80, 1.5),
+            "list": [other, 80],
+            "host_none": (None, 80),
+        }
+        for name, address in addresses.items():
+            with socket.socket(family) as t, socket.socket(family, socket.SOCK_DGRAM) as u:
+                t.settimeout(1.0)
+                out[f"{family}-{name}"] = [
+                    child.outcome(lambda: t.bind(address)),  # type: ignore[arg-type]
+                    child.outcome(lambda: t.connect(address)),  # type: ignore[arg-type]
+                    child.outcome(lambda: t.connect_ex(address)),  # type: ignore[arg-type]
+                    child.outcome(lambda: u.sendto(b"x", address)),  # type: ignore[arg-type]
+                    child.outcome(lambda: u.sendmsg([b"x"], [], 0, address)),  # type: ignore[arg-type]
+                ]
+        with socket.socket(family, socket.SOCK_DGRAM) as u:
+            address = (other, 80)
+            out[f"{family}-arguments_first"] = [
+                child.outcome(lambda: u.sendto("x", address)),  # type: ignore[call-overload]
+                child.outcome(lambda: u.sendto(b"x", "0", address)),  # type: ignore[call-overload]
+                child.outcome(lambda: u.sendto(b"x", 0, address, 1)),  # type: ignore[call-overload]
+                child.outcome(lambda: u.sendmsg([b"x"], [], "0", address)),  # type: ignore[arg-type]
+                child.outcome(lambda: u.sendmsg(5, [], 0, address)),  # type: ignore[arg-type]
+            ]
+    return out
+
+
 @case
 def bind_hostname() -> Any:
     with socket.socket() as s:
