@@ -203,13 +203,42 @@ def _sendto_inject(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return None
 
 
-def _make_io(mode: str, inject: Callable[[tuple[Any, ...], dict[str, Any]], Any]) -> Callable[[Any], Any]:
-    """Factory for a data method (recv*, send, sendto, sendmsg)."""
+def _read_once(args: tuple[Any, ...], positions: tuple[int, ...]) -> tuple[Any, ...]:
+    """``args`` with the iterables at ``positions`` read into lists.
+
+    recvmsg_into's buffers and sendmsg's buffers and ancillary data may be
+    any iterable, which the C code reads once per call (PySequence_Fast).
+    A patched call may make several attempts; each must see them all. A
+    list or tuple is used as it is, as the C code does; what is not
+    iterable is left for the original to refuse.
+    """
+    for i in positions:
+        if i < len(args):
+            x = args[i]
+            if type(x) is not list and type(x) is not tuple:
+                try:
+                    it = iter(x)
+                except TypeError:
+                    continue
+                args = args[:i] + (list(it),) + args[i + 1 :]
+    return args
+
+
+def _make_io(
+    mode: str, inject: Callable[[tuple[Any, ...], dict[str, Any]], Any], sequences: tuple[int, ...] = ()
+) -> Callable[[Any], Any]:
+    """Factory for a data method (recv*, send, sendto, sendmsg).
+
+    ``sequences``: the positions of arguments that may be any iterable
+    (see ``_read_once``).
+    """
 
     def factory(original: Any) -> Any:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             if current_goroutine() is None:
                 return original(self, *args) if not kwargs else _call(original, self, args, kwargs)
+            if sequences and not kwargs:
+                args = _read_once(args, sequences)
             t = _gettimeout(self)
             if t is None:
                 if _DONTWAIT:
@@ -636,6 +665,7 @@ def _make_addressed(
     inject: Callable[[tuple[Any, ...], dict[str, Any]], Any],
     addr_pos: int,
     parses: Callable[[tuple[Any, ...]], bool],
+    sequences: tuple[int, ...] = (),
 ) -> Callable[[Any], Any]:
     """sendto/sendmsg: resolve a host name in the address, then as _make_io.
 
@@ -643,7 +673,7 @@ def _make_addressed(
     ``parses(args)`` says whether the arguments it reads before the
     address are good; if not, the original raises its own error first.
     """
-    inner = _make_io(mode, inject)
+    inner = _make_io(mode, inject, sequences)
 
     def factory(original: Any) -> Any:
         io_method = inner(original)
@@ -726,10 +756,12 @@ _TABLE: list[tuple[str, Callable[[Any], Any]]] = [
 if hasattr(_ss, "recvmsg"):
     _TABLE += [
         ("recvmsg", _make_io("r", _flags_injector(2, (0,), keywords=False))),
-        ("recvmsg_into", _make_io("r", _flags_injector(2, (0,), keywords=False))),
+        ("recvmsg_into", _make_io("r", _flags_injector(2, (0,), keywords=False), sequences=(0,))),
     ]
 if hasattr(_ss, "sendmsg"):
-    _TABLE.append(("sendmsg", _make_addressed("w", _flags_injector(2, ([],), keywords=False), 3, _sendmsg_parses)))
+    _TABLE.append(
+        ("sendmsg", _make_addressed("w", _flags_injector(2, ([],), keywords=False), 3, _sendmsg_parses, sequences=(0, 1)))
+    )
 _TABLE += [
     ("_sendfile_use_sendfile", _make_sendfile),
     ("_real_close", _make_real_close),

@@ -16,7 +16,9 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 import tempfile
+import threading
 import time
 from typing import Any, Iterator
 
@@ -164,6 +166,61 @@ def recvmsg_sendmsg() -> Any:
         buf = bytearray(5)
         into = a.recvmsg_into([buf])
         return msg, into, bytes(buf)
+
+
+@case
+def recvmsg_into_and_sendmsg_read_iterables_once() -> Any:
+    # Their buffers (and sendmsg's ancillary data) may be any iterable,
+    # read once (PySequence_Fast), so a call that has to wait must not read
+    # it again (CPython test_socket testRecvmsgIntoGenerator). The other
+    # end is served by a plain thread, after a wait.
+    out = []
+    with pair() as (a, b):
+        a.settimeout(5.0)
+        timer = threading.Timer(0.05, b.sendall, (b"abc",))
+        timer.start()
+        buf = bytearray(5)
+        got = a.recvmsg_into(x for x in [buf])
+        timer.join()
+        out.append((got, bytes(buf)))
+    with pair() as (a, b):
+        a.setblocking(False)
+        filled = 0
+        try:
+            while True:
+                filled += a.send(b"x" * 65536)
+        except BlockingIOError:
+            pass
+        a.settimeout(5.0)
+        r, w = os.pipe()
+        drained = []
+
+        def drain() -> None:
+            n = 0
+            while n < filled:
+                n += len(b.recv(1 << 20))
+            drained.append(n)
+
+        timer = threading.Timer(0.05, drain)
+        timer.start()
+        fds = [r]
+        ancillary = ((socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(memoryview(_array_of(fds)))) for _ in [1])
+        sent = a.sendmsg((x for x in [b"yz"]), ancillary)
+        timer.join()
+        b.settimeout(5.0)
+        msg, anc, _flags, _addr = b.recvmsg(10, socket.CMSG_SPACE(4))
+        for _level, _type, data in anc:
+            os.close(int.from_bytes(data[:4], sys.byteorder))
+        os.close(r)
+        os.close(w)
+        out.append((sent, drained == [filled], msg, len(anc)))
+    return out
+
+
+def _array_of(fds: list[int]) -> Any:
+    import array
+
+    return array.array("i", fds)
 
 
 @case
