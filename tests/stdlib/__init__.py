@@ -1,0 +1,1 @@
+"""CPython's own test modules run plain and under offset (runner.py)."""
