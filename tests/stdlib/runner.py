@@ -678,9 +678,9 @@ def check(
         timeout: seconds without progress after which a test is hung.
         paths: directories searched first for the modules.
         select: fnmatch patterns: run only the tests whose ids they match.
-        rerun: run each regression that failed, errored or was skipped
-            once more, patched, in a fresh child; one that passes then is
-            flaky, reported but not failing the check.
+        rerun: run each unlisted regression that failed, errored or was
+            skipped once more, patched, in a fresh child; one that passes
+            then is flaky, reported but not failing the check.
         known_failures: the accepted regressions' file.
         verbose: print restarts as they happen, and each regression's
             traceback or stacks.
@@ -719,11 +719,14 @@ def check(
         patched = run_module(module, "patched", timeout=timeout, paths=paths, select=select, exclude=broken, log=log)
         runs = {"plain": plain, "patched": patched}
         regressions = compare(runs["plain"], runs["patched"])
-        patterns = rerun_patterns(regressions) if rerun else []
+        # A listed regression is not run again: known, it cannot fail the check.
+        version = sys.version_info[:3]
+        unlisted = [r for r in regressions if not any(e.applies(version) and e.matches(r.test_id) for e in entries)]
+        patterns = rerun_patterns(unlisted) if rerun else []
         if patterns:
             again = run_module(module, "rerun", timeout=timeout, paths=paths, select=patterns, log=log)
             runs["rerun"] = again
-            for r in regressions:
+            for r in unlisted:
                 if r.result.outcome not in RERUN:
                     continue
                 if r.test_id in again.all_ids:
