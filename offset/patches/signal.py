@@ -1,9 +1,9 @@
 """Patches for the signal module: a handler's exception reaches the main goroutine.
 
 Replaces ``signal.signal`` and ``signal.getsignal``. Every Python signal
-handler is installed wrapped (``_Handler``), those installed before
-patching too (``default_int_handler``, the Ctrl-C handler, among them), so
-that when Python calls it, offset decides where it runs
+handler installed from then on is installed wrapped (``_Handler``), and so
+is the interpreter's own Ctrl-C handler (``default_int_handler`` on
+SIGINT), so that when Python calls it, offset decides where it runs
 (``call_signal_handler``; the whole story is "Signals" at the top of
 offset/_core/_sched.py):
 
@@ -27,6 +27,15 @@ one, and the stdlib's errors for a bad signal number, a bad handler or a
 call outside the main thread. Unpatching installs the program's handlers
 again, unwrapped. Where Python would not call a handler (SIG_DFL, SIG_IGN,
 a handler installed from C), nothing changes.
+
+Other handlers installed before patching are left alone, not installed
+again wrapped: installing a handler replaces whatever C-level handler sits
+on that signal, and ``faulthandler.register(signum, chain=True)`` puts its
+own there, in front of Python's (test runners do that). Such a handler runs
+where Python runs it; one that raises while the scheduler idles still
+reaches the main goroutine (the loop recognises it), but one that lands
+inside offset's code in a goroutine is not safe. Install handlers after
+``patch_all()`` (``python -m offset`` patches before the program runs).
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ AREA = "signal"
 
 _getsignal = _signal.getsignal
 _valid_signals: Callable[[], Any] = _signal.valid_signals
+_SIGINT: int = _signal.SIGINT
+_default_int_handler: Any = _signal.default_int_handler
 
 
 class _Handler:
@@ -64,32 +75,35 @@ def _unwrapped(handler: Any) -> Any:
     return handler.handler if type(handler) is _Handler else handler
 
 
-def _installed(signal: Callable[..., Any], wrap: bool) -> None:
-    """Wrap (or unwrap) every Python handler installed now.
+def _wrap_ctrl_c(signal: Callable[..., Any]) -> None:
+    """Install the interpreter's own Ctrl-C handler wrapped, if it is there.
 
     Only the main thread may install handlers; patching from another thread
-    leaves the ones already there as they are (each still runs, without
-    offset's placement) and wraps those installed later.
+    leaves it as it is (it still runs, without offset's placement).
     """
+    if _getsignal(_SIGINT) is _default_int_handler:
+        try:
+            signal(_SIGINT, _Handler(_default_int_handler))
+        except ValueError:
+            pass  # not the main thread (or not the main interpreter)
+
+
+def _unwrap_all(signal: Callable[..., Any]) -> None:
+    """Install every wrapped handler again as the program gave it."""
     for signum in _valid_signals():
         try:
             current = _getsignal(signum)
         except (OSError, ValueError):  # pragma: no cover - a number the OS lists but refuses
             continue
-        if wrap and callable(current) and type(current) is not _Handler:
-            replacement: Any = _Handler(current)
-        elif not wrap and type(current) is _Handler:
-            replacement = current.handler
-        else:
-            continue
-        try:
-            signal(signum, replacement)
-        except ValueError:
-            return  # not the main thread (or not the main interpreter)
+        if type(current) is _Handler:
+            try:
+                signal(signum, current.handler)
+            except ValueError:
+                return  # not the main thread: they stay wrapped, and still run the program's handler
 
 
 def _make_signal(original: Any) -> Any:
-    _installed(original, wrap=True)
+    _wrap_ctrl_c(original)
 
     def signal(*args: Any, **kwargs: Any) -> Any:
         if len(args) == 2 and not kwargs:
@@ -102,7 +116,7 @@ def _make_signal(original: Any) -> Any:
 
 
 def _restore_signal(original: Any) -> None:
-    _installed(original, wrap=False)
+    _unwrap_all(original)
 
 
 def _make_getsignal(original: Any) -> Any:
@@ -117,7 +131,7 @@ _registry.define(AREA, "signal", "getsignal", _make_getsignal, scan=True)
 
 
 def patch() -> None:
-    """Patch signal.signal and signal.getsignal; wrap the handlers installed now."""
+    """Patch signal.signal and signal.getsignal (and wrap the Ctrl-C handler)."""
     _registry.patch_area(AREA)
 
 

@@ -179,25 +179,54 @@ def test_handler_interrupts_channel_select_and_mutex_waits() -> None:
 UNPATCH = """
 import child; child.start()
 import _signal, signal
-def mine(signum, frame):
+def before(signum, frame):
     pass
-signal.signal(signal.SIGUSR1, mine)
-import offset, offset.time
+def after(signum, frame):
+    pass
+signal.signal(signal.SIGUSR1, before)
+import offset
 offset.patch_all()
-during = [type(_signal.getsignal(signal.SIGUSR1)).__name__, signal.getsignal(signal.SIGUSR1) is mine,
-          type(_signal.getsignal(signal.SIGINT)).__name__]
+signal.signal(signal.SIGUSR2, after)
+during = [_signal.getsignal(signal.SIGUSR1) is before, type(_signal.getsignal(signal.SIGUSR2)).__name__,
+          signal.getsignal(signal.SIGUSR2) is after, type(_signal.getsignal(signal.SIGINT)).__name__]
 offset.unpatch_all()
-after = [_signal.getsignal(signal.SIGUSR1) is mine, _signal.getsignal(signal.SIGINT) is signal.default_int_handler,
-         not hasattr(signal.getsignal, "__wrapped__")]
-child.report({"during": during, "after": after})
+done = [_signal.getsignal(signal.SIGUSR1) is before, _signal.getsignal(signal.SIGUSR2) is after,
+        _signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+        not hasattr(signal.getsignal, "__wrapped__")]
+child.report({"during": during, "after": done})
 """
 
 
 def test_unpatch_puts_back_the_programs_handlers() -> None:
+    # A handler installed before patching is left alone (installing it again
+    # would drop a C-level handler chained in front of it); the Ctrl-C
+    # handler and those installed later are wrapped, and unwrapped again.
     assert run_child(UNPATCH) == {
-        "during": ["_Handler", True, "_Handler"],
-        "after": [True, True, True],
+        "during": [True, "_Handler", True, "_Handler"],
+        "after": [True, True, True, True],
     }
+
+
+FAULTHANDLER_CHAIN = """
+import child; child.start()
+import faulthandler, os, signal, tempfile
+seen = []
+signal.signal(signal.SIGUSR1, lambda n, f: seen.append(n))
+with tempfile.TemporaryFile("w+") as out:
+    faulthandler.register(signal.SIGUSR1, file=out, chain=True)
+    import offset
+    offset.patch_all()
+    def main():
+        os.kill(os.getpid(), signal.SIGUSR1)
+    offset.run(main)
+    faulthandler.unregister(signal.SIGUSR1)
+    out.seek(0)
+    child.report([seen, "most recent call first" in out.read()])
+"""
+
+
+def test_patching_keeps_a_faulthandler_chained_in_front_of_a_handler() -> None:
+    assert run_child(FAULTHANDLER_CHAIN) == [[10], True]
 
 
 WITHOUT_THE_PATCH = """
