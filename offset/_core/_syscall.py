@@ -1,33 +1,66 @@
 """Blocking calls on a thread pool, parking only the calling goroutine.
 
-What: the talk's "syscalls": a blocking callable runs on a
-``concurrent.futures.ThreadPoolExecutor`` thread while its goroutine is
-parked and the others go on. When the call returns, the pool thread readies
-the goroutine through its scheduler's remote queue and wakes the
-scheduler's idle wait; the goroutine then returns the result or raises the
-exception, traceback included.
+What: the talk's "syscalls": a blocking callable runs on a pool thread
+while its goroutine is parked and the others go on. When the call returns,
+the pool thread readies the goroutine through its scheduler's remote queue
+and wakes the scheduler's idle wait; the goroutine then returns the result
+or raises the exception.
 
 The pool is process-wide and made on first use. Its size comes from
 ``OFFSET_MAX_THREADS`` (the talk's name). The default, 64, is not tied to
 the number of cores: calls sent here mostly wait (DNS, disk, a driver
 without non-blocking I/O), and sizing the pool by cores would serialize
-them needlessly on a small machine. Pool threads are registered so that
-deadlock detection does not count them as threads that could wake a
-goroutine; a call in flight counts as pending work instead.
+them needlessly on a small machine. Threads start as calls need them and
+end after ``_IDLE_SECONDS`` without one, so a burst of lookups leaves no
+threads behind (a program's thread count comes back to what it was, which
+is what CPython's own tests check with ``wait_threads_exit``). Pool threads
+are registered so that deadlock detection does not count them as threads
+that could wake a goroutine; a call in flight counts as pending work
+(``Scheduler.syscalls``) instead.
+
+Invariants (under ``_Pool.lock``):
+- ``nthreads`` counts the pool's live threads, at most ``size``; each is
+  running a call, or on ``idle`` waiting for one, or about to be one of
+  those.
+- ``queue`` (calls waiting for a thread) is non-empty only while every
+  thread is busy: a call is handed straight to an idle thread, else to a
+  new one while ``nthreads < size``.
+- An idle thread is on ``idle`` (a stack, so the most recently busy go
+  first and the others can time out) exactly while no call is handed to
+  it. Whoever takes it off (a submitter handing it a call, or the thread
+  itself on timeout) decides; a thread that times out after a submitter
+  took it waits for the call that is on its way.
+
+Each call's *claim* (a list holding its goroutine) is popped by whoever
+ends the wait: the completion, which then readies the goroutine, or an
+interrupt of the main goroutine (``Scheduler._deliver_interrupt``), after
+which the call is skipped if it has not started and its result dropped if
+it has. ``list.pop`` is atomic under the GIL, so exactly one of them wins.
+
+The exception of a call that failed is raised in the goroutine with the
+traceback of the callable's own frames, behind blocking_call's: not the
+pool thread's, whose frames hold the call and its arguments (CPython's
+testRefCountGetNameInfo counts references to an argument while the
+exception is handled).
 
 Outside a goroutine (plain thread, before run()) the callable is simply
 called.
+
+Rejected: ``concurrent.futures.ThreadPoolExecutor``, the first version. Its
+threads never end, and its futures carry the worker's frames into the
+exception raised in the goroutine.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
 from typing import Any, Callable, TypeVar
 
-from ._sched import current_goroutine, offset_thread_idents
+from ._sched import G, current_goroutine, offset_thread_idents
 
 __all__ = ["blocking_call", "syscall", "max_threads"]
 
@@ -35,9 +68,10 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_MAX_THREADS = 64
+# How long a pool thread waits for another call before it ends.
+_IDLE_SECONDS = 2.0
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_get_ident = threading.get_ident
 
 
 def max_threads() -> int:
@@ -54,22 +88,124 @@ def max_threads() -> int:
     return n
 
 
-def _register_thread() -> None:
-    offset_thread_idents.add(threading.get_ident())
+class _Call:
+    """One blocking call handed to the pool, and what it gave."""
+
+    __slots__ = ("fn", "args", "kwargs", "claim", "ok", "value")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], g: G) -> None:
+        self.fn: Callable[..., Any] | None = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.claim = [g]
+        self.ok = False
+        self.value: Any = None  # the result, or the exception
+
+    def run(self) -> None:
+        """On a pool thread: make the call (unless given up) and end the wait."""
+        fn = self.fn
+        if fn is None or not self.claim:
+            return  # given up before it started
+        try:
+            self.value = fn(*self.args, **self.kwargs)
+            self.ok = True
+        except BaseException as e:
+            tb = e.__traceback__
+            # Without this frame, which holds the call: the callable's own frames.
+            self.value = e.with_traceback(tb.tb_next if tb is not None else None)
+        self.fn = None
+        self.args = ()
+        self.kwargs = {}
+        try:
+            g = self.claim.pop()
+        except IndexError:
+            self.value = None  # given up while it ran: the result is dropped
+            return
+        g.ready()
 
 
-def _get_pool() -> ThreadPoolExecutor:
+class _Worker:
+    """An idle pool thread's mailbox: ``wake`` is released with ``call`` set."""
+
+    __slots__ = ("wake", "call")
+
+    def __init__(self) -> None:
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.call: _Call | None = None
+
+
+class _Pool:
+    """Threads for blocking calls: started on demand, ended when idle."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.queue: deque[_Call] = deque()
+        self.idle: list[_Worker] = []
+        self.nthreads = 0
+        self._names = itertools.count()
+
+    def submit(self, call: _Call) -> None:
+        with self.lock:
+            if self.idle:
+                w = self.idle.pop()
+                w.call = call
+                w.wake.release()
+                return
+            if self.nthreads >= self.size:
+                self.queue.append(call)
+                return
+            self.nthreads += 1
+        t = threading.Thread(
+            target=self._work, args=(call,), name=f"offset-syscall_{next(self._names)}", daemon=True
+        )
+        try:
+            t.start()
+        except BaseException:
+            with self.lock:
+                self.nthreads -= 1
+            raise
+
+    def _work(self, first: _Call) -> None:
+        ident = _get_ident()
+        offset_thread_idents.add(ident)
+        me = _Worker()
+        call: _Call | None = first
+        try:
+            while True:
+                assert call is not None
+                call.run()
+                call = None
+                with self.lock:
+                    if self.queue:
+                        call = self.queue.popleft()
+                        continue
+                    self.idle.append(me)
+                if not me.wake.acquire(timeout=_IDLE_SECONDS):
+                    with self.lock:
+                        if me in self.idle:
+                            self.idle.remove(me)
+                            self.nthreads -= 1
+                            return
+                    me.wake.acquire()  # taken off idle just now: the call is on its way
+                call, me.call = me.call, None
+        finally:
+            offset_thread_idents.discard(ident)
+
+
+_pool: _Pool | None = None
+_pool_lock = threading.Lock()
+
+
+def _get_pool() -> _Pool:
     global _pool
     pool = _pool
     if pool is None:
         with _pool_lock:
             pool = _pool
             if pool is None:
-                pool = _pool = ThreadPoolExecutor(
-                    max_workers=max_threads(),
-                    thread_name_prefix="offset-syscall",
-                    initializer=_register_thread,
-                )
+                pool = _pool = _Pool(max_threads())
     return pool
 
 
@@ -93,29 +229,23 @@ def blocking_call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     if g is None:
         return fn(*args, **kwargs)
     s = g.sched
-    fut: Future[T] = _get_pool().submit(fn, *args, **kwargs)
-    # The completion and an interrupt of main (Scheduler._deliver_interrupt)
-    # race to pop the G; only the winner ends the wait, so a call given up
-    # never readies its goroutine later.
-    claim = [g]
-
-    def done(_f: Future[T]) -> None:
-        try:
-            waiter = claim.pop()
-        except IndexError:
-            return  # given up: the result is dropped
-        waiter.ready()
-
-    s.syscalls[g] = claim
+    call = _Call(fn, args, kwargs, g)
+    s.syscalls[g] = call.claim
     try:
-        fut.add_done_callback(done)
+        _get_pool().submit(call)
         g.park("syscall")
-    except BaseException:
-        fut.cancel()  # if it has not started; a running call can't be stopped
-        raise
     finally:
         del s.syscalls[g]
-    return fut.result()
+    if call.ok:
+        result: T = call.value
+        return result
+    exc: BaseException = call.value
+    # The traceback raised holds this frame: let it hold no argument.
+    del call, args, kwargs
+    try:
+        raise exc
+    finally:
+        del exc
 
 
 def syscall(fn: F) -> F:

@@ -284,3 +284,91 @@ def test_max_threads_invalid_values(monkeypatch, raw):
     expected = f"OFFSET_MAX_THREADS must be a positive integer, not {raw!r}"
     with pytest.raises(ValueError, match="^" + re.escape(expected) + "$"):
         _syscall.max_threads()
+
+
+def _pool_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("offset-syscall")]
+
+
+def test_pool_threads_end_when_idle(monkeypatch):
+    # A burst leaves no threads behind: each ends after _IDLE_SECONDS
+    # without a call (CPython's tests check a program's thread count).
+    monkeypatch.setattr(_syscall, "_IDLE_SECONDS", 0.05)
+    release = threading.Event()
+
+    @offset.syscall
+    def wait_for_release():
+        return release.wait(BOUND)
+
+    def main():
+        done = makechan(8)
+        for _ in range(8):
+            go(lambda: done.send(wait_for_release()))
+        while len([t for t in _pool_threads() if t.is_alive()]) < 8:
+            offset.time.sleep(offset.time.MILLISECOND)
+        release.set()
+        return [done.recv() for _ in range(8)]
+
+    assert run(main) == [True] * 8
+    deadline = time.monotonic() + BOUND
+    while _pool_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _pool_threads() == []
+    assert run(whose_thread) != threading.get_ident()  # and the pool starts again
+
+
+def test_calls_beyond_the_pool_size_wait_in_order(monkeypatch):
+    # With one thread, calls run one at a time in the order they were made.
+    monkeypatch.setenv("OFFSET_MAX_THREADS", "1")
+    monkeypatch.setattr(_syscall, "_pool", None)
+    release = threading.Event()
+    submitted = []
+    order = []
+
+    @offset.syscall
+    def call(i):
+        release.wait(BOUND)
+        order.append(i)
+        return i
+
+    def caller(i, done):
+        submitted.append(i)  # no switch between this and the submission
+        done.send(call(i))
+
+    def main():
+        done = makechan(10)
+        for i in range(10):
+            go(caller, i, done)
+        gosched()
+        release.set()
+        return sorted(done.recv() for _ in range(10))
+
+    try:
+        assert run(main) == list(range(10))
+        assert order == submitted
+    finally:
+        _syscall._pool = None
+
+
+def test_the_exception_holds_no_reference_to_the_arguments():
+    # CPython's testRefCountGetNameInfo: while the exception of a C call made
+    # on the pool is handled, its traceback must keep no reference to the
+    # arguments (the pool thread's frames held them), as the direct call's.
+    import operator
+    import sys
+
+    from offset._core import blocking_call
+
+    class Arg:
+        pass
+
+    def main():
+        a = Arg()
+        before = sys.getrefcount(a)
+        try:
+            blocking_call(operator.index, a)
+        except TypeError:
+            return sys.getrefcount(a) - before
+        return None
+
+    assert run(main) == 0
