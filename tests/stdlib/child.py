@@ -32,10 +32,11 @@ collected   ``ids``: every test id of the module, in order (duplicates get
 phase       ``what`` (setUpModule, setUpClass, tearDownClass,
             tearDownModule), ``of`` (module or class name) and ``i``, the
             index of the test that comes next (None at the end)
-start       ``i``: test ``ids[i]`` started
-end         ``i``, ``outcome`` (pass, fail, error, skip, xfail,
-            unexpected-success), and for the others ``msg`` (one line) and
-            ``detail`` (the traceback)
+start       ``i``: test ``ids[i]`` started; ``t``: when (``time.monotonic()``)
+end         ``i``, ``t`` (as in start: ``t`` minus the start's ``t`` is the
+            test's duration, setUp and tearDown included), ``outcome``
+            (pass, fail, error, skip, xfail, unexpected-success), and for
+            the others ``msg`` (one line) and ``detail`` (the traceback)
 fixture     a setUpClass/setUpModule/tearDown... error or skip: ``id``
             (e.g. ``test.test_x.Foo.setUpClass``), ``outcome``, ``msg``,
             ``detail``
@@ -60,6 +61,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from typing import Any, Callable
 
@@ -68,6 +70,7 @@ from typing import Any, Callable
 _write = os.write
 _getpid = os.getpid
 _signal = signal.signal
+_monotonic = time.monotonic
 
 # What test.support.use_resources holds: regrtest's resources minus the
 # real network ("network", "urlfetch": traffic must stay on loopback) and
@@ -357,13 +360,13 @@ def _suite_classes() -> tuple[type, type]:
             self._outcome = None
             index = _index(test)
             if index is not None:
-                self._events.emit(ev="start", i=index)
+                self._events.emit(ev="start", i=index, t=_monotonic())
 
         def stopTest(self, test: Any) -> None:
             super().stopTest(test)
             index = _index(test)
             if index is not None:
-                self._events.emit(ev="end", i=index, **(self._outcome or {"outcome": "pass"}))
+                self._events.emit(ev="end", i=index, t=_monotonic(), **(self._outcome or {"outcome": "pass"}))
             self._outcome = None
 
         def _record(self, test: Any, outcome: str, msg: str = "", detail: str = "") -> None:

@@ -33,6 +33,22 @@ the check fails; a listed one that passes again is reported so that the
 list only shrinks. Hangs and crashes are printed in a box of their own,
 listed or not.
 
+Time: the child stamps each test's start and end events with its clock
+(``time.monotonic()``), so each test that finished (any outcome but hung,
+crashed or not run) has a duration: startTest to stopTest, setUp and
+tearDown included. The headline figure, "patched/unpatched, tests that ran
+in both", is the sum of the patched durations over the sum of the plain
+ones, taken over the tests that finished in *both* runs: like for like.
+The whole-module walls (each mode's children end to end, summed) stay in
+the table, but they are not comparable: a test that hangs plain costs the
+plain wall a whole timeout and is left out of the patched run, one that
+hangs patched does the reverse, and the walls also hold interpreter
+start-up, ``patch_all()``, imports and class and module fixtures, which
+the durations leave out. The report also names the tests whose patched
+duration exceeds the plain one most (``LARGEST_DIFFERENCES``). Durations
+are wall-clock, in children that run beside others (``-j``): on a loaded
+machine expect noise of some percent.
+
 known_failures.txt, one entry a line, ``#`` starts a comment::
 
     TEST-ID-OR-PATTERN  [py>=3.12 ...]  reason, one line
@@ -110,6 +126,10 @@ PASS = "pass"
 HUNG = "hung"
 CRASHED = "crashed"
 NOT_RUN = "not run"
+# A test with any other outcome ran to its end and has a duration.
+UNFINISHED = (HUNG, CRASHED, NOT_RUN)
+# How many tests the report names as costing the most more patched.
+LARGEST_DIFFERENCES = 5
 # The regressions run again to tell flaky ones. Not hangs and crashes: a
 # rerun costs another timeout, and a hang or crash is never excused by
 # passing once (a hang that comes after certain earlier tests passes
@@ -124,6 +144,15 @@ class Outcome:
     outcome: str  # pass fail error skip xfail unexpected-success hung crashed "not run"
     msg: str = ""
     detail: str = ""  # traceback, stack dump or the child's last output
+    # Seconds from the test's start to its end (setUp and tearDown included,
+    # class and module fixtures not), by the child's clock; None for a test
+    # that did not finish.
+    duration: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        """The test ran to its end, whatever its outcome."""
+        return self.outcome not in UNFINISHED and self.duration is not None
 
 
 @dataclasses.dataclass
@@ -298,6 +327,7 @@ class _Child:
         cwd = os.path.join(self.tmp, "cwd")
         os.mkdir(cwd)
         self.activity: tuple[object, ...] = ("import",)
+        self.test_started: dict[int, float] = {}  # test index -> its start event's t (the child's clock)
         self.finished = False
         self.fatal: Outcome | None = None
         self._buffer = b""
@@ -452,9 +482,13 @@ def run_module(
                 child.activity = ("between", start)
             elif kind == "start":
                 child.activity = ("test", event["i"])
+                child.test_started[int(event["i"])] = float(event["t"])  # type: ignore[call-overload, arg-type]
             elif kind == "end":
                 i = int(event["i"])  # type: ignore[call-overload]
                 outcome = Outcome(str(event["outcome"]), str(event.get("msg", "")), str(event.get("detail", "")))
+                began = child.test_started.pop(i, None)
+                if began is not None:
+                    outcome.duration = float(event["t"]) - began  # type: ignore[arg-type]
                 run.results[run.all_ids[i]] = outcome
                 child.activity = ("between", i + 1)
             elif kind == "phase":
@@ -584,6 +618,58 @@ def compare(plain: ModuleRun, patched: ModuleRun) -> list[Regression]:
             if theirs is None or theirs.outcome != result.outcome:
                 regressions.append(Regression(plain.module, test_id, result))
     return regressions
+
+
+@dataclasses.dataclass
+class Timing:
+    """The durations of the tests that finished in both runs of a module
+    (or of every module), the like-for-like part of the two walls."""
+
+    pairs: list[tuple[str, float, float]]  # test id, seconds plain, seconds patched
+
+    @property
+    def plain(self) -> float:
+        return sum(p for _, p, _ in self.pairs)
+
+    @property
+    def patched(self) -> float:
+        return sum(q for _, _, q in self.pairs)
+
+    @property
+    def ratio(self) -> float | None:
+        """Patched over plain (None when plain took no time)."""
+        plain = self.plain
+        return self.patched / plain if plain > 0 else None
+
+    def largest(self, n: int = LARGEST_DIFFERENCES) -> list[tuple[str, float, float]]:
+        """The ``n`` tests whose patched duration exceeds the plain one most."""
+        return sorted(self.pairs, key=lambda pair: pair[2] - pair[1], reverse=True)[:n]
+
+
+def timing(plain: ModuleRun, patched: ModuleRun) -> Timing:
+    """Pair the durations of the tests that finished (any outcome but hung,
+    crashed or not run) in both runs.
+
+    What hung plain is not in the patched run, and what hung patched has
+    no duration, so neither side's watchdog timeouts, nor the restarts
+    after them, count: those are in the whole-module walls only.
+    """
+    pairs = []
+    for test_id in plain.ids:
+        p, q = plain.get(test_id), patched.get(test_id)
+        if p.finished and q.finished:
+            assert p.duration is not None and q.duration is not None
+            pairs.append((test_id, p.duration, q.duration))
+    return Timing(pairs)
+
+
+def total_timing(runs: dict[str, dict[str, ModuleRun]]) -> Timing:
+    return Timing([pair for by_mode in runs.values() for pair in timing(by_mode["plain"], by_mode["patched"]).pairs])
+
+
+def _ratio(t: Timing) -> str:
+    ratio = t.ratio
+    return "n/a" if ratio is None else f"{ratio:.2f}"
 
 
 def resolve(name: str, paths: list[str]) -> str | None:
@@ -745,10 +831,12 @@ def check(
             runs[m], found[m] = future.result()
             plain, patched = runs[m]["plain"], runs[m]["patched"]
             flaky = sum(1 for r in found[m] if r.flaky)
+            both = timing(plain, patched)
             say(
                 f"[{len(runs)}/{len(modules)}] {m}: {len(plain.ids)} tests, {len(found[m])} regressions"
                 + (f" ({flaky} flaky)" if flaky else "")
-                + f"; {plain.wall:.1f}s plain, {patched.wall:.1f}s patched"
+                + f"; wall {plain.wall:.1f}s plain, {patched.wall:.1f}s patched"
+                + f"; tests that ran in both {both.plain:.1f}s, {both.patched:.1f}s ({_ratio(both)})"
             )
 
     regressions = [r for m in modules for r in found[m]]
@@ -758,21 +846,35 @@ def check(
     return report
 
 
+def _timing_json(t: Timing) -> dict[str, object]:
+    return {"tests": len(t.pairs), "plain": t.plain, "patched": t.patched, "ratio": t.ratio}
+
+
 def write_json(report: Report, path: str) -> None:
-    """Every test's outcome in every run, and the regressions, as JSON."""
+    """Every test's outcome and duration in every run, the durations of the
+    tests that ran in both runs, and the regressions, as JSON."""
+    total = total_timing(report.runs)
     data = {
         "python": sys.version.split()[0],
         "elapsed": report.elapsed,
         "status": report.status,
+        "both": {
+            **_timing_json(total),
+            "largest_differences": [{"id": t, "plain": p, "patched": q} for t, p, q in total.largest()],
+        },
         "modules": {
             m: {
-                mode: {
-                    "wall": run.wall,
-                    "children": run.children,
-                    "notes": run.notes,
-                    "results": {t: [r.outcome, r.msg] for t, r in run.results.items()},
-                }
-                for mode, run in by_mode.items()
+                "both": _timing_json(timing(by_mode["plain"], by_mode["patched"])),
+                **{
+                    mode: {
+                        "wall": run.wall,
+                        "children": run.children,
+                        "notes": run.notes,
+                        # [outcome, msg, duration in seconds or null]
+                        "results": {t: [r.outcome, r.msg, r.duration] for t, r in run.results.items()},
+                    }
+                    for mode, run in by_mode.items()
+                },
             }
             for m, by_mode in report.runs.items()
         },
@@ -796,25 +898,45 @@ def _print_report(report: Report, modules: list[str], jobs: int, verbose: bool, 
     for r in report.regressions:
         by_module[r.module].append(r)
 
+    # regr: regressions; hung, crash: patched (plain ones are notes); wall:
+    # each run of the module, end to end; ran in both: the durations of the
+    # tests that finished in both runs (n of them), and their ratio.
     width = max([len(m) for m in modules] + [len("total")])
     say("")
-    say(f"{'module':<{width}}  {'tests':>6}  {'regressions':>11}  {'hung':>4}  {'crashed':>7}  "
-        f"{'unpatched':>9}  {'patched':>9}")
-    totals = [0, 0, 0, 0, 0.0, 0.0]
+    say(f"{'':<{width}}  {'':>5}  {'':>4}  {'':>4}  {'':>5}  {' wall ':-^17}  {' tests that ran in both ':-^31}")
+    say(f"{'module':<{width}}  {'tests':>5}  {'regr':>4}  {'hung':>4}  {'crash':>5}  {'plain':>8} {'patched':>8}  "
+        f"{'n':>5}  {'plain':>8} {'patched':>8}  {'ratio':>6}")
+
+    def row(name: str, cells: list[int], walls: tuple[float, float], both: Timing) -> None:
+        tests, regr, hung, crash = cells
+        say(f"{name:<{width}}  {tests:>5}  {regr:>4}  {hung:>4}  {crash:>5}  {walls[0]:>7.1f}s {walls[1]:>7.1f}s  "
+            f"{len(both.pairs):>5}  {both.plain:>7.1f}s {both.patched:>7.1f}s  {_ratio(both):>6}")
+
+    totals = [0, 0, 0, 0]
+    walls = [0.0, 0.0]
     rerun_wall = 0.0
     for m in modules:
         plain, patched = report.runs[m]["plain"], report.runs[m]["patched"]
         if "rerun" in report.runs[m]:
             rerun_wall += report.runs[m]["rerun"].wall
-        row = [len(plain.ids) or len(patched.ids), len(by_module[m]), patched.count(HUNG), patched.count(CRASHED),
-               plain.wall, patched.wall]
-        totals = [a + b for a, b in zip(totals, row)]
-        say(f"{m:<{width}}  {row[0]:>6}  {row[1]:>11}  {row[2]:>4}  {row[3]:>7}  {row[4]:>8.1f}s  {row[5]:>8.1f}s")
-    say(f"{'total':<{width}}  {totals[0]:>6}  {totals[1]:>11}  {totals[2]:>4}  {totals[3]:>7}  "
-        f"{totals[4]:>8.1f}s  {totals[5]:>8.1f}s")
-    ratio = f"{totals[5] / totals[4]:.2f}x" if totals[4] else "n/a"
-    reruns = f", reruns of regressions {rerun_wall:.1f}s" if rerun_wall else ""
-    say(f"patched/unpatched wall: {ratio}{reruns}; the whole check took {report.elapsed:.1f}s with -j {jobs}")
+        cells = [len(plain.ids) or len(patched.ids), len(by_module[m]), patched.count(HUNG), patched.count(CRASHED)]
+        totals = [a + b for a, b in zip(totals, cells)]
+        walls = [walls[0] + plain.wall, walls[1] + patched.wall]
+        row(m, cells, (plain.wall, patched.wall), timing(plain, patched))
+    total = total_timing(report.runs)
+    row("total", totals, (walls[0], walls[1]), total)
+    say("")
+    say(f"patched/unpatched, tests that ran in both: {_ratio(total)} "
+        f"({len(total.pairs)} tests, {total.plain:.1f}s plain, {total.patched:.1f}s patched)")
+    wall_ratio = f"{walls[1] / walls[0]:.2f}" if walls[0] else "n/a"
+    reruns = f"; reruns of regressions {rerun_wall:.1f}s" if rerun_wall else ""
+    say(f"patched/unpatched, whole-module walls: {wall_ratio} (hangs, restarts, imports and fixtures included)"
+        f"{reruns}; the whole check took {report.elapsed:.1f}s with -j {jobs}")
+    largest = total.largest()
+    if largest:
+        say("Largest patched-minus-plain differences:")
+        for test_id, p, q in largest:
+            say(f"  {q - p:+7.2f}s  {test_id} ({p:.2f}s plain, {q:.2f}s patched)")
 
     for m in modules:
         for mode, run in report.runs[m].items():
@@ -883,7 +1005,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="restarts as they happen; stacks, tracebacks")
     parser.add_argument("--path", action="append", default=[], help="directory searched first for modules")
     parser.add_argument("--known-failures", default=KNOWN_FAILURES, help="default: %(default)s")
-    parser.add_argument("--json", metavar="FILE", help="write every outcome of every run to FILE")
+    parser.add_argument("--json", metavar="FILE", help="write every outcome and duration of every run to FILE")
     args = parser.parse_args(argv)
 
     names: list[str] = []

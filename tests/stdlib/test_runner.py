@@ -1,13 +1,17 @@
 """The stdlib-check runner, run on fake test modules (fixtures/) that go
 wrong only when offset is patched: it must name exactly their regressions,
 record a hang as hung and a dead child as crashed and carry on after each,
-and apply known_failures.txt's rules."""
+apply known_failures.txt's rules, and time only the tests that ran in both
+runs (fake_hang_plain hangs only plain)."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
+
+import re
 
 import pytest
 
@@ -18,7 +22,10 @@ TIMEOUT = 1.5  # the watchdog; the fixtures' hangs are sleeps of an hour
 
 pytestmark = pytest.mark.skipif(not runner.has_test_package(), reason="CPython's test package is not installed")
 
-MODULES = ["fake_pass", "fake_fail", "fake_hang", "fake_hang_fixtures", "fake_crash", "fake_test_main"]
+MODULES = [
+    "fake_pass", "fake_fail", "fake_hang", "fake_hang_fixtures", "fake_crash", "fake_test_main", "fake_hang_plain"
+]
+SLEEP = 0.3  # fake_hang_plain.HangsPlain.test_1_sleeps
 
 EXPECTED = {
     "fake_fail.Failing.test_b_fails": "fail",
@@ -69,8 +76,12 @@ def test_plain_runs_as_unittest_would(checked: tuple[runner.Report, str]) -> Non
         "fake_pass.Passing.test_subtests": "pass",
         "fake_pass.Passing.test_two": "pass",
     }
-    failing = [t for m in MODULES for t, outcome in plain[m].items() if outcome not in ("pass", "skip")]
-    assert failing == ["fake_fail.Failing.test_e_always_fails"]  # fails in both runs: no regression
+    failing = {t: outcome for m in MODULES for t, outcome in plain[m].items() if outcome not in ("pass", "skip")}
+    assert failing == {  # in both runs: no regressions
+        "fake_fail.Failing.test_e_always_fails": "fail",
+        "fake_hang_plain.HangsPlain.test_2_hangs_plain": "hung",
+        "fake_hang_plain.HangsPlain.test_4_fails_in_both": "fail",
+    }
 
 
 def test_a_hang_is_recorded_and_the_module_goes_on(checked: tuple[runner.Report, str]) -> None:
@@ -132,11 +143,80 @@ def test_the_report(checked: tuple[runner.Report, str]) -> None:
     lines = text.splitlines()
     row = next(line for line in lines if line.startswith("fake_hang_fixtures "))
     assert row.split()[:5] == ["fake_hang_fixtures", "6", "5", "3", "0"]
-    assert any(line.startswith("total ") and line.split()[1:5] == ["29", "15", "4", "2"] for line in lines)
-    assert "patched/unpatched wall: " in text
+    assert any(line.startswith("total ") and line.split()[1:5] == ["33", "15", "4", "2"] for line in lines)
+    assert re.search(r"^patched/unpatched, tests that ran in both: \d+\.\d\d \(23 tests, ", text, re.M)
+    assert re.search(r"^patched/unpatched, whole-module walls: \d+\.\d\d ", text, re.M)
+    # fake_hang_plain: n is 3 (not the test hung plain), the ratio near 1.
+    row = next(line for line in lines if line.startswith("fake_hang_plain "))
+    assert row.split()[7] == "3"
+    assert 0.5 < float(row.split()[10]) < 2
+    block = lines.index("Largest patched-minus-plain differences:")
+    assert [line.startswith("  ") and line.rstrip().endswith("s patched)") for line in lines[block + 1:block + 6]] == [
+        True
+    ] * 5
     assert "!! 6 test(s) HUNG or CRASHED under offset" in text
     assert "!!   CRASHED  fake_crash.Crashing.test_2_sigkill: killed by SIGKILL" in text
     assert lines[-1].startswith("stdlib-check: FAILED: 15 regression(s): 15 new, 0 known, 0 flaky")
+
+
+def test_durations_are_per_test_and_not_negative(checked: tuple[runner.Report, str]) -> None:
+    report, _ = checked
+    for m in MODULES:
+        for mode, run in report.runs[m].items():
+            for test_id, result in run.results.items():
+                if result.outcome in runner.UNFINISHED or test_id not in run.all_ids:  # or a fixture
+                    assert result.duration is None, (mode, test_id)
+                else:
+                    assert result.duration is not None and result.duration >= 0, (mode, test_id)
+    for mode in ("plain", "patched"):
+        results = report.runs["fake_hang_plain"][mode].results
+        # Each test's own time, not the time since the child started.
+        duration = results["fake_hang_plain.HangsPlain.test_1_sleeps"].duration
+        assert duration is not None and SLEEP <= duration < SLEEP + 1.0
+        duration = results["fake_hang_plain.HangsPlain.test_3_passes"].duration
+        assert duration is not None and duration < SLEEP
+
+
+def test_a_test_that_hangs_plain_is_left_out_of_the_ratio(checked: tuple[runner.Report, str]) -> None:
+    report, _ = checked
+    plain, patched = report.runs["fake_hang_plain"]["plain"], report.runs["fake_hang_plain"]["patched"]
+    assert plain.results["fake_hang_plain.HangsPlain.test_2_hangs_plain"].outcome == "hung"
+    assert "fake_hang_plain.HangsPlain.test_2_hangs_plain" not in patched.results
+    both = runner.timing(plain, patched)
+    assert [t for t, _, _ in both.pairs] == [  # a failure ran to its end: it counts
+        "fake_hang_plain.HangsPlain.test_1_sleeps",
+        "fake_hang_plain.HangsPlain.test_3_passes",
+        "fake_hang_plain.HangsPlain.test_4_fails_in_both",
+    ]
+    # The plain wall paid the watchdog; the durations did not.
+    assert plain.wall - patched.wall > TIMEOUT - 0.5
+    assert SLEEP <= both.plain < SLEEP + 1.0 and SLEEP <= both.patched < SLEEP + 1.0
+    assert both.ratio is not None and 0.5 < both.ratio < 2
+    # Hangs and crashes patched are left out too, and the total is the sum.
+    hang = runner.timing(report.runs["fake_hang"]["plain"], report.runs["fake_hang"]["patched"])
+    assert "fake_hang.Hanging.test_2_hangs" not in [t for t, _, _ in hang.pairs]
+    total = runner.total_timing(report.runs)
+    assert len(total.pairs) == 23  # 4 + 6 + 4 + 1 + 3 + 2 + 3, by module
+    assert total.plain == pytest.approx(
+        sum(runner.timing(r["plain"], r["patched"]).plain for r in report.runs.values())
+    )
+    assert total.largest()[0][0] == max(total.pairs, key=lambda pair: pair[2] - pair[1])[0]
+
+
+def test_the_json(checked: tuple[runner.Report, str], tmp_path: Path) -> None:
+    report, _ = checked
+    path = tmp_path / "report.json"
+    runner.write_json(report, str(path))
+    data = json.loads(path.read_text())
+    assert data["both"]["tests"] == 23
+    assert len(data["both"]["largest_differences"]) == 5
+    module = data["modules"]["fake_hang_plain"]
+    assert module["both"]["tests"] == 3
+    assert module["both"]["plain"] == pytest.approx(runner.timing(report.runs["fake_hang_plain"]["plain"],
+                                                                  report.runs["fake_hang_plain"]["patched"]).plain)
+    outcome, _, duration = module["plain"]["results"]["fake_hang_plain.HangsPlain.test_1_sleeps"]
+    assert outcome == "pass" and duration >= SLEEP
+    assert module["plain"]["results"]["fake_hang_plain.HangsPlain.test_2_hangs_plain"][2] is None
 
 
 def test_known_failures(checked: tuple[runner.Report, str], tmp_path: Path) -> None:
