@@ -12,7 +12,7 @@ the network, and a pool round trip would cost more than the call.
 
 Results and exceptions (``socket.gaierror``, ``socket.herror``, the
 TypeError for a wrong argument) are the originals', raised with the
-caller's traceback, not the pool thread's (see _pool.py). Everywhere else
+caller's traceback, not the pool thread's. Everywhere else
 the original is called directly.
 """
 
@@ -22,8 +22,8 @@ from typing import Any, Callable
 
 import _socket
 
-from .._core import current_goroutine
-from . import _pool, _registry
+from .._core import blocking_call, current_goroutine
+from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
@@ -56,10 +56,11 @@ def _numeric(host: Any) -> bool:
 def _on_pool(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if current_goroutine() is None:
         return wrapped(*args, **kwargs)
-    outcome = _pool.call(wrapped, args, kwargs)
-    if not outcome.ok:
+    try:
+        return blocking_call(wrapped, *args, **kwargs)
+    except BaseException:
         del args, kwargs  # the stdlib's traceback holds no reference to them
-    return outcome.unwrap()
+        raise
 
 
 def _on_pool_unless_numeric(
@@ -70,10 +71,11 @@ def _on_pool_unless_numeric(
     host = args[0] if args else kwargs.get("host", kwargs.get("hostname"))
     if (args or kwargs) and _numeric(host):
         return wrapped(*args, **kwargs)
-    outcome = _pool.call(wrapped, args, kwargs)
-    if not outcome.ok:
+    try:
+        return blocking_call(wrapped, *args, **kwargs)
+    except BaseException:
         del args, kwargs, host
-    return outcome.unwrap()
+        raise
 
 
 def _factory(wrapper: Callable[..., Any]) -> Callable[[Any], Any]:

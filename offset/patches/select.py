@@ -38,8 +38,8 @@ import time as _time
 from typing import Any, Callable
 
 
-from .._core import current_goroutine, notify_close, wait_fd, wait_fds
-from . import _pool, _registry
+from .._core import blocking_call, current_goroutine, notify_close, wait_fd, wait_fds
+from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
@@ -120,7 +120,7 @@ def _select_wrapper(
     if xl:
         known = set(rfds)
         if any(_fd(o) not in known for o in xl):
-            return _pool.call(wrapped, (rl, wl, xl, secs), {}).unwrap()
+            return blocking_call(wrapped, rl, wl, xl, secs)
     pairs = [(fd, "r") for fd in rfds] + [(_fd(o), "w") for o in wl]
     deadline = None if secs is None else _monotonic() + secs
     while True:
@@ -195,7 +195,7 @@ class poll:
                 pairs.append((fd, "w"))
             if not mask & (_POLL_READ & ~_POLL_PRI | _POLL_WRITE):
                 # POLLPRI alone, or only errors: no netpoller mode for it.
-                return _pool.call(real.poll, args, {}).unwrap()
+                return blocking_call(real.poll, *args)
         deadline = None if secs is None else _monotonic() + secs
         self._running = True
         try:

@@ -56,8 +56,8 @@ from typing import Any, Callable
 
 import _socket
 
-from .._core import current_goroutine, mark_drained, notify_close, wait_fd, wait_quiet
-from . import _pool, _registry
+from .._core import blocking_call, current_goroutine, mark_drained, notify_close, wait_fd, wait_quiet
+from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
@@ -551,7 +551,7 @@ def _resolve(sock: Any, address: Any) -> Any:
 
 def _lookup(family: int, name: bytes, address: tuple[Any, ...]) -> tuple[Any, ...]:
     """``address`` with ``name`` resolved on the thread pool, as setipaddr does."""
-    infos = _pool.call(_socket.getaddrinfo, (name, None, family), {}).unwrap()
+    infos = blocking_call(_socket.getaddrinfo, name, None, family)
     return (infos[0][4][0],) + address[1:]
 
 
@@ -600,7 +600,7 @@ def _connect(sock: Any, t: float | None, original: Any, address: Any, ex: bool) 
     if err == _EAGAIN:
         # An AF_UNIX listener's backlog is full: there is nothing to wait
         # for in the netpoller. Let a pool thread make the blocking call.
-        return _pool.call(original, (sock, address), {}).unwrap()
+        return blocking_call(original, sock, address)
     if err != _EINPROGRESS and err != errno.EINTR:
         if ex:
             return err
@@ -721,7 +721,7 @@ def _make_sendfile(original: Any) -> Any:
     def _sendfile_use_sendfile(self: Any, *args: Any, **kwargs: Any) -> Any:
         if current_goroutine() is None or _gettimeout(self) == 0.0:
             return original(self, *args) if not kwargs else _call(original, self, args, kwargs)
-        return _pool.call(original, (self, *args), kwargs).unwrap()
+        return blocking_call(original, self, *args, **kwargs)
 
     return _registry.lean(_sendfile_use_sendfile, original)
 

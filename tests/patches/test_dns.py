@@ -17,8 +17,12 @@ def failed_call(fn, arg):
     try:
         fn(arg)
     except Exception as e:
-        files = [f.filename for f in traceback.extract_tb(e.__traceback__)]
-        pool = [f for f in files if "concurrent" in f or "_core" in f or "threading" in f]
+        frames = traceback.extract_tb(e.__traceback__)
+        pool = [
+            f.name for f in frames
+            if "concurrent" in f.filename or "threading" in f.filename
+            or (f.filename.endswith("_syscall.py") and f.name != "blocking_call")
+        ]
         return type(e).__name__, sys.getrefcount(arg) - before, pool
     return "returned"
 def cases():
