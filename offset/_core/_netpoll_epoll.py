@@ -49,10 +49,10 @@ Later events can only be more of the same (a peer that hung up sends no
 more; an error leaves EOF behind), so the flag never needs clearing for
 the same open file. Readiness that changes after ``epoll_wait`` collected
 the event is a new edge, pending, which wakes a quiet reader as any data
-does. Not covered, since no event tells: a Unix stream read also stops
-short after data that carried file descriptors, and, with SO_PASSCRED,
-where the writer's credentials change (a plain recv on such a socket is
-rare; recvmsg is not marked drained).
+does. No event tells of the other short reads: a Unix stream read also
+stops short after data that carried file descriptors, and, with
+SO_PASSCRED, where the writer's credentials change; so the socket layer
+marks only TCP reads drained (patches/socket.py ``_stream``).
 
 Invariants:
 - ``self.fds[fd] == [reader, writer, owner_ref, rseq, rmark, hup]``; a

@@ -29,12 +29,14 @@ How a patched call works, inside a goroutine while its scheduler runs:
    as the stdlib does; sendall's timeout covers the whole call, as in the
    stdlib since 3.5. A socket closed by another goroutine meanwhile raises
    ``OSError(EBADF)``, what the stdlib's call raises on a closed socket.
-4. A read on a blocking TCP or Unix stream socket that comes back short
-   took everything there was (``mark_drained``). The next read on it may
-   then wait first, without trying, when the netpoller can prove no data
-   went unnoticed since (``wait_quiet``): on a request/response connection
+4. A read on a blocking TCP socket that comes back short took everything
+   there was, or stopped at an EOF, an error or an urgent mark that the
+   netpoller hears of (``mark_drained``). The next read on it may then
+   wait first, without trying, when the netpoller can prove no data went
+   unnoticed since (``wait_quiet``): on a request/response connection
    that saves the read that would only say EAGAIN, a system call and an
-   exception per request.
+   exception per request. Not on Unix stream sockets, whose reads also
+   stop short where no event tells (file descriptors passed in the data).
 5. An address with a host name (connect, connect_ex, bind, sendto,
    sendmsg) is resolved first on the thread pool, as the C code would
    resolve it, so DNS does not block the scheduler's thread.
@@ -71,9 +73,10 @@ _getsockopt = _ss.getsockopt
 _family: Callable[[Any], int] = _ss.family.__get__  # the int, not socket.py's enum property
 _type: Callable[[Any], int] = _ss.type.__get__
 _SOCK_STREAM = _socket.SOCK_STREAM
-_STREAM_FAMILIES = tuple(
-    getattr(_socket, name) for name in ("AF_INET", "AF_INET6", "AF_UNIX") if hasattr(_socket, name)
-)
+# Not AF_UNIX: a Unix stream read also stops short at data that carried
+# file descriptors, or where SO_PASSCRED's credentials change, with more
+# queued behind, and no netpoller event says so (see _netpoll_epoll.py).
+_STREAM_FAMILIES = tuple(getattr(_socket, name) for name in ("AF_INET", "AF_INET6") if hasattr(_socket, name))
 _DONTWAIT: int = getattr(_socket, "MSG_DONTWAIT", 0)
 _AF_INET = _socket.AF_INET
 _AF_INET6: int = getattr(_socket, "AF_INET6", -1)
@@ -263,11 +266,13 @@ def _make_io(
 
 
 def _stream(sock: Any) -> bool:
-    """Whether a short read on ``sock`` means its receive queue was empty.
+    """Whether a short read on ``sock`` may let the next read wait first.
 
-    True for TCP and Unix stream sockets: their recv returns less than
-    asked only when it took everything there was. Not for datagrams, where
-    one recv returns one message however much is queued behind it.
+    True for TCP: its recv returns less than asked when it took everything
+    there was, or at an EOF, error or urgent mark, which the netpoller's
+    events report (``quiet``). Not for datagrams, where one recv returns one
+    message however much is queued behind it, nor for Unix stream sockets,
+    whose recv also stops at data that carried file descriptors.
     """
     return _type(sock) == _SOCK_STREAM and _family(sock) in _STREAM_FAMILIES
 

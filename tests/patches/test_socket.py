@@ -272,3 +272,30 @@ child.report([first.decode(), os.waitstatus_to_exitcode(status), results == [b"o
 @pytest.mark.parametrize("netpoll", ["epoll", "selectors"])
 def test_fork_gives_the_child_its_own_netpoller(netpoll: str) -> None:
     assert run_child(FORK, timeout=30, env={"OFFSET_NETPOLL": netpoll}) == ["ok", 0, True]
+
+
+UNIX_SHORT_READ_AT_PASSED_FDS = """
+import child; child.start()
+import offset; offset.patch_all()
+import array, os, socket
+out = []
+def main():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    r, w = os.pipe()
+    def sender():
+        # Both before the receiver's scheduler polls: one read event for both.
+        b.sendmsg([b"abc"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r]))])
+        b.sendall(b"def")
+    offset.go(sender)
+    out.append(a.recv(100))  # waits in the netpoller, then stops at the fds' boundary
+    out.append(a.recv(100))  # the rest is queued, with no event to come: it must not wait
+    for fd in (r, w):
+        os.close(fd)
+    a.close(); b.close()
+offset.run(main)
+child.report([x.decode() for x in out])
+"""
+
+
+def test_unix_stream_read_after_a_short_read_at_passed_fds_does_not_wait() -> None:
+    assert run_child(UNIX_SHORT_READ_AT_PASSED_FDS, timeout=20.0) == ["abc", "def"]
