@@ -36,7 +36,9 @@ start       ``i``: test ``ids[i]`` started; ``t``: when (``time.monotonic()``)
 end         ``i``, ``t`` (as in start: ``t`` minus the start's ``t`` is the
             test's duration, setUp and tearDown included), ``outcome``
             (pass, fail, error, skip, xfail, unexpected-success), and for
-            the others ``msg`` (one line) and ``detail`` (the traceback)
+            the others ``msg`` (one line) and ``detail`` (the traceback).
+            From 3.12 a test with a skip decorator ends without a start
+            (unittest calls stopTest but not startTest).
 fixture     a setUpClass/setUpModule/tearDown... error or skip: ``id``
             (e.g. ``test.test_x.Foo.setUpClass``), ``outcome``, ``msg``,
             ``detail``

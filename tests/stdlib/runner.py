@@ -145,7 +145,8 @@ class Outcome:
     msg: str = ""
     detail: str = ""  # traceback, stack dump or the child's last output
     # Seconds from the test's start to its end (setUp and tearDown included,
-    # class and module fixtures not), by the child's clock; None for a test
+    # class and module fixtures not), by the child's clock; 0 for a test
+    # skipped without starting (a skip decorator, 3.12+); None for a test
     # that did not finish.
     duration: float | None = None
 
@@ -486,9 +487,10 @@ def run_module(
             elif kind == "end":
                 i = int(event["i"])  # type: ignore[call-overload]
                 outcome = Outcome(str(event["outcome"]), str(event.get("msg", "")), str(event.get("detail", "")))
+                # No start: unittest 3.12+ skips a test marked with a skip
+                # decorator without starting it. It took no time.
                 began = child.test_started.pop(i, None)
-                if began is not None:
-                    outcome.duration = float(event["t"]) - began  # type: ignore[arg-type]
+                outcome.duration = 0.0 if began is None else float(event["t"]) - began  # type: ignore[arg-type]
                 run.results[run.all_ids[i]] = outcome
                 child.activity = ("between", i + 1)
             elif kind == "phase":
