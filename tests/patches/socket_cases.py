@@ -198,7 +198,7 @@ def recvmsg_into_and_sendmsg_read_iterables_once() -> Any:
         def drain() -> None:
             n = 0
             while n < filled:
-                n += len(b.recv(1 << 20))
+                n += len(b.recv(min(1 << 20, filled - n)))  # not a byte of what follows
             drained.append(n)
 
         timer = threading.Timer(0.05, drain)
