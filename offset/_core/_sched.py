@@ -70,9 +70,9 @@ goroutine at its park, where every park site withdraws its waiter (the
 park protocol), so that the blocking call it made (recv, a channel
 receive, sleep, select) raises it, as the interrupted call does in plain
 Python. The throw waits while main is runnable (a wake-up is on its way;
-it is delivered at main's next park) or inside a thread-pool call (which
-cannot be abandoned; delivered when the call returns and main parks
-again). If main finishes first, run() raises it. Without the signal patch
+it is delivered at main's next park); a thread-pool call main waits in is
+given up, its result dropped when it comes (_syscall.py). If main
+finishes first, run() raises it. Without the signal patch
 (a bare ``offset.run()``), a handler raises wherever it interrupted; one
 that escapes the loop is recognised (KeyboardInterrupt, or a traceback
 through code that is not offset's) and posted to main the same way, but
