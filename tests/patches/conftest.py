@@ -55,3 +55,60 @@ def run_child(code: str, *, timeout: float = 45.0, env: dict[str, str] | None = 
             pytrace=False,
         )
     return json.loads(lines[0][len(MARK) :])
+
+
+_CASE_SCRIPTS = {
+    # Unpatched: the stdlib's own outcomes.
+    "plain": """
+import child; child.start()
+import {cases}
+child.report({cases}.run_all())
+""",
+    # Patched, in the main goroutine, with a goroutine ticking beside it
+    # (which must keep running): reports {{"cases": ..., "ticks": n}}.
+    "goroutine": """
+import child; child.start()
+import offset; offset.patch_all()
+import {cases}, time
+ticks = [0]
+def ticker():
+    while True:
+        time.sleep(0.005)
+        ticks[0] += 1
+def main():
+    offset.go(ticker)
+    return {cases}.run_all()
+cases = offset.run(main)
+child.report({{"cases": cases, "ticks": ticks[0]}})
+""",
+    # Patched, in a plain thread while a scheduler runs in the main thread.
+    "thread": """
+import child; child.start()
+import offset; offset.patch_all()
+import {cases}, threading, time
+out = {{}}
+def main():
+    t = threading.Thread(target=lambda: out.update({cases}.run_all(exclude={exclude})))
+    t.start()
+    while t.is_alive():
+        time.sleep(0.01)  # the scheduler keeps running meanwhile
+    t.join()
+offset.run(main)
+child.report(out)
+""",
+    # Patched, before any run(): every patched call is the original.
+    "before_run": """
+import child; child.start()
+import offset; offset.patch_all()
+import {cases}
+child.report({cases}.run_all())
+""",
+}
+
+
+def cases_script(cases: str, where: str, *, exclude: str = "set()") -> str:
+    """The child script that runs case module ``cases`` (a cases.Cases
+    registry, see child.py) ``where``: "plain", "goroutine", "thread" or
+    "before_run". ``exclude`` is a Python expression for the case names the
+    thread run leaves out (those that need the main thread)."""
+    return _CASE_SCRIPTS[where].format(cases=cases, exclude=exclude)

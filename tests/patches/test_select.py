@@ -9,43 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import run_child
+from .conftest import cases_script, run_child
 
-PLAIN = """
-import child; child.start()
-import select_cases
-child.report(select_cases.run_all())
-"""
-
-IN_GOROUTINES = """
-import child; child.start()
-import offset; offset.patch_all()
-import select_cases, time
-ticks = [0]
-def ticker():
-    while True:
-        time.sleep(0.005)
-        ticks[0] += 1
-def main():
-    offset.go(ticker)
-    return select_cases.run_all()
-cases = offset.run(main)
-child.report({"cases": cases, "ticks": ticks[0]})
-"""
-
-IN_A_THREAD = """
-import child; child.start()
-import offset; offset.patch_all()
-import select_cases, threading, time
-out = {}
-def main():
-    t = threading.Thread(target=lambda: out.update(select_cases.run_all()))
-    t.start()
-    while t.is_alive():
-        time.sleep(0.01)
-offset.run(main)
-child.report(out)
-"""
+PLAIN = cases_script("select_cases", "plain")
+IN_GOROUTINES = cases_script("select_cases", "goroutine")
+IN_A_THREAD = cases_script("select_cases", "thread")
 
 
 def assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:

@@ -11,36 +11,11 @@ that interrupts another goroutine, the loop, or offset's own code.
 
 from __future__ import annotations
 
-from .conftest import run_child
+from .conftest import cases_script, run_child
 
-PLAIN = """
-import child; child.start()
-import signal_cases
-child.report(signal_cases.run_all())
-"""
-
-IN_MAIN_GOROUTINE = """
-import child; child.start()
-import offset; offset.patch_all()
-import signal_cases, time
-ticks = [0]
-def ticker():
-    while True:
-        time.sleep(0.005)
-        ticks[0] += 1
-def main():
-    offset.go(ticker)
-    return signal_cases.run_all()
-cases = offset.run(main)
-child.report({"cases": cases, "ticks": ticks[0]})
-"""
-
-BEFORE_RUN = """
-import child; child.start()
-import offset; offset.patch_all()
-import signal_cases
-child.report(signal_cases.run_all())
-"""
+PLAIN = cases_script("signal_cases", "plain")
+IN_MAIN_GOROUTINE = cases_script("signal_cases", "goroutine")
+BEFORE_RUN = cases_script("signal_cases", "before_run")
 
 
 def test_cases_match_the_stdlib_in_the_main_goroutine() -> None:

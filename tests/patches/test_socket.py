@@ -15,53 +15,14 @@ from typing import Any
 
 import pytest
 
-from .conftest import run_child
+from .conftest import cases_script, run_child
 
 MAIN_THREAD_ONLY = {"recv_through_signals"}  # socket_cases.MAIN_THREAD_ONLY
 
-PLAIN = """
-import child; child.start()
-import socket_cases
-child.report(socket_cases.run_all())
-"""
-
-IN_GOROUTINES = """
-import child; child.start()
-import offset; offset.patch_all()
-import socket_cases, time
-ticks = [0]
-def ticker():
-    while True:
-        time.sleep(0.005)
-        ticks[0] += 1
-def main():
-    offset.go(ticker)
-    return socket_cases.run_all()
-cases = offset.run(main)
-child.report({"cases": cases, "ticks": ticks[0]})
-"""
-
-IN_A_THREAD = """
-import child; child.start()
-import offset; offset.patch_all()
-import socket_cases, threading, time
-out = {}
-def main():
-    t = threading.Thread(target=lambda: out.update(socket_cases.run_all(exclude=socket_cases.MAIN_THREAD_ONLY)))
-    t.start()
-    while t.is_alive():
-        time.sleep(0.01)  # the scheduler keeps running meanwhile
-    t.join()
-offset.run(main)
-child.report(out)
-"""
-
-BEFORE_RUN = """
-import child; child.start()
-import offset; offset.patch_all()
-import socket_cases
-child.report(socket_cases.run_all())
-"""
+PLAIN = cases_script("socket_cases", "plain")
+IN_GOROUTINES = cases_script("socket_cases", "goroutine")
+IN_A_THREAD = cases_script("socket_cases", "thread", exclude="socket_cases.MAIN_THREAD_ONLY")
+BEFORE_RUN = cases_script("socket_cases", "before_run")
 
 
 @pytest.fixture(scope="module")
