@@ -1011,9 +1011,15 @@ def test_atomic_add_is_atomic_across_threads_and_goroutines() -> None:
     n = 20_000
 
     def spin() -> None:
-        for _ in range(n):
+        for i in range(n):
             x.add(1)
             u.add(-1)
+            if i % 500 == 0:
+                # A goroutine that never switches holds its thread as long
+                # as four threads let it have the GIL, which on a loaded
+                # machine trips the suite's blocked-thread guard. (In a
+                # plain thread gosched does nothing.)
+                gosched()
 
     def main() -> None:
         wg = sync.WaitGroup()
