@@ -40,12 +40,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LOG_FILLER = 10_000  # characters of filler in every log message
 
 
-def log_message(g: int, i: int) -> str:
+def log_message(g: int, i: int, filler: int = LOG_FILLER) -> str:
     """The message goroutine ``g`` logs as its ``i``-th record: an id, then
-    10,000 characters that depend on the id, so a record spliced from two
-    others cannot pass for either."""
+    ``filler`` characters that depend on the id, so a record spliced from
+    two others cannot pass for either. (Self-contained: the client test
+    puts its source in the child's script.)"""
     letter = "abcdefghijklmnopqrstuvwxyz"[(g * 31 + i * 7) % 26]
-    return f"g{g}-r{i}|{letter * LOG_FILLER}|end-g{g}-r{i}"
+    return f"g{g}-r{i}|{letter * filler}|end-g{g}-r{i}"
 
 
 # -- the parent's side --------------------------------------------------------
@@ -244,7 +245,10 @@ def serve_logrecv(expect: int, chunk: int, pause: float, rcvbuf: int, limit: flo
                 tag = msg.split("|", 1)[0]
                 g, i = (int(x) for x in tag[1:].split("-r"))
             except Exception as e:  # noqa: BLE001 - every failure is a finding here
-                problems.append(f"record {len(intact) + len(problems)} is not a log record: {type(e).__name__}: {e}")
+                problems.append(
+                    f"record {len(intact) + len(problems)} does not unpickle to a log record "
+                    f"({type(e).__name__}: {e}): the stream is garbled from there on"
+                )
                 st.broken = True
                 return
             if msg != log_message(g, i):
