@@ -29,6 +29,11 @@ from ._sched import maintask as maintask
 from ._sched import run as run
 from ._sched import sleep_ns as sleep_ns
 from ._sched import call_signal_handler as call_signal_handler
+from ._sema import SERVED as SERVED
+from ._sema import LockBase as LockBase
+from ._sema import Parker as Parker
+from ._sema import Sudog as Sudog
+from ._sema import WaitQueue as WaitQueue
 from ._select import Default as Default
 from ._select import default as default
 from ._select import select as select

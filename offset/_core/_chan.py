@@ -98,12 +98,15 @@ AnyWaiter = Any
 
 
 def _withdraw(q: deque[AnyWaiter], w: AnyWaiter) -> None:
-    """Take ``w`` out of ``q`` if it is still there (its wait was interrupted)."""
+    """Take ``w`` (a G or ThreadParker) out of ``q`` if it is still there (its wait was interrupted)."""
     _acquire()
     try:
         q.remove(w)
     except ValueError:
-        pass  # already served; the ready on its way is ignored
+        # Already served: its ready() is owed. A ThreadParker is used once;
+        # a G must not be resumed by it in a later wait (G.park).
+        if type(w) is G:
+            w.stale += 1
     finally:
         _release()
 

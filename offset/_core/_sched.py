@@ -93,6 +93,7 @@ import os
 import sys
 import threading
 import time as _time
+from _thread import allocate_lock as _allocate_lock
 from collections import deque
 from typing import Any, Callable, TypeVar
 
@@ -152,7 +153,8 @@ class G:
     """
 
     __slots__ = (
-        "fn", "args", "kwargs", "ctx", "proc", "sched", "reason", "id", "value", "ok", "selcache", "__weakref__",
+        "fn", "args", "kwargs", "ctx", "proc", "sched", "reason", "id", "value", "ok", "selcache", "stale",
+        "__weakref__",
     )
     sel = None
     case = None
@@ -178,6 +180,10 @@ class G:
         self.ok = False
         # (SelectState, [Waiter]) reused by this goroutine's blocking selects.
         self.selcache: Any = None
+        # Wake-ups owed to waits this goroutine gave up after a waker had
+        # already taken it off the queue (see park): each one, when it
+        # comes, resumes nothing.
+        self.stale = 0
 
     def ready(self) -> None:
         """Make this parked goroutine runnable; safe from any thread."""
@@ -209,12 +215,23 @@ class G:
         Pitfalls: park may instead raise ``GoroutineExit`` (the goroutine is
         being stopped) or, in the main goroutine, an interrupt (what a
         signal handler raised, KeyboardInterrupt); the caller must then
-        withdraw its waiter, and must accept that a ready()
-        may already be on its way (it is ignored for a dead G). Never park
-        while holding a lock another goroutine of this thread needs.
+        withdraw its waiter. If a waker had already taken the waiter (its
+        ready() is on its way, or already queued this G), the caller adds
+        one to ``stale``: a later park treats that many resumptions as
+        spurious and parks again, so the late ready() cannot end a wait it
+        does not belong to (a ready for a dead G is ignored anyway).
+        ``_core/_sema.py``'s WaitQueue does all of this for its waiters.
+        Never park while holding a lock another goroutine of this thread
+        needs.
         """
         self.reason = reason
-        self.sched._switch_away()
+        s = self.sched
+        s._switch_away()
+        while self.stale:
+            # Wake-ups are interchangeable: whichever came first, one of
+            # them belongs to a wait given up earlier.
+            self.stale -= 1
+            s._switch_away()
 
     def describe(self) -> str:
         """``name [reason]:\\n    at file:line`` for deadlock reports."""
@@ -239,7 +256,9 @@ class ThreadParker:
     """What a plain thread (not a goroutine) parks on: a locked lock.
 
     Blocking on a channel from a plain thread blocks only that thread; the
-    goroutine or thread that wakes it releases the lock.
+    goroutine or thread that wakes it releases the lock. One is made per
+    wait, so a ready() that comes after its wait was given up (timed out,
+    interrupted) is released into a lock nobody looks at again.
     """
 
     __slots__ = ("_lock", "value", "ok")
@@ -247,13 +266,15 @@ class ThreadParker:
     case = None
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # The C lock, never the patched threading.Lock: that one parks on this.
+        self._lock = _allocate_lock()
         self._lock.acquire()
         self.value: Any = None
         self.ok = False
 
-    def park(self, reason: str) -> None:
-        self._lock.acquire()
+    def park(self, reason: str, timeout: float = -1) -> bool:
+        """Block until ready(); with ``timeout`` (seconds), return False if it passed first."""
+        return self._lock.acquire(True, timeout)
 
     def ready(self) -> None:
         self._lock.release()
@@ -431,10 +452,11 @@ class Scheduler:
         comes) if the interrupt claims it before its completion does. With
         no main goroutine, run() itself raises it.
 
-        Not covered yet: a waker in another thread that has taken main's
-        waiter off a channel or sync queue but not yet readied it when the
-        loop looks. Main then raises, and the late ready resumes it once
-        too often; the window is a few bytecodes of that thread.
+        A waker in another thread may have taken main's waiter off a
+        channel or wait queue without having readied it yet when the loop
+        looks. Main then raises all the same, and the site it parked at
+        finds its waiter served and counts the late ready() as stale
+        (G.park), so it resumes nothing.
         """
         main = self.main
         if main is None:

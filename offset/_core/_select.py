@@ -214,14 +214,18 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         w.q = q
         q.append(w)
     _release()
+    woken = False
     try:
         g.park("select")
+        woken = True
     finally:
         # Pass 3: leave the queues of the cases that did not fire (on a
         # stop or KeyboardInterrupt too, then from all of them).
         _acquire()
         fired = sel.fired
         sel.done = True
+        if not woken and fired is not None and type(g) is G:
+            g.stale += 1  # a case fired as the wait was given up: its ready() is owed (G.park)
         for i in range(n):
             w = pool[i]
             if w is not fired:

@@ -57,6 +57,7 @@ import functools
 import itertools
 import os
 import threading
+from _thread import allocate_lock as _allocate_lock
 from collections import deque
 from typing import Any, Callable, TypeVar
 
@@ -133,7 +134,7 @@ class _Worker:
     __slots__ = ("wake", "call")
 
     def __init__(self) -> None:
-        self.wake = threading.Lock()
+        self.wake = _allocate_lock()
         self.wake.acquire()
         self.call: _Call | None = None
 
@@ -143,7 +144,7 @@ class _Pool:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.lock = threading.Lock()
+        self.lock = _allocate_lock()
         self.queue: deque[_Call] = deque()
         self.idle: list[_Worker] = []
         self.nthreads = 0

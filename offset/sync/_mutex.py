@@ -2,30 +2,14 @@
 
 What: mutual exclusion between goroutines of any scheduler and plain
 threads. A goroutine that waits parks (its scheduler runs others); a plain
-thread that waits blocks only itself (it parks on a ThreadParker).
+thread that waits blocks only itself. Both wait on the core's one wait
+queue (offset/_core/_sema.py), which also withdraws a waiter stopped in
+its wait and passes on what it had been handed.
 
-Mutex invariants:
-- ``_held`` (a ``threading.Lock``) is acquired exactly when the Mutex is
-  held, or is being handed to the waiter at the head of ``_waitq``. The
-  uncontended path is one ``acquire(False)`` to lock and one ``release()``
-  to unlock: no chanlock.
-- ``_waitq`` holds the parkers (goroutines, or ThreadParkers of plain
-  threads) that found the Mutex held; each is served at most once, by an
-  unlock that takes it out of the queue and hands ``_held`` over to it
-  without ever releasing it (Go's starvation mode, always: FIFO, no
-  barging past a waiter that is being woken).
-- Waiters enter and leave ``_waitq`` only under chanlock, so "no longer in
-  the queue" means "served" to a waiter whose park was interrupted.
-
-Why no wake-up is lost, with unlock off chanlock. A locker that fails the
-fast path takes chanlock, appends its waiter, and only then tries
-``_held`` once more (still under chanlock; on success it takes its waiter
-back out). An unlocker releases ``_held`` and only then looks at
-``_waitq``. Under the GIL the two sequences are interleaved, never
-reordered, so either the locker's retry sees the release, or the
-unlocker's look sees the waiter and then, under chanlock, takes ``_held``
-on the waiter's behalf and hands it over. If someone barged in between
-(a fast-path lock), that one's unlock sees the waiter instead.
+Mutex is the core's hand-off lock (``LockBase``: its invariants and why no
+wake-up is lost are written there), with Go's names and panics: FIFO, each
+waiter handed the lock directly, uncontended lock and unlock without
+chanlock.
 
 RWMutex invariants (all under chanlock, no fast path):
 - ``_writer`` is True while a writer holds it; ``_readers`` counts readers
@@ -34,27 +18,18 @@ RWMutex invariants (all under chanlock, no fast path):
   so a stream of readers cannot starve a writer. Unlock admits every
   reader that queued during the write before the next writer, so writers
   cannot starve readers either.
+- A served waiter has already been counted in (``_readers`` or
+  ``_writer``); one whose wait is given up after that gives it back.
 
-Every waiter withdrawn by an exception in park (GoroutineExit,
-KeyboardInterrupt) either leaves its queue, or, if it was already served,
-passes what it was given on by unlocking.
-
-Rejected designs:
-- Go's normal (barging) mode: on one thread a woken goroutine only runs
-  after its waker parks, so a waker that locks again in a loop would win
-  every time and the woken goroutine would re-queue, paying a switch for
-  nothing.
-- A channel of capacity one as the Mutex: a locked lock costs a channel
-  operation under chanlock even when nobody else is there.
+Rejected: a channel of capacity one as the Mutex: a locked lock would cost
+a channel operation under chanlock even when nobody else is there.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from typing import Any, Protocol
 
-from .._core import G, PanicError, ThreadParker, Waiter, chanlock, current_parker
+from .._core import SERVED, LockBase, PanicError, Sudog, WaitQueue, chanlock
 
 __all__ = ["Locker", "Mutex", "RWMutex"]
 
@@ -70,7 +45,7 @@ class Locker(Protocol):
     def unlock(self) -> None: ...
 
 
-class Mutex:
+class Mutex(LockBase):
     """A mutual exclusion lock; usable as a context manager.
 
     Go's sync.Mutex. Any goroutine or thread may unlock a locked Mutex (it
@@ -79,13 +54,7 @@ class Mutex:
     Works across schedulers and with plain threads.
     """
 
-    __slots__ = ("_held", "_waitq", "__weakref__")
-
-    def __init__(self) -> None:
-        self._held = threading.Lock()
-        # Who waits, in order: a goroutine, or a plain thread's ThreadParker.
-        # A waiter that is no longer here was served (handed the lock).
-        self._waitq: deque[G | ThreadParker] = deque()
+    __slots__ = ()
 
     def lock(self) -> None:
         """Lock the mutex; block until it is available.
@@ -93,29 +62,8 @@ class Mutex:
         Go's Mutex.Lock. A goroutine parks ("sync.Mutex.Lock"); a plain
         thread blocks only itself.
         """
-        if self._held.acquire(False):
-            return
-        g = current_parker()
-        q = self._waitq
-        _acquire()
-        q.append(g)
-        if self._held.acquire(False):  # released while we queued: see the docstring
-            q.pop()  # still ours: chanlock was held since the append
-            _release()
-            return
-        _release()
-        try:
-            g.park("sync.Mutex.Lock")
-        except BaseException:
-            _acquire()
-            try:
-                q.remove(g)
-            except ValueError:  # already served: handed the lock as we were stopped
-                _release()
-                self.unlock()  # pass it on
-            else:
-                _release()
-            raise
+        if not self._held.acquire(False):
+            self._lock_slow("sync.Mutex.Lock", None)
 
     def try_lock(self) -> bool:
         """Lock the mutex if it is free; return whether it did (Go's Mutex.TryLock)."""
@@ -129,40 +77,8 @@ class Mutex:
         Raises:
             PanicError: the mutex is not locked ("sync: unlock of unlocked mutex").
         """
-        if self._waitq:
-            self._handoff()
-            return
-        try:
-            self._held.release()
-        except RuntimeError:
-            raise PanicError("sync: unlock of unlocked mutex") from None
-        if self._waitq:
-            self._wake()
-
-    def _wake(self) -> None:
-        """After a release: serve the waiter that queued meanwhile, unless someone barged in."""
-        _acquire()
-        if self._waitq and self._held.acquire(False):
-            self._serve_head()  # else the one who barged in serves it at its unlock
-        else:
-            _release()
-
-    def _handoff(self) -> None:
-        _acquire()
-        if not self._held.locked():
-            _release()
+        if not self._unlock():
             raise PanicError("sync: unlock of unlocked mutex")
-        if self._waitq:
-            self._serve_head()
-        else:  # the waiter we saw was withdrawn
-            self._held.release()
-            _release()
-
-    def _serve_head(self) -> None:
-        """Give the held lock to the head waiter. Caller holds chanlock; returns with it released."""
-        g = self._waitq.popleft()
-        _release()
-        g.ready()
 
     __enter__ = lock
 
@@ -170,7 +86,8 @@ class Mutex:
         # unlock(), inlined: ``with mu:`` is the common way to hold a Mutex,
         # and a second Python call would double its cost.
         if self._waitq:
-            self._handoff()
+            if not self._handoff():
+                raise PanicError("sync: unlock of unlocked mutex")
             return
         try:
             self._held.release()
@@ -199,8 +116,8 @@ class RWMutex:
     def __init__(self) -> None:
         self._readers = 0
         self._writer = False
-        self._rwait: deque[Waiter] = deque()
-        self._wwait: deque[Waiter] = deque()
+        self._rwait = WaitQueue()
+        self._wwait = WaitQueue()
 
     def rlock(self) -> None:
         """Lock for reading; block while a writer holds or waits for the lock.
@@ -213,7 +130,7 @@ class RWMutex:
             self._readers += 1
             _release()
             return
-        self._wait(self._rwait, "sync.RWMutex.RLock")
+        self._rwait.park("sync.RWMutex.RLock", abandon=self._abandon_read)
 
     def try_rlock(self) -> bool:
         """Lock for reading if that need not wait; return whether it did (Go's TryRLock)."""
@@ -249,7 +166,7 @@ class RWMutex:
             self._writer = True
             _release()
             return
-        self._wait(self._wwait, "sync.RWMutex.Lock")
+        self._wwait.park("sync.RWMutex.Lock", abandon=self._abandon_write)
 
     def try_lock(self) -> bool:
         """Lock for writing if that need not wait; return whether it did (Go's TryLock)."""
@@ -288,36 +205,26 @@ class RWMutex:
     def __exit__(self, *exc: object) -> None:
         self.unlock()
 
-    # -- internals. Callers hold chanlock; each returns with it released. --
+    # -- internals. Callers hold chanlock (the abandons take it); each returns with it released. --
 
-    def _wait(self, q: deque[Waiter], reason: str) -> None:
-        g = current_parker()
-        w = Waiter(g)
-        q.append(w)
-        _release()
-        try:
-            g.park(reason)
-        except BaseException:
-            _acquire()
-            if w.ok:  # served as we were stopped: give it back
-                if q is self._rwait:
-                    self._readers -= 1
-                else:
-                    self._writer = False
-            else:
-                q.remove(w)
-            self._grant()  # our leaving may let others in
-            raise
+    def _abandon_read(self, w: Sudog) -> None:
+        _acquire()
+        if w.state == SERVED:  # let in as the wait was given up: give it back
+            self._readers -= 1
+        self._grant()  # our leaving may let others in
+
+    def _abandon_write(self, w: Sudog) -> None:
+        _acquire()
+        if w.state == SERVED:
+            self._writer = False
+        self._grant()
 
     def _admit_readers(self) -> None:
-        ws = list(self._rwait)
-        self._rwait.clear()
+        ws = self._rwait.serve_all()
         self._readers += len(ws)
-        for w in ws:
-            w.ok = True
         _release()
         for w in ws:
-            w.g.ready()
+            w.parker.ready()
 
     def _grant(self) -> None:
         """Let in whoever may enter now: a writer when free, else waiting readers."""
@@ -327,11 +234,11 @@ class RWMutex:
             if self._readers:
                 _release()
                 return
-            w = self._wwait.popleft()
+            w = self._wwait.serve()
+            assert w is not None
             self._writer = True
-            w.ok = True
             _release()
-            w.g.ready()
+            w.parker.ready()
         elif self._rwait:
             self._admit_readers()
         else:

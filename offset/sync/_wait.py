@@ -2,24 +2,24 @@
 once.go, cond.go; golang.org/x/sync/semaphore).
 
 What: the waiting primitives of Go's sync, for goroutines of any scheduler
-and plain threads alike. Each keeps its waiters (the goroutine, or a
-ThreadParker for a plain thread) in its own queue under the core's
-chanlock, and wakes them with ``ready()`` after releasing it, as channels
-do; none of them holds chanlock across a park.
+and plain threads alike. Each keeps its waiters in the core's one wait
+queue (offset/_core/_sema.py) under chanlock, and wakes them after
+releasing it, as channels do; none of them holds chanlock across a park.
 
 Invariants (under chanlock):
 - WaitGroup: ``_n >= 0``; ``_waiters`` is non-empty only while ``_n > 0``.
-  The add that brings ``_n`` to zero takes the whole list and wakes it.
-- Cond: a waiter enters ``_waiters`` before it unlocks the locker, so a
-  signal sent after the unlock finds it (Go's ticket list does the same).
+  The add that brings ``_n`` to zero serves the whole queue.
+- Cond: a waiter is queued before it unlocks the locker, so a signal sent
+  after the unlock finds it (Go's ticket list does the same); if the
+  unlock fails it leaves the queue again before the error goes on.
 - Semaphore: ``0 <= _cur <= _size``; waiters are served strictly in FIFO
   order, so a large request at the head is not starved by small ones
-  behind it (x/sync/semaphore's rule). A served waiter has ``ok`` set and
-  its weight already counted in ``_cur``.
+  behind it (x/sync/semaphore's rule). A served waiter's weight (its
+  Sudog's value) is already counted in ``_cur``.
 
-A waiter withdrawn by an exception in park (GoroutineExit, KeyboardInterrupt)
-leaves its queue; if it had already been served, it passes on what it got
-(a Cond signal, a Semaphore's weight), so no wake-up is lost with it.
+A waiter whose wait is given up (GoroutineExit, KeyboardInterrupt) after
+it was served passes on what it got (a Cond signal, a Semaphore's weight),
+so no wake-up is lost with it; the wait queue tells served from not.
 
 A Semaphore acquire that also watches a context cannot park on one queue:
 it waits in ``select`` on its context's done channel and on a channel of
@@ -34,10 +34,9 @@ channel per wait, where a queue of parked waiters needs nothing.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
-from .._core import Chan, G, PanicError, ThreadParker, chanlock, current_parker, makechan, select
+from .._core import SERVED, Chan, PanicError, Sudog, WaitQueue, chanlock, current_parker, makechan, select
 from .._core import go as _go
 from ._mutex import Locker, Mutex
 
@@ -69,7 +68,7 @@ class WaitGroup:
 
     def __init__(self) -> None:
         self._n = 0
-        self._waiters: list[G | ThreadParker] = []
+        self._waiters = WaitQueue()
 
     def add(self, delta: int) -> None:
         """Add ``delta`` (may be negative) to the counter; at zero, release every waiter.
@@ -88,11 +87,10 @@ class WaitGroup:
         if n or not self._waiters:
             _release()
             return
-        ws = self._waiters
-        self._waiters = []
+        ws = self._waiters.serve_all()
         _release()
-        for g in ws:
-            g.ready()
+        for w in ws:
+            w.parker.ready()
 
     def done(self) -> None:
         """Decrement the counter by one (Go's WaitGroup.Done).
@@ -110,19 +108,7 @@ class WaitGroup:
         if not self._n:
             _release()
             return
-        g = current_parker()
-        self._waiters.append(g)
-        _release()
-        try:
-            g.park("sync.WaitGroup.Wait")
-        except BaseException:
-            _acquire()
-            try:
-                self._waiters.remove(g)
-            except ValueError:
-                pass  # already released
-            _release()
-            raise
+        self._waiters.park("sync.WaitGroup.Wait")
 
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` in a new goroutine tracked by the group.
@@ -205,7 +191,7 @@ class Cond:
         if not (callable(getattr(locker, "lock", None)) and callable(getattr(locker, "unlock", None))):
             raise TypeError(f"Cond() argument 'locker' must have lock() and unlock(), not {type(locker).__name__}")
         self.locker = locker
-        self._waiters: deque[G | ThreadParker] = deque()
+        self._waiters = WaitQueue()
 
     def wait(self) -> None:
         """Unlock the locker, wait for a signal or broadcast, lock it again.
@@ -215,45 +201,32 @@ class Cond:
         thread) the locker is locked again before the exception goes on, so
         a surrounding ``with`` block stays balanced.
         """
-        g = current_parker()
+        q = self._waiters
         _acquire()
-        self._waiters.append(g)
+        w = q.enqueue(current_parker())
         _release()
-        self.locker.unlock()
         try:
-            g.park("sync.Cond.Wait")
+            self.locker.unlock()
         except BaseException:
-            _acquire()
-            try:
-                self._waiters.remove(g)
-                signalled = False
-            except ValueError:
-                signalled = True
-            _release()
-            if signalled:
-                self.signal()  # we were woken as we were stopped: pass it on
-            self.locker.lock()
+            if q.withdraw(w):
+                self.signal()  # signalled before we could leave: pass it on
             raise
-        self.locker.lock()
+        try:
+            q.wait(w, "sync.Cond.Wait", abandon=self._abandon)
+        finally:
+            self.locker.lock()
+
+    def _abandon(self, w: Sudog) -> None:
+        if w.state == SERVED:
+            self.signal()  # we were woken as we were stopped: pass it on
 
     def signal(self) -> None:
         """Wake one waiter, if there is one (Go's Cond.Signal; the locker need not be held)."""
-        _acquire()
-        if self._waiters:
-            g = self._waiters.popleft()
-            _release()
-            g.ready()
-        else:
-            _release()
+        self._waiters.wake_one()
 
     def broadcast(self) -> None:
         """Wake every waiter (Go's Cond.Broadcast; the locker need not be held)."""
-        _acquire()
-        ws = list(self._waiters)
-        self._waiters.clear()
-        _release()
-        for g in ws:
-            g.ready()
+        self._waiters.wake_all()
 
 
 class _Closer:
@@ -266,15 +239,6 @@ class _Closer:
 
     def ready(self) -> None:
         self.chan.close()
-
-
-class _SemWaiter:
-    __slots__ = ("n", "g", "ok")
-
-    def __init__(self, n: int, g: G | ThreadParker | _Closer) -> None:
-        self.n = n
-        self.g = g
-        self.ok = False
 
 
 class Semaphore:
@@ -298,7 +262,7 @@ class Semaphore:
     def __init__(self, n: int) -> None:
         self._size = _weight(n, "n")
         self._cur = 0
-        self._waiters: deque[_SemWaiter] = deque()
+        self._waiters = WaitQueue()  # each Sudog's value is its weight
 
     def acquire(self, k: int = 1, *, ctx: Context | None = None) -> None:
         """Acquire ``k`` units, blocking until they are free (and earlier waiters served).
@@ -330,50 +294,32 @@ class Semaphore:
             assert ctx is not None
             raise _ctx_err(ctx)
         if done is None:
-            g = current_parker()
-            w = _SemWaiter(k, g)
-            self._waiters.append(w)
-            _release()
-            try:
-                g.park("semacquire")
-            except BaseException:
-                if self._withdraw(w):
-                    self.release(k)  # served as we were stopped: give it back
-                raise
+            self._waiters.park("semacquire", value=k, abandon=self._abandon)
             return
         granted: Chan[Any] = makechan()
-        w = _SemWaiter(k, _Closer(granted))
-        self._waiters.append(w)
+        w = self._waiters.enqueue(_Closer(granted), k)
         _release()
         try:
             ret = select(granted.if_recv(), done.if_recv())
         except BaseException:
-            if self._withdraw(w):
-                self.release(k)
+            self._waiters.withdraw(w)
+            self._abandon(w)
             raise
         if ret == granted.if_recv():
             return
-        if self._withdraw(w):
+        if self._waiters.withdraw(w):
             return  # granted as ctx ended: pretend we did not notice (Go)
+        self._abandon(w)
         assert ctx is not None
         raise _ctx_err(ctx)
 
-    def _withdraw(self, w: _SemWaiter) -> bool:
-        """Take ``w`` out of the queue and return False, or return True if it was served.
-
-        A served waiter holds its units; the caller keeps or releases them.
-        """
+    def _abandon(self, w: Sudog) -> None:
+        """A wait given up: give back a weight granted meanwhile, or let the next ones in."""
+        if w.state == SERVED:
+            self.release(w.value)
+            return
         _acquire()
-        if w.ok:
-            _release()
-            return True
-        front = self._waiters[0] is w
-        self._waiters.remove(w)
-        if front and self._size > self._cur:
-            self._notify()  # we were blocking the queue: let the next ones in
-        else:
-            _release()
-        return False
+        self._notify()  # if it was the head, the waiters behind it may fit now
 
     def try_acquire(self, k: int = 1) -> bool:
         """Acquire ``k`` units if free now and nobody waits; return whether it did.
@@ -415,16 +361,16 @@ class Semaphore:
         q = self._waiters
         served = []
         while q:
-            w = q[0]
-            if self._size - self._cur < w.n:
+            n = q[0].value
+            if self._size - self._cur < n:
                 break  # not enough for the head: everyone behind it waits too
-            self._cur += w.n
-            q.popleft()
-            w.ok = True
+            self._cur += n
+            w = q.serve()
+            assert w is not None
             served.append(w)
         _release()
         for w in served:
-            w.g.ready()
+            w.parker.ready()
 
     def __enter__(self) -> None:
         self.acquire()

@@ -1,0 +1,386 @@
+"""The one wait queue: who waits for a lock, a condition, a count or a slot.
+
+What: ``WaitQueue``, a FIFO of parked waiters (Go: runtime/sema.go's
+semaRoot with its sudogs; trio's ParkingLot). Every blocking primitive
+that is not a channel is built on it: offset.sync's Mutex, RWMutex,
+WaitGroup, Cond and Semaphore, and the patched ``threading`` locks (so
+Condition, Event, Semaphore, Barrier and ``queue.Queue`` too). A waiter
+is a goroutine of any scheduler or a plain thread (a ThreadParker made for
+the wait); wakers may be either too.
+
+Protocol. The primitive takes ``chanlock``, looks at its own state and,
+if it must wait, calls ``park(reason, timeout)``, which queues a
+``Sudog`` for the caller, releases chanlock and parks. A waker takes
+chanlock, changes the primitive's state on the waiter's behalf (hands it
+the lock, counts its weight) and takes it off the queue with ``serve``;
+after releasing chanlock it calls ``ready()`` on what ``serve`` returned.
+``park`` returns True when the waiter was served, False when its timeout
+passed first. So a served waiter already has what it waited for: there is
+no window in which a third party can take it (hand-off, Go's starvation
+mode, always).
+
+Invariants (under chanlock):
+- A Sudog's ``state`` goes from WAITING to exactly one of SERVED (a waker
+  took it), TIMEDOUT (its timer did) or WITHDRAWN (its own exception did),
+  and is in the queue exactly while WAITING. Whoever moves it out of
+  WAITING, under chanlock, decides how the wait ends; the others see that
+  they lost.
+- Every SERVED or TIMEDOUT waiter gets exactly one ready(), after chanlock
+  is released.
+
+Withdrawal. ``park`` may end in an exception instead: GoroutineExit (the
+goroutine is stopped), a signal handler's exception thrown into the main
+goroutine, KeyboardInterrupt in a plain thread. Then the waiter leaves the
+queue if it is still WAITING; if a waker got there first, the goroutine
+owes itself one wake-up (``G.stale``: the late ready() resumes nothing) and
+``abandon(w)`` is called so the primitive can pass on what the waiter was
+given (unlock, release the weight, signal again). Nothing is lost and
+nothing is woken twice.
+
+Timeouts. A goroutine's timeout is a timer on its own scheduler's heap
+whose callback withdraws the waiter as TIMEDOUT and readies it; a plain
+thread's is its ThreadParker's timed acquire, after which it withdraws the
+waiter itself, unless a waker served it meanwhile (then the wait counts as
+served: the thread has what it waited for).
+
+Rejected designs:
+- One lock per queue (Go's semaRoot locks): the primitives' own state is
+  guarded by chanlock already, and a waker must change it and serve the
+  waiter atomically; a second lock would only add an ordering to respect.
+- An OrderedDict for O(1) withdrawal (trio): FIFO append/popleft on a deque
+  is cheaper on the hot contended path, and a withdrawal scans only when a
+  wait times out or is interrupted.
+"""
+
+from __future__ import annotations
+
+from _thread import allocate_lock as _allocate_lock
+from collections import deque
+from time import monotonic_ns as _monotonic_ns
+from typing import Any, Callable, Protocol
+
+from ._chan import chanlock
+from ._sched import G, ThreadParker
+from ._greenlet import getcurrent as _getcurrent
+from ._timers import TimerEntry
+
+__all__ = ["LockBase", "Parker", "Sudog", "WaitQueue", "WAITING", "SERVED", "TIMEDOUT", "WITHDRAWN"]
+
+_acquire = chanlock.acquire
+_release = chanlock.release
+
+WAITING = 0
+SERVED = 1
+TIMEDOUT = 2
+WITHDRAWN = 3
+
+
+class Parker(Protocol):
+    """What a Sudog wakes: a goroutine, a plain thread's ThreadParker, or a
+    custom wake-up (a Semaphore acquire that waits in select)."""
+
+    def ready(self) -> None: ...
+
+
+class Sudog:
+    """One waiter in one WaitQueue (Go's sudog).
+
+    ``parker`` is what ready() wakes; ``value`` is the primitive's (a
+    Semaphore's weight, whether an RWMutex waiter reads or writes).
+    """
+
+    __slots__ = ("parker", "state", "value", "queue")
+
+    def __init__(self, parker: Parker, value: Any, queue: WaitQueue) -> None:
+        self.parker = parker
+        self.state = WAITING
+        self.value = value
+        self.queue = queue
+
+    def ready(self) -> None:
+        self.parker.ready()
+
+    def __repr__(self) -> str:
+        state = ("waiting", "served", "timed out", "withdrawn")[self.state]
+        return f"<Sudog {self.parker!r} {state} value={self.value!r}>"
+
+
+def _expire(w: Sudog) -> None:
+    """A goroutine's timeout, on its scheduler's loop: withdraw it unless served."""
+    _acquire()
+    if w.state != WAITING:
+        _release()
+        return
+    w.queue.remove(w)
+    w.state = TIMEDOUT
+    _release()
+    w.parker.ready()
+
+
+class WaitQueue(deque[Sudog]):
+    """A FIFO of waiters; see the module docstring for the protocol.
+
+    A deque of WAITING Sudogs (a subclass, so that ``if q:`` and
+    ``len(q)``, which hot paths test without chanlock, stay C calls).
+    Only its own methods change it, under chanlock.
+    """
+
+    __slots__ = ()
+
+    # -- waiting ------------------------------------------------------------
+
+    def park(
+        self,
+        reason: str,
+        timeout: float | None = None,
+        *,
+        value: Any = None,
+        retry: Callable[[], bool] | None = None,
+        abandon: Callable[[Sudog], None] | None = None,
+    ) -> bool:
+        """Queue the caller and park it until it is served or ``timeout`` passes.
+
+        Precondition: the caller holds chanlock; park releases it.
+
+        Args:
+            reason: the goroutine's wait reason ("sync.Mutex.Lock").
+            timeout: seconds (> 0), or None to wait until served.
+            value: kept on the Sudog for the primitive.
+            retry: called once the waiter is queued, chanlock still held;
+                True means what the caller waited for came meanwhile (a
+                lock released between the caller's look and its queueing):
+                the waiter leaves and park returns True at once.
+            abandon: called, chanlock released, with the Sudog when the
+                wait ends in an exception: ``w.state`` is SERVED if a waker
+                had already handed it something to pass on, else it left
+                the queue (WITHDRAWN, or TIMEDOUT as the exception came).
+
+        Returns:
+            True if served, False if the timeout passed first.
+        """
+        g: Any = getattr(_getcurrent(), "goroutine", None)
+        if g is None:
+            g = ThreadParker()
+        w = Sudog(g, value, self)
+        self.append(w)
+        if retry is not None and retry():
+            self.pop()  # still the tail: chanlock was held since the append
+            _release()
+            return True
+        _release()
+        return self.wait(w, reason, timeout, abandon)
+
+    def enqueue(self, parker: Parker, value: Any = None) -> Sudog:
+        """Queue a waiter for ``parker`` without parking (chanlock held).
+
+        For a caller that waits some other way (in select, on a channel the
+        Parker closes); it ends the wait with ``withdraw``.
+        """
+        w = Sudog(parker, value, self)
+        self.append(w)
+        return w
+
+    def wait(
+        self,
+        w: Sudog,
+        reason: str,
+        timeout: float | None = None,
+        abandon: Callable[[Sudog], None] | None = None,
+    ) -> bool:
+        """Park until ``w``, queued by the caller's thread or goroutine, is served.
+
+        What ``park`` does after queueing; chanlock must not be held.
+        """
+        g = w.parker
+        if type(g) is G:
+            entry = None
+            if timeout is not None:
+                entry = TimerEntry(_monotonic_ns() + _ceil_ns(timeout), _expire, w)
+                g.sched.timers.push(entry)
+            try:
+                g.park(reason)
+            except BaseException:
+                if self.withdraw(w):
+                    g.stale += 1  # its ready() is on its way, or already queued us
+                if entry is not None:
+                    g.sched.timers.remove(entry)  # a no-op once it fired
+                if abandon is not None:
+                    abandon(w)
+                raise
+            if w.state == SERVED:
+                if entry is not None:
+                    g.sched.timers.remove(entry)
+                return True
+            return False
+        assert isinstance(g, ThreadParker)
+        try:
+            if g.park(reason, -1 if timeout is None else timeout):
+                return True
+        except BaseException:
+            self.withdraw(w)  # a ThreadParker is used once: nothing is owed
+            if abandon is not None:
+                abandon(w)
+            raise
+        # Timed out, unless a waker served it after the acquire gave up:
+        # then it has what it waited for (its ready() goes to a lock
+        # nobody looks at again).
+        return self.withdraw(w, TIMEDOUT)
+
+    def withdraw(self, w: Sudog, state: int = WITHDRAWN) -> bool:
+        """Take ``w`` out of the queue unless it has left; return whether it had.
+
+        True means a waker or its timer got there first (``w.state`` says
+        which) and its ready() is owed; False means it left as ``state``.
+        """
+        _acquire()
+        if w.state != WAITING:
+            _release()
+            return True
+        self.remove(w)
+        w.state = state
+        _release()
+        return False
+
+    # -- waking (chanlock held) ---------------------------------------------
+
+    def head(self) -> Sudog | None:
+        """The first waiter, still queued (chanlock held)."""
+        return self[0] if self else None
+
+    def serve(self) -> Sudog | None:
+        """Take the first waiter off as SERVED; the caller readies it after releasing chanlock."""
+        if not self:
+            return None
+        w = self.popleft()
+        w.state = SERVED
+        return w
+
+    def serve_all(self) -> list[Sudog]:
+        """Take every waiter off as SERVED; the caller readies them after releasing chanlock."""
+        ws = list(self)
+        self.clear()
+        for w in ws:
+            w.state = SERVED
+        return ws
+
+    # -- waking (chanlock not held) -----------------------------------------
+
+    def wake_one(self) -> bool:
+        """Serve and ready the first waiter; return whether there was one."""
+        _acquire()
+        w = self.serve()
+        _release()
+        if w is None:
+            return False
+        w.parker.ready()
+        return True
+
+    def wake_all(self) -> int:
+        """Serve and ready every waiter; return how many there were."""
+        _acquire()
+        ws = self.serve_all()
+        _release()
+        for w in ws:
+            w.parker.ready()
+        return len(ws)
+
+    def __repr__(self) -> str:
+        return f"<WaitQueue {len(self)} waiting>"
+
+
+def _ceil_ns(seconds: float) -> int:
+    ns = seconds * 1e9
+    n = int(ns)
+    return n + 1 if n < ns else n
+
+
+
+class LockBase:
+    """The hand-off lock under offset.sync.Mutex and the patched threading.Lock.
+
+    Invariants:
+    - ``_held`` (a C lock) is acquired exactly when the lock is held, or is
+      being handed to the waiter at the head of ``_waitq``. Locking
+      uncontended is one ``_held.acquire(False)``, unlocking one
+      ``release()``: no chanlock. Subclasses inline both in their hot
+      methods and call the slow paths below.
+    - ``_waitq`` holds whoever found it held; an unlock serves the head by
+      handing ``_held`` over without ever releasing it, so nobody barges
+      past a waiter that is being woken (Go's starvation mode, always).
+
+    Why no wake-up is lost, with unlock off chanlock. A locker that fails
+    the fast path takes chanlock, queues itself, and only then tries
+    ``_held`` once more (park's ``retry``; on success it leaves again). An
+    unlocker releases ``_held`` and only then looks at ``_waitq``. Under the
+    GIL the two sequences interleave but are not reordered, so either the
+    locker's retry sees the release, or the unlocker's look sees the waiter
+    and, under chanlock, takes ``_held`` for it and hands it over. If
+    someone barged in between (a fast-path lock), that one's unlock sees
+    the waiter instead.
+
+    Rejected: Go's normal (barging) mode. On one thread a woken goroutine
+    runs only after its waker parks, so a waker that locks again in a loop
+    would win every time and the woken one would queue again, paying a
+    switch for nothing.
+    """
+
+    __slots__ = ("_held", "_waitq", "__weakref__")
+
+    def __init__(self) -> None:
+        self._held = _allocate_lock()
+        self._waitq = WaitQueue()
+
+    def _lock_slow(self, reason: str, timeout: float | None) -> bool:
+        """Wait for the lock (the fast path failed); False if ``timeout`` passed first."""
+        _acquire()
+        return self._waitq.park(reason, timeout, retry=self._try, abandon=self._pass_on)
+
+    def _try(self) -> bool:
+        return self._held.acquire(False)
+
+    def _pass_on(self, w: Sudog) -> None:
+        if w.state == SERVED:
+            self._unlock()  # handed the lock as the wait was given up: pass it on
+
+    def _unlock(self) -> bool:
+        """Unlock, handing the lock to the first waiter; False if it was not locked."""
+        if self._waitq:
+            return self._handoff()
+        try:
+            self._held.release()
+        except RuntimeError:
+            return False
+        if self._waitq:
+            self._wake()
+        return True
+
+    def _wake(self) -> None:
+        """After a release: serve the waiter that queued meanwhile, unless someone barged in."""
+        _acquire()
+        if self._waitq and self._held.acquire(False):
+            w = self._waitq.serve()
+            _release()
+            assert w is not None
+            w.parker.ready()
+        else:
+            _release()  # the one who barged in serves it at its unlock
+
+    def _handoff(self) -> bool:
+        """Unlock with waiters queued: hand ``_held`` to the head; False if not locked."""
+        _acquire()
+        if not self._held.locked():
+            _release()
+            return False
+        w = self._waitq.serve()
+        if w is None:  # the waiter we saw has left
+            self._held.release()
+            _release()
+            return True
+        _release()
+        w.parker.ready()
+        return True
+
+    def _reinit(self) -> None:
+        """After fork, in the child: unlocked, nobody waiting (the waiters were the parent's)."""
+        self._held = _allocate_lock()
+        self._waitq = WaitQueue()
