@@ -730,7 +730,13 @@ def call_signal_handler(handler: Callable[[int, Any], Any], signum: int, frame: 
 def _other_threads_alive() -> bool:
     me = _get_ident()
     for t in threading.enumerate():
-        if t.ident != me and t.ident not in offset_thread_idents and t.is_alive():
+        if t.ident == me or t.ident in offset_thread_idents:
+            continue
+        # enumerate() also lists threads that start() has launched but that
+        # have not yet said so (is_alive() is False until then): with the
+        # threading area patched, a goroutine parks in start() for that.
+        started = getattr(t, "_started", None)
+        if t.is_alive() or (started is not None and not started.is_set()):
             return True
     return False
 

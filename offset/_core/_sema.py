@@ -135,7 +135,7 @@ class WaitQueue(deque[Sudog]):
         timeout: float | None = None,
         *,
         value: Any = None,
-        retry: Callable[[], bool] | None = None,
+        retry: Callable[[], object] | None = None,
         abandon: Callable[[Sudog], None] | None = None,
     ) -> bool:
         """Queue the caller and park it until it is served or ``timeout`` passes.

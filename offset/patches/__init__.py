@@ -41,16 +41,26 @@ selectors  every selector class's select() through the netpoller
 signal     signal.signal, signal.getsignal: a Python handler's exception
            reaches the main goroutine where it waits, never the middle of
            offset's own code
+threading  Lock, RLock (and _thread's allocate_lock, LockType, RLock):
+           offset's locks on the core's wait queue, so Condition, Event,
+           Semaphore, BoundedSemaphore, Barrier, Timer, queue.Queue and
+           concurrent.futures' waits park only the goroutine; RLock owned
+           per goroutine; Thread.join on the thread pool; logging's locks
+           swapped (locks made before patching otherwise stay C)
+queue      queue.SimpleQueue: get parks the goroutine (Queue, LifoQueue and
+           PriorityQueue follow from threading)
 ========== ===============================================================
 """
 
 from __future__ import annotations
 
 from . import dns as dns
+from . import queue as queue
 from . import select as select
 from . import selectors as selectors
 from . import signal as signal
 from . import socket as socket
+from . import threading as threading
 from . import time as time
 from ._registry import PatchWarning as PatchWarning
 from ._registry import areas as _areas
@@ -59,7 +69,8 @@ from ._registry import patch_area as _patch_area
 from ._registry import unpatch_all as _unpatch_all
 
 __all__ = [
-    "patch_all", "unpatch_all", "is_patched", "PatchWarning", "dns", "select", "selectors", "signal", "socket", "time",
+    "patch_all", "unpatch_all", "is_patched", "PatchWarning", "dns", "queue", "select", "selectors", "signal", "socket",
+    "threading", "time",
 ]
 
 # The order patch_all applies areas in; unpatch_all undoes them in reverse.
@@ -69,12 +80,12 @@ __all__ = [
 # select originals they were made with), so no order is needed for
 # correctness. It is fixed so that every program patches and unpatches in
 # the same order, which keeps PatchWarnings and tracebacks reproducible.
-AREAS = ("time", "socket", "dns", "select", "selectors", "signal")
+AREAS = ("time", "socket", "dns", "select", "selectors", "signal", "threading", "queue")
 
 # Areas of the patch layer's second part (ssl, subprocess, ...), accepted
 # by patch_all so that ``patch_all(subprocess=False)`` means the same
 # before and after they exist.
-_RESERVED = ("ssl", "subprocess", "os", "threading", "queue")
+_RESERVED = ("ssl", "subprocess", "os")
 
 
 def patch_all(**areas: bool) -> None:
@@ -87,7 +98,7 @@ def patch_all(**areas: bool) -> None:
 
     Args:
         **areas: an area's name and whether to patch it. Areas:
-            time, socket, dns, select, selectors, signal.
+            time, socket, dns, select, selectors, signal, threading, queue.
 
     Raises:
         TypeError: an argument names no area.

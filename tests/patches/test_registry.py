@@ -114,14 +114,16 @@ def test_selective_patching() -> None:
     r = run_child(SELECTIVE)
     assert r["all_but"] == {
         "time": True, "socket": False, "dns": False, "select": True, "selectors": True, "signal": True,
+        "threading": True, "queue": True,
     }
     assert r["none"] == dict.fromkeys(r["none"], False)
     assert r["time_only"] == {
         "time": True, "socket": False, "dns": False, "select": False, "selectors": False, "signal": False,
+        "threading": False, "queue": False,
     }
     assert r["time_wrapped"] and r["time_unwrapped"]
     assert r["reserved"] is False
-    areas = "time, socket, dns, select, selectors, signal"
+    areas = "time, socket, dns, select, selectors, signal, threading, queue"
     assert r["errors"] == [
         ["TypeError", f"patch_all() got an unexpected keyword argument 'bogus'; the areas are: {areas}"],
         ["ValueError", f"patch_all(): the 'ssl' area is not available yet; the areas are: {areas}"],

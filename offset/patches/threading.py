@@ -1,0 +1,333 @@
+"""Patches for threading: locks, conditions, events and joins park only the goroutine.
+
+Threads stay real OS threads. What changes is the lock under everything:
+``threading.Lock``, ``_thread.allocate_lock`` (and ``threading``'s own
+``_allocate_lock``), ``_thread.LockType``, ``threading.RLock`` and
+``_thread.RLock`` make offset's ``Lock`` and ``RLock``, which wait on the
+core's one wait queue (offset/_core/_sema.py):
+
+- called from a goroutine, a wait parks only that goroutine, whoever holds
+  the lock: a goroutine of the same scheduler, of another one, or a plain
+  thread;
+- called from a plain thread, a wait blocks only that thread, and the
+  lock is exactly as correct between real threads as the C one;
+- ``RLock`` is owned by the goroutine that acquired it when a goroutine
+  did, by the thread otherwise, so two goroutines of one thread exclude
+  each other (the C RLock would let both in: they share a thread).
+
+Everything in ``threading`` that waits is built on those two in pure
+Python, so it follows without patches of its own: ``Condition`` (its
+waiters are ``_allocate_lock()`` locks), ``Event``, ``Semaphore``,
+``BoundedSemaphore``, ``Barrier``, ``Timer``; and so do ``queue.Queue``,
+``LifoQueue``, ``PriorityQueue`` and ``concurrent.futures``' waits
+(``Future.result``, ``wait``, ``as_completed``: a Condition per future
+and an Event per waiter). ``Thread.join`` from a goroutine waits on the
+thread pool (offset.syscall): the thread's end is signalled in C, where no
+lock of ours is involved.
+
+The stdlib's behaviour is kept to the letter: the same return values,
+``RuntimeError`` for releasing an unlocked lock or an RLock one does not
+own, and the C lock's own checks of ``blocking`` and ``timeout`` (the C
+lock itself is asked to check them, so the messages are each version's).
+
+Locks made before patching stay the C locks they are. Most are never held
+across a wait (a module's bookkeeping lock, held for a few lines) and need
+nothing. Where one is, a goroutine that finds it held blocks its whole
+thread, so: patch first (``python -m offset`` patches before the program's
+first import). One case cannot wait for that: ``logging``, which offset's
+own imports (wrapt, asyncio) bring in before any program runs. Its module
+lock and the lock of every handler that exists are swapped for offset's
+RLock when patching, through logging's own registry of handlers, and put
+back on unpatching; handlers made later get offset's RLock from
+``createLock``. gevent instead walks the garbage collector for RLocks to
+rewrite: that finds locks held at that moment, locks inside C objects and
+locks of unrelated libraries, and was rejected as fragile.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+import weakref
+from typing import Any, Callable
+
+from .._core import LockBase, blocking_call, current_goroutine
+from .._core._greenlet import getcurrent as _getcurrent
+from . import _registry
+
+__all__ = ["Lock", "RLock", "patch", "unpatch", "is_patched"]
+
+AREA = "threading"
+
+_allocate_lock = _thread.allocate_lock
+_get_ident = _thread.get_ident
+_CLock: type = _thread.LockType
+_CRLock: type = _thread.RLock
+
+
+def _timeout(blocking: Any, timeout: Any) -> float | None:
+    """``acquire``'s arguments checked as the C lock checks them: 0.0 (try once), seconds, or None (forever)."""
+    # A fresh C lock is free, so this only checks (and raises the
+    # version's own ValueError, TypeError or OverflowError).
+    _allocate_lock().acquire(blocking, timeout)
+    if not blocking:
+        return 0.0
+    if timeout == -1:
+        return None
+    return float(timeout)
+
+
+class Lock(LockBase):
+    """``threading.Lock`` under offset: parks a waiting goroutine, blocks a waiting thread.
+
+    The core's hand-off lock (LockBase) with the C lock's interface:
+    ``acquire(blocking=True, timeout=-1)``, ``release()``, ``locked()``,
+    the ``*_lock`` aliases, ``_at_fork_reinit`` and the context manager.
+    """
+
+    __slots__ = ()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Acquire the lock, as ``_thread.lock.acquire``; return whether it did."""
+        if blocking is True and timeout == -1:
+            return self._held.acquire(False) or self._lock_slow("threading.Lock", None)
+        t = _timeout(blocking, timeout)
+        if self._held.acquire(False):
+            return True
+        if t == 0.0:
+            return False
+        return self._lock_slow("threading.Lock", t)
+
+    def __enter__(self) -> bool:
+        return self._held.acquire(False) or self._lock_slow("threading.Lock", None)
+
+    def release(self) -> None:
+        """Release the lock, handing it to the first waiter if there is one.
+
+        Raises:
+            RuntimeError: the lock is not locked ("release unlocked lock").
+        """
+        if self._waitq:
+            if not self._handoff():
+                raise RuntimeError("release unlocked lock")
+            return
+        self._held.release()  # the C lock's RuntimeError if not locked
+        if self._waitq:
+            self._wake()
+
+    def __exit__(self, *exc: object) -> None:
+        # release(), inlined: ``with lock:`` is how most code holds a lock.
+        if self._waitq:
+            if not self._handoff():
+                raise RuntimeError("release unlocked lock")
+            return
+        self._held.release()
+        if self._waitq:
+            self._wake()
+
+    def locked(self) -> bool:
+        """Whether the lock is held."""
+        return self._held.locked()
+
+    acquire_lock = acquire
+    release_lock = release
+    locked_lock = locked
+
+    def _at_fork_reinit(self) -> None:
+        self._reinit()
+
+    def __repr__(self) -> str:
+        state = "locked" if self._held.locked() else "unlocked"
+        return f"<{state} {type(self).__module__}.{type(self).__qualname__} object at {id(self):#x}>"
+
+
+def _owner() -> Any:
+    """Who owns an RLock acquired now: the running goroutine, else the thread's ident."""
+    return getattr(_getcurrent(), "goroutine", None) or _get_ident()
+
+
+class RLock(LockBase):
+    """``threading.RLock`` under offset: owned by a goroutine, or by a thread.
+
+    The C RLock's interface, including what ``Condition`` uses
+    (``_is_owned``, ``_release_save``, ``_acquire_restore``) and
+    ``_recursion_count``.
+    """
+
+    __slots__ = ("_owner", "_count")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            # What the stdlib's RLock() says to arguments (3.13 warns).
+            _CRLock(*args, **kwargs)
+        super().__init__()
+        self._owner: Any = None
+        self._count = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Acquire, or acquire again if the caller owns it; return whether it did."""
+        t = None if blocking is True and timeout == -1 else _timeout(blocking, timeout)
+        me = _owner()
+        if self._owner == me:
+            self._count += 1
+            return True
+        if not self._held.acquire(False) and (t == 0.0 or not self._lock_slow("threading.RLock", t)):
+            return False
+        self._owner = me
+        self._count = 1
+        return True
+
+    def __enter__(self) -> bool:
+        me = _owner()
+        if self._owner == me:
+            self._count += 1
+            return True
+        if not self._held.acquire(False):
+            self._lock_slow("threading.RLock", None)
+        self._owner = me
+        self._count = 1
+        return True
+
+    def release(self) -> None:
+        """Release once; the last release unlocks.
+
+        Raises:
+            RuntimeError: the caller does not own it ("cannot release un-acquired lock").
+        """
+        if self._owner != _owner() or not self._count:
+            raise RuntimeError("cannot release un-acquired lock")
+        self._count = n = self._count - 1
+        if not n:
+            self._owner = None
+            self._unlock()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def _is_owned(self) -> bool:
+        return bool(self._count) and self._owner == _owner()
+
+    def _release_save(self) -> tuple[int, Any]:
+        if not self._count:
+            raise RuntimeError("cannot release un-acquired lock")
+        state = (self._count, self._owner)
+        self._count = 0
+        self._owner = None
+        self._unlock()
+        return state
+
+    def _acquire_restore(self, state: tuple[int, Any]) -> None:
+        if not self._held.acquire(False):
+            self._lock_slow("threading.RLock", None)
+        self._count, self._owner = state
+
+    def _recursion_count(self) -> int:
+        return self._count if self._owner == _owner() else 0
+
+    def _at_fork_reinit(self) -> None:
+        self._reinit()
+        self._owner = None
+        self._count = 0
+
+    def __repr__(self) -> str:
+        owner = self._owner
+        if owner is not None and not isinstance(owner, int):
+            owner = owner.sched.ident  # a goroutine: the thread it runs on
+        state = "locked" if self._held.locked() else "unlocked"
+        return (
+            f"<{state} {type(self).__module__}.{type(self).__qualname__} object "
+            f"owner={owner or 0} count={self._count} at {id(self):#x}>"
+        )
+
+
+# -- the replacements ------------------------------------------------------
+
+
+def _lock_factory(original: Any) -> Any:
+    if isinstance(original, type):  # _thread.LockType; threading.Lock on 3.13
+        return Lock
+
+    def allocate_lock() -> Lock:
+        return Lock()
+
+    return _registry.lean(allocate_lock, original)
+
+
+def _rlock_factory(original: Any) -> Any:
+    if isinstance(original, type):  # _thread.RLock
+        return RLock
+
+    def RLock_(*args: Any, **kwargs: Any) -> RLock:
+        return RLock(*args, **kwargs)
+
+    return _registry.lean(RLock_, original)
+
+
+# Where a class is replaced by a class, wrapt finds the original under
+# ``__wrapped__`` to put it back; so isinstance(threading.Lock(),
+# _thread.LockType) holds while patched.
+Lock.__wrapped__ = _CLock  # type: ignore[attr-defined]
+RLock.__wrapped__ = _CRLock  # type: ignore[attr-defined]
+
+
+def _join(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if current_goroutine() is None:
+        return wrapped(*args, **kwargs)
+    # The stdlib's checks (not started, joining itself, a bad timeout) and
+    # the common case of a thread that has ended, without a pool thread.
+    wrapped(0)
+    if not instance.is_alive():
+        return None
+    return blocking_call(wrapped, *args, **kwargs)
+
+
+for _module, _path in (("_thread", "allocate_lock"), ("_thread", "LockType"), ("threading", "Lock"), ("threading", "_allocate_lock")):
+    _registry.define(AREA, _module, _path, _lock_factory)
+_registry.define(AREA, "_thread", "RLock", _rlock_factory)
+_registry.define(AREA, "threading", "RLock", _rlock_factory)
+_registry.define(AREA, "threading", "Thread.join", lambda original: _registry.function_wrapper(original, _join))
+
+
+# -- logging's locks, made before patching -----------------------------------
+
+# Handlers whose lock was swapped, with the lock they had.
+_swapped: list[tuple[weakref.ReferenceType[Any], Any]] = []
+
+
+def _make_logging_lock(original: Any) -> Any:
+    logging = sys.modules["logging"]
+    for ref in list(getattr(logging, "_handlerList", ())):
+        handler = ref()
+        lock = getattr(handler, "lock", None)
+        if lock is None or isinstance(lock, RLock):
+            continue
+        handler.lock = RLock()
+        _swapped.append((weakref.ref(handler), lock))
+    # A class of its own, for wrapt to find this original on.
+    return type("RLock", (RLock,), {"__slots__": (), "__wrapped__": original})()
+
+
+def _restore_logging_locks(original: Any) -> None:
+    for ref, lock in _swapped:
+        handler = ref()
+        if handler is not None and isinstance(handler.lock, RLock) and not handler.lock._held.locked():
+            handler.lock = lock
+    _swapped.clear()
+
+
+_registry.define(AREA, "logging", "_lock", _make_logging_lock, restored=_restore_logging_locks)
+
+
+def patch() -> None:
+    """Patch threading's locks (a no-op if they are patched already)."""
+    _registry.patch_area(AREA)
+
+
+def unpatch() -> None:
+    """Restore threading's original locks (a no-op if they are not patched)."""
+    _registry.unpatch_area(AREA)
+
+
+def is_patched() -> bool:
+    """Whether threading's locks are patched."""
+    return _registry.is_enabled(AREA)
