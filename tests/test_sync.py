@@ -245,39 +245,6 @@ def test_mutex_across_schedulers_and_threads() -> None:
     assert counter[0] == 6 * n
 
 
-def test_mutex_handed_to_a_stopped_goroutine_is_passed_on() -> None:
-    mu = sync.Mutex()
-
-    def waiter() -> None:
-        mu.lock()  # parks; is handed the lock, then stopped before it runs
-
-    def main() -> None:
-        mu.lock()
-        go(waiter)
-        poll(lambda: len(mu._waitq) == 1, "the waiter")
-        mu.unlock()  # hands over to the waiter, which is runnable but not run yet
-        # main returns: the waiter is stopped and must give the lock back
-
-    run(main)
-    assert mu.try_lock()
-    mu.unlock()
-
-
-def test_mutex_waiter_stopped_leaves_the_queue() -> None:
-    mu = sync.Mutex()
-
-    def main() -> None:
-        mu.lock()
-        for _ in range(3):
-            go(mu.lock)
-        poll(lambda: len(mu._waitq) == 3, "three waiters")
-
-    run(main)
-    assert len(mu._waitq) == 0
-    mu.unlock()  # main's lock is still held: nobody took it
-    assert mu.try_lock()
-
-
 def test_mutex_deadlock_names_the_wait_reason() -> None:
     mu = sync.Mutex()
 
@@ -446,24 +413,6 @@ def test_rwmutex_with_threads_and_schedulers() -> None:
         t.join()
     assert not bad
     assert data["a"] == data["b"] == 2 * 5 * 40 + 100
-
-
-def test_rwmutex_stopped_writer_waiter_lets_readers_in() -> None:
-    rw = sync.RWMutex()
-    later: list[str] = []
-
-    def main() -> None:
-        rw.rlock()
-        go(rw.lock)  # waits for our read lock, then is stopped at the end of run
-        poll(lambda: len(rw._wwait) == 1, "the writer")
-
-    run(main)
-    assert len(rw._wwait) == 0
-    assert rw.try_rlock()  # nobody waits any more: readers get in
-    later.append("in")
-    rw.runlock()
-    rw.runlock()
-    assert rw.try_lock()
 
 
 # -- WaitGroup -------------------------------------------------------------------
@@ -727,26 +676,6 @@ def test_cond_over_rlocker() -> None:
     assert seen == [True]
 
 
-def test_cond_stopped_waiter_relocks_and_passes_signal_on() -> None:
-    mu = sync.Mutex()
-    cond = sync.Cond(mu)
-
-    def waiter() -> None:
-        with mu:
-            cond.wait()
-
-    def main() -> None:
-        go(waiter)
-        poll(lambda: len(cond._waiters) == 1, "the waiter")
-        # main returns: the waiter is stopped inside wait(); it locks mu
-        # again so its with block unlocks a held mutex.
-
-    run(main)
-    assert len(cond._waiters) == 0
-    assert mu.try_lock()
-    mu.unlock()
-
-
 def test_cond_rejects_a_non_locker() -> None:
     with pytest.raises(TypeError, match="'locker' must have lock"):
         sync.Cond(threading.Lock())  # type: ignore[arg-type]
@@ -904,36 +833,6 @@ def test_semaphore_withdrawn_head_lets_the_next_waiter_in() -> None:
 
     run(main)
     assert got == ["big gave up", "small"]
-
-
-def test_semaphore_waiter_stopped_after_being_served_gives_units_back() -> None:
-    sem = sync.Semaphore(2)
-
-    def main() -> None:
-        sem.acquire(2)
-        go(sem.acquire, 2)
-        poll(lambda: len(sem._waiters) == 1, "the waiter")
-        sem.release(2)  # served: the units are counted as the waiter's
-        # main returns before the waiter runs; stopped, it must release them
-
-    run(main)
-    assert sem.try_acquire(2)
-
-
-def test_semaphore_waiter_stopped_while_waiting_leaves_the_queue() -> None:
-    sem = sync.Semaphore(1)
-
-    def main() -> None:
-        sem.acquire()
-        ctx, _ = context.with_cancel(context.background())
-        go(sem.acquire, 1)
-        go(lambda: sem.acquire(1, ctx=ctx))
-        poll(lambda: len(sem._waiters) == 2, "two waiters")
-
-    run(main)
-    assert len(sem._waiters) == 0
-    sem.release()
-    assert sem.try_acquire()
 
 
 # -- atomic ----------------------------------------------------------------------
