@@ -93,6 +93,7 @@ import os
 import sys
 import threading
 import time as _time
+from _thread import _count as _thread_count
 from _thread import allocate_lock as _allocate_lock
 from collections import deque
 from typing import Any, Callable, TypeVar
@@ -307,6 +308,7 @@ class Scheduler:
         self.syscalls: dict[G, list[G]] = {}
         self.ticks = 0
         self._backoff = 0.0  # idle wait while other threads live; 0 when not backing off
+        self._grace = False  # the idle wait has looked once more before calling a deadlock
         # Goroutines in a nested bare run(), waiting to be the only ones left.
         self.idle_waiters: list[G] = []
         self.just_polled = False  # the idle wait has just polled the netpoller
@@ -379,6 +381,7 @@ class Scheduler:
         ``runnext`` goes to the tail first, so the queue's head gets its turn.
         """
         runq = self.runq
+        self._grace = False  # something runs: a deadlock would be a new one
         if self.runnext is not None:
             runq.append(self.runnext)
             self.runnext = None
@@ -526,6 +529,12 @@ class Scheduler:
             # at after the threads: a thread seen as ended did its appends),
             # or a signal handler was deferred since the loop looked.
             return
+        elif not self._grace:
+            # Nothing can wake us, it seems; but a thread that has just
+            # been started is counted only once it runs, so give the other
+            # threads the GIL for a moment and look once more.
+            self._grace = True
+            timeout = 0.01
         else:
             raise DeadlockError(self._deadlock_message())
         self.sleeping = True
@@ -728,6 +737,13 @@ def call_signal_handler(handler: Callable[[int, Any], Any], signum: int, frame: 
 
 
 def _other_threads_alive() -> bool:
+    # _thread counts every thread it started (threading's too) while it
+    # runs; threading.enumerate() misses those started by start_new_thread.
+    others = _thread_count() - len(offset_thread_idents)
+    if threading.current_thread() is not threading.main_thread():
+        others -= 1
+    if others > 0:
+        return True
     me = _get_ident()
     for t in threading.enumerate():
         if t.ident == me or t.ident in offset_thread_idents:

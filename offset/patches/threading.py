@@ -55,13 +55,14 @@ from .._core import LockBase, blocking_call, current_goroutine
 from .._core._greenlet import getcurrent as _getcurrent
 from . import _registry
 
-__all__ = ["Lock", "RLock", "patch", "unpatch", "is_patched"]
+__all__ = ["Lock", "RLock", "allocate_lock", "patch", "unpatch", "is_patched"]
 
 AREA = "threading"
 
 _allocate_lock = _thread.allocate_lock
 _get_ident = _thread.get_ident
 _CLock: type = _thread.LockType
+_object_new = object.__new__
 _CRLock: type = _thread.RLock
 
 
@@ -86,6 +87,13 @@ class Lock(LockBase):
     """
 
     __slots__ = ()
+
+    if sys.version_info < (3, 13):
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Lock:
+            # Before 3.13 the lock type cannot be called: allocate_lock()
+            # makes locks (bpo-43916; _new_lock here).
+            raise TypeError(f"cannot create '{cls.__module__}.{cls.__qualname__}' instances")
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Acquire the lock, as ``_thread.lock.acquire``; return whether it did."""
@@ -243,14 +251,36 @@ class RLock(LockBase):
 # -- the replacements ------------------------------------------------------
 
 
+def allocate_lock() -> Lock:
+    """A new offset ``Lock``, unlocked (what ``threading.Lock()`` makes while patched)."""
+    lock = _object_new(Lock)
+    LockBase.__init__(lock)
+    return lock
+
+
+class _AllocateLock:
+    """``allocate_lock`` while patched. A builtin function does not bind as a
+    method, and code relies on that (``locktype = thread.allocate_lock`` in a
+    class body), so the replacement is a callable object, not a function."""
+
+    def __init__(self, original: Any) -> None:
+        self.__wrapped__ = original  # where wrapt finds the original again
+        self.__module__ = original.__module__
+        self.__name__ = original.__name__
+        self.__qualname__ = original.__qualname__
+        self.__doc__ = original.__doc__
+
+    def __call__(self) -> Lock:
+        return allocate_lock()
+
+    def __repr__(self) -> str:
+        return f"<offset's {self.__name__} (patched)>"
+
+
 def _lock_factory(original: Any) -> Any:
     if isinstance(original, type):  # _thread.LockType; threading.Lock on 3.13
         return Lock
-
-    def allocate_lock() -> Lock:
-        return Lock()
-
-    return _registry.lean(allocate_lock, original)
+    return _AllocateLock(original)
 
 
 def _rlock_factory(original: Any) -> Any:

@@ -145,9 +145,9 @@ PRIMS: dict[str, Prim] = {
     "Semaphore+ctx": Prim(lambda: sync.Semaphore(2), lambda s: s.acquire(2), _ctx_acquire,
                           lambda s: s.release(2), lambda s: s._waiters,
                           lambda s: (s.release(2), _sem_units(2)(s)), _sem_units(2)),
-    "threading.Lock": Prim(pthreading.Lock, lambda lk: lk.acquire(), lambda lk: lk.acquire(),
+    "threading.Lock": Prim(pthreading.allocate_lock, lambda lk: lk.acquire(), lambda lk: lk.acquire(),
                            lambda lk: lk.release(), lambda lk: lk._waitq, _lock_held, _lock_free),
-    "threading.Lock+timeout": Prim(pthreading.Lock, lambda lk: lk.acquire(), lambda lk: lk.acquire(True, 60),
+    "threading.Lock+timeout": Prim(pthreading.allocate_lock, lambda lk: lk.acquire(), lambda lk: lk.acquire(True, 60),
                                    lambda lk: lk.release(), lambda lk: lk._waitq, _lock_held, _lock_free),
     "threading.RLock": Prim(pthreading.RLock, lambda lk: lk.acquire(), lambda lk: lk.acquire(),
                             lambda lk: lk.release(), lambda lk: lk._waitq,
@@ -245,7 +245,7 @@ def test_late_wakeup_of_an_abandoned_wait_resumes_nothing() -> None:
 
 @pytest.mark.parametrize("where", ["goroutine", "thread"])
 def test_timeout_then_served_later(where: str) -> None:
-    lk = pthreading.Lock()
+    lk = pthreading.allocate_lock()
     lk.acquire()
     results: list[Any] = []
 
@@ -273,7 +273,7 @@ def test_timeout_then_served_later(where: str) -> None:
 
 
 def test_fifo_across_goroutines_and_threads() -> None:
-    lk = pthreading.Lock()
+    lk = pthreading.allocate_lock()
     order: list[str] = []
 
     def take(name: str) -> None:

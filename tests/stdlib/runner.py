@@ -120,6 +120,12 @@ GROUPS: dict[str, list[str]] = {
         "test_poplib",
         "test_telnetlib",  # removed in 3.13: skipped there, with a message
     ],
+    "threading": [
+        "test_threading",
+        "test_thread",
+        "test_queue",
+        "test_concurrent_futures",  # a package from 3.12; not in every build
+    ],
 }
 
 PASS = "pass"
