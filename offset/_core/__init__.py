@@ -15,6 +15,8 @@ from ._errors import DeadlockError as DeadlockError
 from ._errors import GoroutineExit as GoroutineExit
 from ._errors import InternalError as InternalError
 from ._errors import PanicError as PanicError
+from ._greenlet import Proc as Proc
+from ._greenlet import getcurrent as getcurrent
 from ._netpoll import FdWaiter as FdWaiter
 from ._netpoll import Netpoll as Netpoll
 from ._sched import G as G

@@ -52,7 +52,8 @@ import weakref
 from typing import Any, Callable
 
 from .._core import LockBase, blocking_call, current_goroutine
-from .._core._greenlet import getcurrent as _getcurrent
+from .._core import Proc as _Proc
+from .._core import getcurrent as _getcurrent
 from . import _registry
 
 __all__ = ["Lock", "RLock", "allocate_lock", "patch", "unpatch", "is_patched"]
@@ -151,7 +152,10 @@ class Lock(LockBase):
 
 def _owner() -> Any:
     """Who owns an RLock acquired now: the running goroutine, else the thread's ident."""
-    return getattr(_getcurrent(), "goroutine", None) or _get_ident()
+    cur = _getcurrent()
+    # type() first: getattr with a default on a plain greenlet (a thread's
+    # main greenlet has no ``goroutine``) costs an AttributeError each time.
+    return (cur.goroutine if type(cur) is _Proc else None) or _get_ident()
 
 
 class RLock(LockBase):
@@ -186,7 +190,8 @@ class RLock(LockBase):
         return True
 
     def __enter__(self) -> bool:
-        me = _owner()
+        cur = _getcurrent()  # _owner(), inlined: ``with rlock:`` is the hot path
+        me = (cur.goroutine if type(cur) is _Proc else None) or _get_ident()
         if self._owner == me:
             self._count += 1
             return True
@@ -210,7 +215,14 @@ class RLock(LockBase):
             self._unlock()
 
     def __exit__(self, *exc: object) -> None:
-        self.release()
+        cur = _getcurrent()  # release(), inlined
+        me = (cur.goroutine if type(cur) is _Proc else None) or _get_ident()
+        if self._owner != me or not self._count:
+            raise RuntimeError("cannot release un-acquired lock")
+        self._count = n = self._count - 1
+        if not n:
+            self._owner = None
+            self._unlock()
 
     def _is_owned(self) -> bool:
         return bool(self._count) and self._owner == _owner()
