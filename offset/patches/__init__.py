@@ -114,6 +114,10 @@ def patch_all(**areas: bool) -> None:
     for name in AREAS:
         if areas.get(name, True):
             _patch_area(name)
+    # Libraries that wait in their own C code (psycopg), fitted when imported.
+    from .. import plugins
+
+    plugins.install()
 
 
 def unpatch_all() -> None:
@@ -122,6 +126,9 @@ def unpatch_all() -> None:
     What was patched gets back the very object it had before (identity, not
     a copy). Unpatching what is not patched is a no-op.
     """
+    from .. import plugins
+
+    plugins.uninstall()
     _unpatch_all()
 
 
