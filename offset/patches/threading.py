@@ -51,7 +51,7 @@ import sys
 import weakref
 from typing import Any, Callable
 
-from .._core import LockBase, blocking_call, current_goroutine
+from .._core import G, LockBase, blocking_call, current_goroutine
 from .._core import Proc as _Proc
 from .._core import getcurrent as _getcurrent
 from . import _registry
@@ -151,11 +151,16 @@ class Lock(LockBase):
 
 
 def _owner() -> Any:
-    """Who owns an RLock acquired now: the running goroutine, else the thread's ident."""
+    """Who owns an RLock acquired now: the running goroutine, else the thread.
+
+    A thread is its current greenlet: one per thread, unless the thread
+    runs greenlets of its own (then each is an owner, as under gevent).
+    Owners are compared by identity.
+    """
     cur = _getcurrent()
     # type() first: getattr with a default on a plain greenlet (a thread's
     # main greenlet has no ``goroutine``) costs an AttributeError each time.
-    return (cur.goroutine if type(cur) is _Proc else None) or _get_ident()
+    return cur.goroutine if type(cur) is _Proc else cur
 
 
 class RLock(LockBase):
@@ -180,7 +185,7 @@ class RLock(LockBase):
         """Acquire, or acquire again if the caller owns it; return whether it did."""
         t = None if blocking is True and timeout == -1 else _timeout(blocking, timeout)
         me = _owner()
-        if self._owner == me:
+        if self._owner is me:
             self._count += 1
             return True
         if not self._held.acquire(False) and (t == 0.0 or not self._lock_slow("threading.RLock", t)):
@@ -191,8 +196,8 @@ class RLock(LockBase):
 
     def __enter__(self) -> bool:
         cur = _getcurrent()  # _owner(), inlined: ``with rlock:`` is the hot path
-        me = (cur.goroutine if type(cur) is _Proc else None) or _get_ident()
-        if self._owner == me:
+        me = cur.goroutine if type(cur) is _Proc else cur
+        if self._owner is me:
             self._count += 1
             return True
         if not self._held.acquire(False):
@@ -207,7 +212,7 @@ class RLock(LockBase):
         Raises:
             RuntimeError: the caller does not own it ("cannot release un-acquired lock").
         """
-        if self._owner != _owner() or not self._count:
+        if self._owner is not _owner() or not self._count:
             raise RuntimeError("cannot release un-acquired lock")
         self._count = n = self._count - 1
         if not n:
@@ -216,8 +221,8 @@ class RLock(LockBase):
 
     def __exit__(self, *exc: object) -> None:
         cur = _getcurrent()  # release(), inlined
-        me = (cur.goroutine if type(cur) is _Proc else None) or _get_ident()
-        if self._owner != me or not self._count:
+        me = cur.goroutine if type(cur) is _Proc else cur
+        if self._owner is not me or not self._count:
             raise RuntimeError("cannot release un-acquired lock")
         self._count = n = self._count - 1
         if not n:
@@ -225,7 +230,7 @@ class RLock(LockBase):
             self._unlock()
 
     def _is_owned(self) -> bool:
-        return bool(self._count) and self._owner == _owner()
+        return bool(self._count) and self._owner is _owner()
 
     def _release_save(self) -> tuple[int, Any]:
         if not self._count:
@@ -242,7 +247,7 @@ class RLock(LockBase):
         self._count, self._owner = state
 
     def _recursion_count(self) -> int:
-        return self._count if self._owner == _owner() else 0
+        return self._count if self._owner is _owner() else 0
 
     def _at_fork_reinit(self) -> None:
         self._reinit()
@@ -251,8 +256,10 @@ class RLock(LockBase):
 
     def __repr__(self) -> str:
         owner = self._owner
-        if owner is not None and not isinstance(owner, int):
-            owner = owner.sched.ident  # a goroutine: the thread it runs on
+        if owner is not None:
+            # The thread's ident, as the C RLock shows: a goroutine's is its
+            # scheduler's; a thread's own greenlet knows it only while current.
+            owner = owner.sched.ident if type(owner) is G else _get_ident() if owner is _getcurrent() else -1
         state = "locked" if self._held.locked() else "unlocked"
         return (
             f"<{state} {type(self).__module__}.{type(self).__qualname__} object "
