@@ -711,7 +711,7 @@ def event_set_by_a_worker_wakes_a_long_wait() -> Any:
         w = spawn(setter)
         got, dt = timed(lambda: event.wait(timeout=1))
         w.join()
-    return got, 0.095 <= dt < 0.8, ticked(ticks, 0.1)
+    return got, 0.08 <= dt < 0.8, ticked(ticks, 0.1)
 
 
 @case
@@ -986,7 +986,7 @@ def queue_get_waits_for_a_put() -> Any:
         w = spawn(putter)
         got, dt = timed(q.get)
         w.join()
-    return got, 0.095 <= dt < 1.0, ticked(ticks, 0.1)
+    return got, 0.08 <= dt < 1.0, ticked(ticks, 0.1)
 
 
 @queue_case
@@ -1002,7 +1002,7 @@ def queue_put_waits_on_a_full_queue() -> Any:
         w = spawn(getter)
         got, dt = timed(lambda: q.put(2))
         first = w.join()
-    return got, first, q.get_nowait(), 0.095 <= dt < 1.0, ticked(ticks, 0.1)
+    return got, first, q.get_nowait(), 0.08 <= dt < 1.0, ticked(ticks, 0.1)
 
 
 @queue_case
@@ -1055,7 +1055,7 @@ def queue_task_done_and_join() -> Any:
     with ticking() as ticks:
         got, dt = timed(q.join)
     w.join()
-    return got, 0.095 <= dt < 1.0, done, ticked(ticks, 0.1), child.outcome(q.task_done)
+    return got, 0.08 <= dt < 1.0, done, ticked(ticks, 0.1), child.outcome(q.task_done)
 
 
 @queue_case
@@ -1171,7 +1171,7 @@ def simple_queue_get_waits_for_a_worker() -> Any:
         w = spawn(putter)
         got, dt = timed(lambda: q.get(timeout=LIMIT))
         w.join()
-    return got, 0.095 <= dt < 1.0, ticked(ticks, 0.1)
+    return got, 0.08 <= dt < 1.0, ticked(ticks, 0.1)
 
 
 @queue_case
@@ -1186,7 +1186,7 @@ def simple_queue_put_from_a_plain_thread_wakes_the_getter() -> Any:
         t = spawn_thread(putter)
         got, dt = timed(lambda: q.get(timeout=LIMIT))
         t.join()
-    return got, 0.095 <= dt < 1.0, ticked(ticks, 0.1)
+    return got, 0.08 <= dt < 1.0, ticked(ticks, 0.1)
 
 
 @queue_case
@@ -1196,7 +1196,7 @@ def simple_queue_put_wakes_a_plain_thread_getter() -> Any:
     time.sleep(0.1)
     q.put("to a thread")
     got, dt = t.join()
-    return got, 0.095 <= dt < 1.0
+    return got, 0.08 <= dt < 1.0
 
 
 @queue_case
