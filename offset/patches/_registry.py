@@ -32,6 +32,7 @@ all follow is in offset/patches/__init__.py.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 import warnings
@@ -126,8 +127,49 @@ def areas() -> list[str]:
 
 
 def function_wrapper(original: Any, wrapper: Callable[..., Any]) -> Any:
-    """``wrapt.FunctionWrapper(original, wrapper)``, the usual replacement."""
-    return _wrapt().FunctionWrapper(original, wrapper)
+    """``wrapt.FunctionWrapper(original, wrapper)``, the usual replacement.
+
+    It pickles as the original does (by reference, ``time.sleep``), so that
+    multiprocessing and ProcessPoolExecutor can send a patched function to
+    a child: a bare wrapt proxy refuses to be pickled.
+    """
+    global _Wrapper
+    if _Wrapper is None:
+        wrapt = _wrapt()
+        bound = type("BoundFunctionWrapper", (wrapt.BoundFunctionWrapper,), {"__reduce_ex__": _reduce_wrapper})
+        _Wrapper = type(
+            "FunctionWrapper",
+            (wrapt.FunctionWrapper,),
+            {"__reduce_ex__": _reduce_wrapper, "__bound_function_wrapper__": bound},
+        )
+    return _Wrapper(original, wrapper)
+
+
+def _reduce_wrapper(self: Any, protocol: Any) -> Any:
+    """Pickle a wrapper as its original pickles: a bound method by its
+    instance and name, anything else as ``getattr`` of its module's
+    attribute, which is the wrapper again where that module is patched."""
+    original = self.__wrapped__
+    if getattr(original, "__self__", None) is not None and not isinstance(original.__self__, ModuleType):
+        return original.__reduce_ex__(protocol)  # (getattr, (instance, name))
+    return _AttrRef(original.__module__, original.__qualname__).__reduce__()
+
+
+class _AttrRef:
+    """``module.dotted.path`` for pickle, loaded with importlib and getattr only."""
+
+    def __init__(self, module: str, path: str) -> None:
+        self.module = module
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if not self.path:
+            return (importlib.import_module, (self.module,))
+        parent, _, name = self.path.rpartition(".")
+        return (getattr, (_AttrRef(self.module, parent), name))
+
+
+_Wrapper: Any = None
 
 
 def _wrapt() -> Any:

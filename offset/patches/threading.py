@@ -292,14 +292,26 @@ class _AllocateLock:
     def __call__(self) -> Lock:
         return allocate_lock()
 
+    def __reduce__(self) -> str:
+        name: str = self.__qualname__  # pickled by reference, as the builtin is
+        return name
+
     def __repr__(self) -> str:
         return f"<offset's {self.__name__} (patched)>"
+
+
+# One per original, so that _thread.allocate_lock, threading.Lock and
+# threading._allocate_lock are one object while patched, as they were.
+_allocators: dict[int, _AllocateLock] = {}
 
 
 def _lock_factory(original: Any) -> Any:
     if isinstance(original, type):  # _thread.LockType; threading.Lock on 3.13
         return Lock
-    return _AllocateLock(original)
+    factory = _allocators.get(id(original))
+    if factory is None or factory.__wrapped__ is not original:
+        factory = _allocators[id(original)] = _AllocateLock(original)
+    return factory
 
 
 def _rlock_factory(original: Any) -> Any:

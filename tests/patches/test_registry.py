@@ -267,3 +267,29 @@ child.report({
 
 def test_a_wrapper_applied_over_ours_survives_unpatch() -> None:
     assert run_child(FOREIGN_WRAPPER) == {"theirs_on_top": True, "original_beneath": True, "spy_called": 1}
+
+
+PICKLING = """
+import child; child.start()
+import offset
+offset.patch_all()
+import _thread, concurrent.futures, pickle, select, socket, threading, time
+same = {}
+for name, f in [("time.sleep", time.sleep), ("threading.Lock", threading.Lock), ("threading.RLock", threading.RLock),
+                ("_thread.LockType", _thread.LockType), ("socket.getaddrinfo", socket.getaddrinfo),
+                ("select.select", select.select), ("threading.Thread.join", threading.Thread.join)]:
+    same[name] = pickle.loads(pickle.dumps(f)) is f
+# Python's own reference for a name offset does not patch in that module.
+same["_socket.gethostbyname"] = pickle.loads(pickle.dumps(socket.gethostbyname)) is socket.gethostbyname.__wrapped__
+def main():
+    with concurrent.futures.ProcessPoolExecutor(1) as ex:
+        return ex.submit(time.sleep, 0).result()
+child.report({"same": same, "pool": offset.run(main)})
+"""
+
+
+def test_patched_functions_pickle_by_reference() -> None:
+    # multiprocessing and ProcessPoolExecutor pickle the function they run.
+    r = run_child(PICKLING)
+    assert r["same"] == dict.fromkeys(r["same"], True)
+    assert r["pool"] is None
