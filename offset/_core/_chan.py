@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Generic, Iterator, TypeVar
+from typing import Any, Generic, Iterator, Protocol, TypeVar
 
 from ._errors import PanicError
 from ._greenlet import getcurrent as _getcurrent
@@ -65,7 +65,7 @@ class SelectState:
 
     def __init__(self) -> None:
         self.done = False  # set, under chanlock, by whoever claims a waiter
-        self.fired: Waiter | None = None
+        self.fired: ChanWaiter | None = None  # always one of its Waiters
 
 
 class Waiter:
@@ -92,9 +92,25 @@ class Waiter:
         self.g.ready()
 
 
-# What sits in a waiter queue: a Waiter, or a G or ThreadParker waiting for
-# itself. All three have value, ok, sel, case and ready().
-AnyWaiter = Any
+class ChanWaiter(Protocol):
+    """What sits in a channel's waiter queue: a Waiter (one case of a
+    select), or a G or ThreadParker waiting for itself in a plain send or
+    receive. Wakers hand over ``value`` and ``ok``, claim a select's waiter
+    through ``sel``, and ``ready()`` it."""
+
+    value: Any
+    ok: bool
+
+    @property
+    def sel(self) -> SelectState | None: ...
+
+    @property
+    def case(self) -> Any: ...
+
+    def ready(self) -> None: ...
+
+
+AnyWaiter = ChanWaiter
 
 
 def _withdraw(q: deque[AnyWaiter], w: AnyWaiter) -> None:
