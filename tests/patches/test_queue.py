@@ -21,10 +21,13 @@ from .conftest import cases_script, run_child
 
 ENV = {"OFFSET_CASES": "queue"}
 
-# Cases whose outcome is known to differ patched (see the xfails below).
-SIGNATURES = "simple_queue_call_signatures"
-TIMEOUT_CHECKED_FIRST = "simple_queue_bad_timeout_with_an_item"
-KNOWN_DIFFERENT = {SIGNATURES, TIMEOUT_CHECKED_FIRST}
+# Cases whose outcome is known to differ patched: offset bugs, each an xfail below.
+KNOWN_DIFFERENT = {
+    "simple_queue_bad_timeout_with_an_item": "SimpleQueue.get(timeout=-1) with an item queued returns the item; "
+    "the C queue checks timeout first and raises ValueError, leaving the item queued",
+    "simple_queue_call_signatures": "TypeError messages for wrong argument counts or names are Python's "
+    "('SimpleQueue.__init__() takes 1 positional argument'), not the C queue's",
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def in_goroutines() -> dict[str, Any]:
 
 
 def differences(got: dict[str, Any], want: dict[str, Any], *, names: set[str] | None = None) -> dict[str, Any]:
-    names = set(want) - KNOWN_DIFFERENT if names is None else names
+    names = set(want) - set(KNOWN_DIFFERENT) if names is None else names
     assert names <= set(got)
     return {name: (got[name], want[name]) for name in sorted(names) if got[name] != want[name]}
 
@@ -58,20 +61,11 @@ def test_cases_before_run_match_unpatched(unpatched: dict[str, Any]) -> None:
     assert differences(run_child(cases_script("threading_cases", "before_run"), env=ENV), unpatched) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="offset bug: SimpleQueue.get(timeout=-1) with an item queued returns the item; "
-                   "the C queue checks timeout first and raises ValueError, leaving the item")
-def test_simple_queue_checks_timeout_before_taking_an_item(
-    unpatched: dict[str, Any], in_goroutines: dict[str, Any]
-) -> None:
-    assert differences(in_goroutines["cases"], unpatched, names={TIMEOUT_CHECKED_FIRST}) == {}
-
-
-@pytest.mark.xfail(strict=True, reason="offset bug: TypeError messages for wrong argument counts/names are Python's "
-                   "('SimpleQueue.__init__() takes 1 positional argument'), not the C queue's")
-def test_simple_queue_call_signature_errors_match_unpatched(
-    unpatched: dict[str, Any], in_goroutines: dict[str, Any]
-) -> None:
-    assert differences(in_goroutines["cases"], unpatched, names={SIGNATURES}) == {}
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="offset bug: " + why))
+             for name, why in KNOWN_DIFFERENT.items()])
+def test_known_differences(name: str, unpatched: dict[str, Any], in_goroutines: dict[str, Any]) -> None:
+    assert differences(in_goroutines["cases"], unpatched, names={name}) == {}
 
 
 def test_unpatched_outcomes_are_what_the_cases_expect(unpatched: dict[str, Any]) -> None:
