@@ -206,6 +206,8 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
             g.park("IO wait")
         except BaseException:
             _withdraw(poller, fd, mode, w)
+            if w.state != _WAITING:
+                g.stale += 1  # it fired: its ready() is owed (G.park)
             raise
         if w.state == _READY:
             return True
@@ -220,6 +222,8 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
         except BaseException:
             s.timers.remove(entry)
             _withdraw(poller, fd, mode, w)
+            if w.state != _WAITING:
+                g.stale += 1  # it fired or timed out: its ready() is owed (G.park)
             raise
         if entry.index >= 0:
             s.timers.remove(entry)
@@ -271,6 +275,8 @@ def wait_quiet(fd: int, owner: object) -> bool:
         g.park("IO wait")
     except BaseException:
         _withdraw(poller, fd, "r", w)
+        if w.state != _WAITING:
+            g.stale += 1  # it fired: its ready() is owed (G.park)
         raise
     if w.state == _CLOSED:
         raise OSError(errno.EBADF, os.strerror(errno.EBADF))
@@ -319,6 +325,10 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
         s.timers.push(entry)
     try:
         g.park("IO wait")
+    except BaseException:
+        if lead.state != _WAITING:
+            g.stale += 1  # it fired or timed out: its ready() is owed (G.park)
+        raise
     finally:
         if entry is not None and entry.index >= 0:
             s.timers.remove(entry)

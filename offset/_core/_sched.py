@@ -69,8 +69,9 @@ A posted exception is *delivered* by the loop: thrown into the main
 goroutine at its park, where every park site withdraws its waiter (the
 park protocol), so that the blocking call it made (recv, a channel
 receive, sleep, select) raises it, as the interrupted call does in plain
-Python. The throw waits while main is runnable (a wake-up is on its way;
-it is delivered at main's next park); a thread-pool call main waits in is
+Python. Main runnable (its wake-up came) gets it all the same, where it
+stopped, as Python raises at the next bytecode: the park site counts the
+queued wake-up as stale (G.park). A thread-pool call main waits in is
 given up, its result dropped when it comes (_syscall.py). If main
 finishes first, run() raises it. Without the signal patch
 (a bare ``offset.run()``), a handler raises wherever it interrupted; one
@@ -216,11 +217,12 @@ class G:
         Pitfalls: park may instead raise ``GoroutineExit`` (the goroutine is
         being stopped) or, in the main goroutine, an interrupt (what a
         signal handler raised, KeyboardInterrupt); the caller must then
-        withdraw its waiter. If a waker had already taken the waiter (its
-        ready() is on its way, or already queued this G), the caller adds
-        one to ``stale``: a later park treats that many resumptions as
-        spurious and parks again, so the late ready() cannot end a wait it
-        does not belong to (a ready for a dead G is ignored anyway).
+        withdraw its waiter. If a waker had already taken the waiter, or
+        its timer or fd fired (its ready() is on its way, or already queued
+        this G), the caller adds one to ``stale``: a later park treats that
+        many resumptions as spurious and parks again, so the late ready()
+        cannot end a wait it does not belong to (a ready for a dead G is
+        ignored anyway). Every park site in offset does this.
         ``_core/_sema.py``'s WaitQueue does all of this for its waiters.
         Never park while holding a lock another goroutine of this thread
         needs.
@@ -432,34 +434,43 @@ class Scheduler:
         self.interrupts.append(exc)
 
     def _run_signals(self) -> None:
-        """Start the deferred handlers; deliver a posted exception if main waits."""
+        """Start the deferred handlers; deliver a posted exception to main.
+
+        The handlers run first, before any goroutine that is runnable (main
+        may be): Python would have run them at once. One that raises brings
+        the loop back as soon as it ends (_proc_main), so the exception
+        reaches main before main runs on.
+        """
         signals = self.signals
-        while signals:
-            handler, signum = signals.popleft()
-            go(_run_deferred_handler, handler, signum)
+        if signals:
+            gs = []
+            while signals:
+                handler, signum = signals.popleft()
+                gs.append(G(_run_deferred_handler, (handler, signum), {}, self))
+            self.runq.extendleft(reversed(gs))
         if self.interrupts:
             self._deliver_interrupt()
 
     def _deliver_interrupt(self) -> None:
-        """Throw the oldest posted exception into the main goroutine's park.
+        """Throw the oldest posted exception into the main goroutine.
 
         Python raises a handler's exception in whatever the main thread
         runs, and a program expects it where its main code waits
         (``except KeyboardInterrupt`` around ``accept()``, a SIGALRM
         handler that ends a ``recv``). So it is thrown into the main
-        goroutine at its park, as a stop is thrown: every park site
-        withdraws its waiter on an exception. Only when main is parked in
-        such a wait: not while it is runnable (a ready is on its way and
-        would resume it a second time; it is delivered at its next park).
-        A thread-pool call is given up (its result is dropped when it
-        comes) if the interrupt claims it before its completion does. With
-        no main goroutine, run() itself raises it.
+        goroutine where it stopped, as a stop is thrown: every park site
+        withdraws its waiter on an exception. If main is runnable (a
+        wake-up came, and is queued), it is thrown all the same, as Python
+        raises at the next bytecode: the site it parked at finds its
+        waiter served, or fired, and counts the queued wake-up as stale
+        (G.park), so that it resumes nothing later. A thread-pool call is
+        given up (its result is dropped when it comes) if the interrupt
+        claims it before its completion does; if the completion did, its
+        ready() is owed and counted here. With no main goroutine, run()
+        itself raises it.
 
-        A waker in another thread may have taken main's waiter off a
-        channel or wait queue without having readied it yet when the loop
-        looks. Main then raises all the same, and the site it parked at
-        finds its waiter served and counts the late ready() as stale
-        (G.park), so it resumes nothing.
+        The same holds for a waker in another thread that has taken main's
+        waiter off a channel or wait queue without having readied it yet.
         """
         main = self.main
         if main is None:
@@ -469,14 +480,11 @@ class Scheduler:
             return
         if main.reason == "syscall":
             claim = self.syscalls.get(main)
-            if not claim:
-                return
-            try:
-                claim.pop()
-            except IndexError:
-                return  # the call completed meanwhile: its ready is on the way
-        elif main is self.runnext or main in self.runq or main in self.remote:
-            return
+            if claim is not None:
+                try:
+                    claim.pop()
+                except IndexError:
+                    main.stale += 1  # the call completed meanwhile: its ready() is owed
         main.proc.throw(self.interrupts.popleft())
 
     def _drain_remote(self) -> None:
@@ -642,7 +650,7 @@ def _proc_main(g: G) -> None:
         me.goroutine = None
         if s.idle_waiters:
             _wake_idle_waiters(s)
-        if not s.stopping:
+        if not s.stopping and not s.interrupts:
             nxt = s.runnext
             if nxt is None and s.runq:
                 nxt = s.runq[0]
@@ -922,6 +930,8 @@ def _nested_run(g: G, fn: Callable[..., T] | None, args: tuple[Any, ...], kwargs
     except BaseException:
         if g in s.idle_waiters:
             s.idle_waiters.remove(g)
+        else:
+            g.stale += 1  # readied already: its ready() is owed (G.park)
         raise
     return None
 
@@ -937,7 +947,11 @@ def gosched() -> None:
     s = g.sched
     s.runq.append(g)
     g.reason = "gosched"
-    s._switch_away()
+    try:
+        s._switch_away()
+    except BaseException:
+        g.stale += 1  # thrown into while queued: that turn is owed (G.park)
+        raise
 
 
 def _ready_entry(g: G) -> None:
@@ -964,6 +978,7 @@ def sleep_ns(d: int) -> None:
     try:
         g.park("sleep")
     except BaseException:
-        s.timers.remove(entry)
+        if not s.timers.remove(entry):
+            g.stale += 1  # it fired: its ready() is owed (G.park)
         raise
 
