@@ -53,7 +53,9 @@ class SimpleQueue(Generic[T]):
 
     __slots__ = ("_items", "_getters", "__weakref__")
 
-    def __init__(self) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            _CSimpleQueue(*args, **kwargs)  # the C queue's TypeError
         self._items: deque[T] = deque()
         self._getters = WaitQueue()
 
@@ -74,6 +76,10 @@ class SimpleQueue(Generic[T]):
             queue.Empty: none came in time (at once when not ``block``).
             ValueError: ``timeout`` is negative (the C queue's checks).
         """
+        deadline = None
+        if timeout is not None and block:
+            _check_timeout(timeout)  # first, as C does, even with an item there
+            deadline = _monotonic() + timeout
         items = self._items
         if items:
             try:
@@ -82,10 +88,6 @@ class SimpleQueue(Generic[T]):
                 pass
         if not block:
             raise _Empty
-        deadline = None
-        if timeout is not None:
-            _check_timeout(timeout)
-            deadline = _monotonic() + timeout
         getters = self._getters
         while True:
             remaining = None

@@ -138,6 +138,12 @@ class Lock(LockBase):
         """Whether the lock is held."""
         return self._held.locked()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        raise TypeError(f"type '{Lock.__module__}.{Lock.__qualname__}' is not an acceptable base type")
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(f"cannot pickle '{type(self).__module__}.{type(self).__qualname__}' object")
+
     acquire_lock = acquire
     release_lock = release
     locked_lock = locked
@@ -254,6 +260,9 @@ class RLock(LockBase):
         self._owner = None
         self._count = 0
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(f"cannot pickle '{type(self).__module__}.{type(self).__qualname__}' object")
+
     def __repr__(self) -> str:
         owner = self._owner
         if owner is not None:
@@ -329,6 +338,14 @@ def _rlock_factory(original: Any) -> Any:
 # _thread.LockType) holds while patched.
 Lock.__wrapped__ = _CLock  # type: ignore[attr-defined]
 RLock.__wrapped__ = _CRLock  # type: ignore[attr-defined]
+# Named as the C types are, so that what a program prints, and the errors
+# it gets, read as the stdlib's: "<unlocked _thread.lock object at ...>",
+# "cannot pickle '_thread.RLock' object". They are offset's all the same:
+# offset.patches.threading.Lock and .RLock.
+for _cls, _original in ((Lock, _CLock), (RLock, _CRLock)):
+    _cls.__module__ = _original.__module__
+    _cls.__name__ = _cls.__qualname__ = _original.__qualname__
+del _cls, _original
 
 
 def _join(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
