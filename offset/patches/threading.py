@@ -328,7 +328,9 @@ def _rlock_factory(original: Any) -> Any:
         return RLock
 
     def RLock_(*args: Any, **kwargs: Any) -> RLock:
-        return RLock(*args, **kwargs)
+        if args or kwargs:
+            original(*args, **kwargs)  # threading.RLock's own word on arguments (3.13 deprecates them)
+        return RLock()
 
     return _registry.lean(RLock_, original)
 
