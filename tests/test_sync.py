@@ -157,14 +157,15 @@ def test_mutex_thread_waiting_on_goroutine_blocks_only_itself() -> None:
     got: list[str] = []
 
     def thread_body() -> None:
-        mu.lock()
+        got.append("locking")
+        mu.lock()  # blocks in the C lock: only this thread
         got.append("thread")
         mu.unlock()
 
     def main() -> int:
         mu.lock()
         t = start(thread_body)
-        poll(lambda: len(mu._waitq) == 1, "the thread to wait")
+        poll(lambda: got == ["locking"], "the thread to lock")
         # The scheduler keeps running goroutines while the thread waits.
         c = makechan()
 
@@ -174,9 +175,9 @@ def test_mutex_thread_waiting_on_goroutine_blocks_only_itself() -> None:
 
         go(producer)
         total = sum(c.recv() for _ in range(1000))
-        assert got == []
+        assert got == ["locking"]
         mu.unlock()
-        poll(lambda: got == ["thread"], "the thread to get the lock")
+        poll(lambda: got == ["locking", "thread"], "the thread to get the lock")
         t.join()
         return total
 

@@ -61,6 +61,7 @@ from typing import Any, Callable, Protocol
 
 from ._chan import chanlock
 from ._sched import G, ThreadParker
+from ._greenlet import Proc
 from ._greenlet import getcurrent as _getcurrent
 from ._timers import TimerEntry
 
@@ -304,9 +305,11 @@ class LockBase:
       uncontended is one ``_held.acquire(False)``, unlocking one
       ``release()``: no chanlock. Subclasses inline both in their hot
       methods and call the slow paths below.
-    - ``_waitq`` holds whoever found it held; an unlock serves the head by
-      handing ``_held`` over without ever releasing it, so nobody barges
-      past a waiter that is being woken (Go's starvation mode, always).
+    - ``_waitq`` holds the goroutines that found it held; an unlock serves
+      the head by handing ``_held`` over without ever releasing it, so
+      nobody barges past a waiter that is being woken (Go's starvation
+      mode, always). Plain threads wait in ``_held.acquire`` itself, and
+      get the lock from an unlock that finds no goroutine queued.
 
     Why no wake-up is lost, with unlock off chanlock. A locker that fails
     the fast path takes chanlock, queues itself, and only then tries
@@ -331,7 +334,16 @@ class LockBase:
         self._waitq = WaitQueue()
 
     def _lock_slow(self, reason: str, timeout: float | None) -> bool:
-        """Wait for the lock (the fast path failed); False if ``timeout`` passed first."""
+        """Wait for the lock (the fast path failed); False if ``timeout`` passed first.
+
+        A goroutine queues and parks. A plain thread blocks in the C lock
+        itself, as fast as the C lock between threads and interruptible as
+        it is; it takes the lock when an unlock finds no goroutine queued
+        (goroutines are handed the lock first, in FIFO order).
+        """
+        cur = _getcurrent()
+        if type(cur) is not Proc or cur.goroutine is None:
+            return self._held.acquire(True, -1 if timeout is None else timeout)
         _acquire()
         return self._waitq.park(reason, timeout, retry=self._try, abandon=self._pass_on)
 

@@ -7,9 +7,9 @@ queue (offset/_core/_sema.py), which also withdraws a waiter stopped in
 its wait and passes on what it had been handed.
 
 Mutex is the core's hand-off lock (``LockBase``: its invariants and why no
-wake-up is lost are written there), with Go's names and panics: FIFO, each
-waiter handed the lock directly, uncontended lock and unlock without
-chanlock.
+wake-up is lost are written there), with Go's names and panics: FIFO among
+goroutines, each handed the lock directly, plain threads waiting in the C
+lock itself, uncontended lock and unlock without chanlock.
 
 RWMutex invariants (all under chanlock, no fast path):
 - ``_writer`` is True while a writer holds it; ``_readers`` counts readers
@@ -49,9 +49,10 @@ class Mutex(LockBase):
     """A mutual exclusion lock; usable as a context manager.
 
     Go's sync.Mutex. Any goroutine or thread may unlock a locked Mutex (it
-    is not tied to the one that locked it). Waiters are served in FIFO
-    order, each handed the lock directly (Go's starvation mode, always).
-    Works across schedulers and with plain threads.
+    is not tied to the one that locked it). Waiting goroutines are served
+    in FIFO order, each handed the lock directly (Go's starvation mode,
+    always); a plain thread waits in a C lock, and gets the Mutex when no
+    goroutine is queued. Works across schedulers and with plain threads.
     """
 
     __slots__ = ()
