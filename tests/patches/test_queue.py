@@ -23,10 +23,8 @@ ENV = {"OFFSET_CASES": "queue"}
 
 # Cases whose outcome is known to differ patched: offset bugs, each an xfail below.
 KNOWN_DIFFERENT = {
-    "simple_queue_bad_timeout_with_an_item": "SimpleQueue.get(timeout=-1) with an item queued returns the item; "
-    "the C queue checks timeout first and raises ValueError, leaving the item queued",
     "simple_queue_call_signatures": "TypeError messages for wrong argument counts or names are Python's "
-    "('SimpleQueue.__init__() takes 1 positional argument'), not the C queue's",
+    "('SimpleQueue.get() got an unexpected keyword argument'), not the C queue's",
 }
 
 
