@@ -36,7 +36,7 @@ THREAD_GRACE = 5.0
 
 def _offset_pool_thread(t: threading.Thread) -> bool:
     # offset's own thread-pool workers (offset.syscall); they do not count.
-    return t.name.startswith("offset-syscall") or t.ident in getattr(_sched, "offset_thread_idents", ())
+    return t.ident in getattr(_sched, "offset_thread_idents", ())
 
 
 @pytest.fixture(autouse=True)

@@ -54,10 +54,10 @@ exception raised in the goroutine.
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 import threading
 from _thread import allocate_lock as _allocate_lock
+from _thread import start_new_thread as _start_new_thread
 from collections import deque
 from typing import Any, Callable, TypeVar
 
@@ -148,7 +148,6 @@ class _Pool:
         self.queue: deque[_Call] = deque()
         self.idle: list[_Worker] = []
         self.nthreads = 0
-        self._names = itertools.count()
 
     def submit(self, call: _Call) -> None:
         with self.lock:
@@ -161,11 +160,12 @@ class _Pool:
                 self.queue.append(call)
                 return
             self.nthreads += 1
-        t = threading.Thread(
-            target=self._work, args=(call,), name=f"offset-syscall_{next(self._names)}", daemon=True
-        )
         try:
-            t.start()
+            # _thread's, bound at import, not threading.Thread: pool threads
+            # are offset's, invisible to threading.enumerate() and to a
+            # program that patches or mocks threading's thread start (as
+            # CPython's tests do); they never keep the interpreter alive.
+            _start_new_thread(self._work, (call,))
         except BaseException:
             with self.lock:
                 self.nthreads -= 1

@@ -361,7 +361,10 @@ def _join(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwa
     return blocking_call(wrapped, *args, **kwargs)
 
 
-for _module, _path in (("_thread", "allocate_lock"), ("_thread", "LockType"), ("threading", "Lock"), ("threading", "_allocate_lock")):
+_LOCK_PATHS = [("_thread", "allocate_lock"), ("_thread", "LockType"), ("threading", "Lock"), ("threading", "_allocate_lock")]
+if hasattr(_thread, "lock"):  # 3.13 names the type too; pickle finds a class by it
+    _LOCK_PATHS.append(("_thread", "lock"))
+for _module, _path in _LOCK_PATHS:
     _registry.define(AREA, _module, _path, _lock_factory)
 _registry.define(AREA, "_thread", "RLock", _rlock_factory)
 _registry.define(AREA, "threading", "RLock", _rlock_factory)

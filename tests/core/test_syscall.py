@@ -15,7 +15,7 @@ import pytest
 
 import offset
 from offset import go, gosched, makechan, run
-from offset._core import _syscall
+from offset._core import _sched, _syscall
 
 BOUND = 30.0  # seconds; only reached when something is broken
 
@@ -287,7 +287,8 @@ def test_max_threads_invalid_values(monkeypatch, raw):
 
 
 def _pool_threads():
-    return [t for t in threading.enumerate() if t.name.startswith("offset-syscall")]
+    # Pool threads are _thread's, not threading's: they register their idents.
+    return sorted(_sched.offset_thread_idents)
 
 
 def test_pool_threads_end_when_idle(monkeypatch):
@@ -304,7 +305,7 @@ def test_pool_threads_end_when_idle(monkeypatch):
         done = makechan(8)
         for _ in range(8):
             go(lambda: done.send(wait_for_release()))
-        while len([t for t in _pool_threads() if t.is_alive()]) < 8:
+        while len(_pool_threads()) < 8:
             offset.time.sleep(offset.time.MILLISECOND)
         release.set()
         return [done.recv() for _ in range(8)]
