@@ -6,7 +6,8 @@ that is not a channel is built on it: offset.sync's Mutex, RWMutex,
 WaitGroup, Cond and Semaphore, and the patched ``threading`` locks (so
 Condition, Event, Semaphore, Barrier and ``queue.Queue`` too). A waiter
 is a goroutine of any scheduler or a plain thread (a ThreadParker made for
-the wait); wakers may be either too.
+the wait); wakers may be either too. (The hand-off lock below is the one
+exception: a plain thread waits for it in the C lock itself.)
 
 Protocol. The primitive takes ``chanlock``, looks at its own state and,
 if it must wait, calls ``park(reason, timeout)``, which queues a
@@ -159,7 +160,8 @@ class WaitQueue(deque[Sudog]):
         Returns:
             True if served, False if the timeout passed first.
         """
-        g: Any = getattr(_getcurrent(), "goroutine", None)
+        cur = _getcurrent()
+        g: Any = cur.goroutine if type(cur) is Proc else None
         if g is None:
             g = ThreadParker()
         w = Sudog(g, value, self)
@@ -243,10 +245,6 @@ class WaitQueue(deque[Sudog]):
         return False
 
     # -- waking (chanlock held) ---------------------------------------------
-
-    def head(self) -> Sudog | None:
-        """The first waiter, still queued (chanlock held)."""
-        return self[0] if self else None
 
     def serve(self) -> Sudog | None:
         """Take the first waiter off as SERVED; the caller readies it after releasing chanlock."""
