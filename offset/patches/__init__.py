@@ -45,7 +45,7 @@ threading  Lock, RLock (and _thread's allocate_lock, LockType, RLock):
            offset's locks on the core's wait queue, so Condition, Event,
            Semaphore, BoundedSemaphore, Barrier, Timer, queue.Queue and
            concurrent.futures' waits park only the goroutine; RLock owned
-           per goroutine; Thread.join on the thread pool; logging's locks
+           per goroutine; Thread.join polls with a timer; logging's locks
            swapped (locks made before patching otherwise stay C)
 queue      queue.SimpleQueue: get parks the goroutine (Queue, LifoQueue and
            PriorityQueue follow from threading)

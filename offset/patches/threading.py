@@ -21,9 +21,10 @@ waiters are ``_allocate_lock()`` locks), ``Event``, ``Semaphore``,
 ``BoundedSemaphore``, ``Barrier``, ``Timer``; and so do ``queue.Queue``,
 ``LifoQueue``, ``PriorityQueue`` and ``concurrent.futures``' waits
 (``Future.result``, ``wait``, ``as_completed``: a Condition per future
-and an Event per waiter). ``Thread.join`` from a goroutine waits on the
-thread pool (offset.syscall): the thread's end is signalled in C, where no
-lock of ours is involved.
+and an Event per waiter). ``Thread.join`` from a goroutine sleeps and
+looks again (after 1 ms, then twice as long each time, at most 20 ms
+apart): the thread's end is signalled in C, where no lock of ours is
+involved.
 
 The stdlib's behaviour is kept to the letter: the same return values,
 ``RuntimeError`` for releasing an unlocked lock or an RLock one does not
@@ -49,9 +50,10 @@ from __future__ import annotations
 import _thread
 import sys
 import weakref
+from time import monotonic_ns as _monotonic_ns
 from typing import Any, Callable
 
-from .._core import G, LockBase, blocking_call, current_goroutine
+from .._core import G, LockBase, current_goroutine, sleep_ns
 from .._core import Proc as _Proc
 from .._core import getcurrent as _getcurrent
 from . import _registry
@@ -93,7 +95,7 @@ class Lock(LockBase):
 
         def __new__(cls, *args: Any, **kwargs: Any) -> Lock:
             # Before 3.13 the lock type cannot be called: allocate_lock()
-            # makes locks (bpo-43916; _new_lock here).
+            # makes locks (bpo-43916).
             raise TypeError(f"cannot create '{cls.__module__}.{cls.__qualname__}' instances")
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
@@ -353,12 +355,33 @@ del _cls, _original
 def _join(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if current_goroutine() is None:
         return wrapped(*args, **kwargs)
-    # The stdlib's checks (not started, joining itself, a bad timeout) and
-    # the common case of a thread that has ended, without a pool thread.
+    timeout = _join_timeout(*args, **kwargs)
+    # The stdlib's checks (not started, joining itself), and the common
+    # case of a thread that has ended.
     wrapped(0)
     if not instance.is_alive():
         return None
-    return blocking_call(wrapped, *args, **kwargs)
+    # A thread's end is signalled in C, to a lock no goroutine can wait on;
+    # so look again after 1, 2, 4... ms, at most 20 ms apart. (On a pool
+    # thread, join would make each pool thread a _DummyThread of
+    # threading's that is never removed.)
+    deadline = None if timeout is None else _monotonic_ns() + int(max(timeout, 0) * 1e9)
+    delay = 1_000_000
+    while True:
+        d = delay
+        if deadline is not None:
+            d = min(d, deadline - _monotonic_ns())
+            if d <= 0:
+                return None
+        sleep_ns(d)
+        if not instance.is_alive():
+            wrapped(0)  # the stdlib's bookkeeping of an ended thread
+            return None
+        delay = min(delay * 2, 20_000_000)
+
+
+def _join_timeout(timeout: float | None = None) -> float | None:
+    return timeout
 
 
 _LOCK_PATHS = [("_thread", "allocate_lock"), ("_thread", "LockType"), ("threading", "Lock"), ("threading", "_allocate_lock")]
@@ -387,7 +410,7 @@ def _make_logging_lock(original: Any) -> Any:
         handler.lock = RLock()
         _swapped.append((weakref.ref(handler), lock))
     # A class of its own, for wrapt to find this original on.
-    return type("RLock", (RLock,), {"__slots__": (), "__wrapped__": original})()
+    return type("RLock", (RLock,), {"__slots__": (), "__wrapped__": original, "__module__": RLock.__module__})()
 
 
 def _restore_logging_locks(original: Any) -> None:
