@@ -13,6 +13,7 @@ handler.
 from __future__ import annotations
 
 import ast
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -28,15 +29,26 @@ KNOWN_DIFFERENT = {
 }
 
 
+WHERE = ("plain", "goroutine", "thread", "before_run")
+
+
 @pytest.fixture(scope="module")
-def unpatched() -> dict[str, Any]:
-    result: dict[str, Any] = run_child(cases_script("threading_cases", "plain"), env=ENV)
+def runs() -> dict[str, Any]:
+    """The cases run each way, in four children at once (they mostly wait)."""
+    with ThreadPoolExecutor(len(WHERE)) as pool:
+        results = pool.map(lambda where: run_child(cases_script("threading_cases", where), env=ENV), WHERE)
+        return dict(zip(WHERE, results))
+
+
+@pytest.fixture(scope="module")
+def unpatched(runs: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = runs["plain"]
     return result
 
 
 @pytest.fixture(scope="module")
-def in_goroutines() -> dict[str, Any]:
-    result: dict[str, Any] = run_child(cases_script("threading_cases", "goroutine"), env=ENV)
+def in_goroutines(runs: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = runs["goroutine"]
     return result
 
 
@@ -51,12 +63,12 @@ def test_cases_in_goroutines_match_unpatched(unpatched: dict[str, Any], in_gorou
     assert in_goroutines["ticks"] > 50  # about a second of waits; the ticker ran throughout
 
 
-def test_cases_in_a_plain_thread_match_unpatched(unpatched: dict[str, Any]) -> None:
-    assert differences(run_child(cases_script("threading_cases", "thread"), env=ENV), unpatched) == {}
+def test_cases_in_a_plain_thread_match_unpatched(runs: dict[str, Any]) -> None:
+    assert differences(runs["thread"], runs["plain"]) == {}
 
 
-def test_cases_before_run_match_unpatched(unpatched: dict[str, Any]) -> None:
-    assert differences(run_child(cases_script("threading_cases", "before_run"), env=ENV), unpatched) == {}
+def test_cases_before_run_match_unpatched(runs: dict[str, Any]) -> None:
+    assert differences(runs["before_run"], runs["plain"]) == {}
 
 
 @pytest.mark.parametrize(

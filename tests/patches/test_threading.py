@@ -12,6 +12,7 @@ locks swapped and put back, and the very originals back after unpatching.
 from __future__ import annotations
 
 import ast
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -24,21 +25,26 @@ KNOWN_DIFFERENT = {
     "('Lock.acquire() got an unexpected keyword argument'), not the C lock's",
 }
 
-PLAIN = cases_script("threading_cases", "plain")
-IN_GOROUTINES = cases_script("threading_cases", "goroutine")
-IN_A_THREAD = cases_script("threading_cases", "thread")
-BEFORE_RUN = cases_script("threading_cases", "before_run")
+WHERE = ("plain", "goroutine", "thread", "before_run")
 
 
 @pytest.fixture(scope="module")
-def unpatched() -> dict[str, Any]:
-    result: dict[str, Any] = run_child(PLAIN)
+def runs() -> dict[str, Any]:
+    """The cases run each way, in four children at once (they mostly wait)."""
+    with ThreadPoolExecutor(len(WHERE)) as pool:
+        results = pool.map(lambda where: run_child(cases_script("threading_cases", where)), WHERE)
+        return dict(zip(WHERE, results))
+
+
+@pytest.fixture(scope="module")
+def unpatched(runs: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = runs["plain"]
     return result
 
 
 @pytest.fixture(scope="module")
-def in_goroutines() -> dict[str, Any]:
-    result: dict[str, Any] = run_child(IN_GOROUTINES)
+def in_goroutines(runs: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = runs["goroutine"]
     return result
 
 
@@ -54,12 +60,12 @@ def test_cases_in_goroutines_match_unpatched(unpatched: dict[str, Any], in_gorou
     assert in_goroutines["ticks"] > 100
 
 
-def test_cases_in_a_plain_thread_match_unpatched(unpatched: dict[str, Any]) -> None:
-    assert differences(run_child(IN_A_THREAD), unpatched) == {}
+def test_cases_in_a_plain_thread_match_unpatched(runs: dict[str, Any]) -> None:
+    assert differences(runs["thread"], runs["plain"]) == {}
 
 
-def test_cases_before_run_match_unpatched(unpatched: dict[str, Any]) -> None:
-    assert differences(run_child(BEFORE_RUN), unpatched) == {}
+def test_cases_before_run_match_unpatched(runs: dict[str, Any]) -> None:
+    assert differences(runs["before_run"], runs["plain"]) == {}
 
 
 @pytest.mark.parametrize(
@@ -340,6 +346,93 @@ def test_a_lock_nobody_can_release_is_a_deadlock() -> None:
         "condition": head + ["goroutine N [threading.Lock]: condition"],
         "simple_queue": head + ["goroutine N [queue.SimpleQueue.get]: simple_queue"],
     }
+
+
+SIGNALS = """
+import child; child.start()
+PATCH
+import queue, signal, threading, time
+class Interrupted(Exception):
+    pass
+def raising(signum, frame):
+    raise Interrupted("signal %d" % signum)
+calls = []
+def returning(signum, frame):
+    calls.append(signum)
+def alarm(handler, fn):
+    # fn() with handler on SIGALRM, due in 50 ms: its outcome, and whether it took at least 0.29 s.
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    t0 = time.monotonic()
+    try:
+        got = child.outcome(fn)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    took = time.monotonic() - t0
+    assert took < 2, (fn, took)  # an exception ends the wait at once, not at its 5 s timeout
+    return got, took >= 0.29
+def sleeper(seconds):
+    t = threading.Thread(target=time.sleep, args=(seconds,))
+    t.start()
+    return t
+def main():
+    out = {}
+    lock = threading.Lock()
+    lock.acquire()
+    out["lock"] = alarm(raising, lock.acquire)
+    out["lock, handler returns"] = alarm(returning, lambda: lock.acquire(timeout=0.3))
+    lock.release()
+    out["lock after"] = lock.acquire(False)
+    rlock = threading.RLock()
+    held = threading.Event()
+    t = threading.Thread(target=lambda: (rlock.acquire(), held.set(), time.sleep(0.6), rlock.release()))
+    t.start()
+    held.wait(5)
+    out["rlock"] = alarm(raising, lambda: rlock.acquire(timeout=5))
+    out["rlock, handler returns"] = alarm(returning, lambda: rlock.acquire(timeout=5))
+    rlock.release()
+    t.join()
+    cond = threading.Condition()
+    with cond:
+        out["condition"] = alarm(raising, lambda: cond.wait(5))
+        out["condition still owned"] = cond._is_owned()
+        out["condition, handler returns"] = alarm(returning, lambda: cond.wait(0.3))
+    out["event"] = alarm(raising, lambda: threading.Event().wait(5))
+    out["semaphore"] = alarm(raising, lambda: threading.Semaphore(0).acquire(timeout=5))
+    out["queue"] = alarm(raising, lambda: queue.Queue().get(timeout=5))
+    out["simple queue"] = alarm(raising, lambda: queue.SimpleQueue().get(timeout=5))
+    out["simple queue, handler returns"] = alarm(returning, lambda: queue.SimpleQueue().get(timeout=0.3))
+    out["join"] = alarm(raising, sleeper(0.5).join)
+    out["join, handler returns"] = alarm(returning, sleeper(0.35).join)
+    out["handler calls"] = len(calls)
+    return out
+RUN
+"""
+
+
+def test_a_signal_handler_interrupts_waits_in_the_main_goroutine_as_in_the_main_thread() -> None:
+    # Python runs handlers in the main thread, where an exception they
+    # raise comes out of the lock wait they interrupted, and a handler that
+    # returns lets the wait carry on. Patched, the main goroutine's waits
+    # do the same. (A goroutine sleeps beside main: a pending alarm alone
+    # does not keep run() from calling a deadlock.)
+    scripts = [
+        SIGNALS.replace("PATCH", "").replace("RUN", "child.report(main())"),
+        SIGNALS.replace("PATCH", "import offset; offset.patch_all()").replace(
+            "RUN", "def with_a_sleeper():\n    offset.go(time.sleep, 30)\n    return main()\n"
+            "child.report(offset.run(with_a_sleeper))"),
+    ]
+    with ThreadPoolExecutor(2) as pool:
+        plain, patched = pool.map(run_child, scripts)
+    assert patched == plain
+    interrupted = [["raise", "Interrupted", "signal 14", None, None], False]
+    assert plain["lock"] == plain["condition"] == plain["queue"] == plain["join"] == interrupted
+    assert plain["lock, handler returns"] == [["ok", "False"], True]
+    assert plain["rlock, handler returns"] == [["ok", "True"], True]
+    assert plain["simple queue, handler returns"] == [["raise", "Empty", "", None, None], True]
+    assert plain["join, handler returns"] == [["ok", "None"], True]
+    assert plain["handler calls"] == 5
 
 
 # -- logging ----------------------------------------------------------------------
