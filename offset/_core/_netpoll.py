@@ -72,7 +72,7 @@ from __future__ import annotations
 
 import os
 import select
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["Netpoll", "FdWaiter", "make_netpoll"]
 
@@ -112,9 +112,46 @@ def make_netpoll() -> Netpoll:
     return SelectorsNetpoll()
 
 
+_write: Any = None
+
+
+def write_keeping_gil(fd: int, data: bytes) -> None:
+    """Write ``data`` to the non-blocking ``fd``, holding the GIL; errors are ignored.
+
+    For wake-ups. A thread that wakes a goroutine (a lock released, a
+    future's result set) must go on running, as it does when it releases a
+    lock in plain Python, where code relies on it (concurrent.futures sets
+    a result, then releases the idle-worker semaphore). ``os.write``
+    releases the GIL for the system call, and the woken thread, back from
+    epoll_wait, takes it and runs its goroutines first. libc's write
+    called through ``ctypes.PyDLL`` keeps it, and on a non-blocking fd it
+    never waits. Without ctypes, ``os.write``.
+    """
+    global _write
+    w = _write
+    if w is None:
+        try:
+            import ctypes
+
+            w = ctypes.PyDLL(None).write  # PyDLL: the call keeps the GIL
+            w.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
+            w.restype = ctypes.c_ssize_t
+        except (ImportError, OSError, AttributeError):  # pragma: no cover - no ctypes, or no libc symbol
+
+            def w(fd: int, data: bytes, n: int) -> None:
+                try:
+                    os.write(fd, data)
+                except OSError:
+                    pass
+
+        _write = w
+    w(fd, data, len(data))
+
+
 # The epoll backend is imported with offset._core, so that it binds
 # select.epoll before offset.patches can replace it with its cooperative
 # class (the netpoller must use the real one).
 _EpollNetpoll: type[Netpoll] | None = None
 if hasattr(select, "epoll"):
     from ._netpoll_epoll import EpollNetpoll as _EpollNetpoll
+

@@ -83,7 +83,7 @@ import select
 import weakref
 from typing import Any
 
-from ._netpoll import FdWaiter
+from ._netpoll import FdWaiter, write_keeping_gil
 
 __all__ = ["EpollNetpoll"]
 
@@ -231,12 +231,10 @@ class EpollNetpoll:
         return fired
 
     def wakeup(self) -> None:
-        try:
-            os.write(self._wake_w, _ONE)
-        except (BlockingIOError, OSError):
-            # Full (a wake-up is already pending) or closed (the scheduler
-            # is gone): either way there is no one left to wake.
-            pass
+        # A full pipe (a wake-up is already pending) or a closed fd (the
+        # scheduler is gone) fails the write: either way there is no one
+        # left to wake. The GIL stays with the waker (write_keeping_gil).
+        write_keeping_gil(self._wake_w, _ONE)
 
     def close(self) -> None:
         _live.discard(self)

@@ -17,7 +17,7 @@ import selectors
 import socket
 import weakref
 
-from ._netpoll import FdWaiter
+from ._netpoll import FdWaiter, write_keeping_gil
 
 __all__ = ["SelectorsNetpoll"]
 
@@ -159,10 +159,7 @@ class SelectorsNetpoll:
         return fired
 
     def wakeup(self) -> None:
-        try:
-            self._wake_w.send(b"\0")
-        except OSError:
-            pass
+        write_keeping_gil(self._wake_w.fileno(), b"\0")  # errors ignored, as in epoll's
 
     def close(self) -> None:
         _live.discard(self)
