@@ -247,6 +247,64 @@ def test_simple_queue_put_from_a_signal_handler_wakes_the_getter(where: str) -> 
     assert run_child(script) == ["from the handler", True]
 
 
+FINALIZER_PUTS = """
+import child; child.start()
+import _thread, os, time
+# A C lock made before patching: the watchdog must not need offset's lock.
+finished = _thread.allocate_lock()
+finished.acquire()
+def watchdog():
+    if not finished.acquire(timeout=3):
+        child.report("hung")
+        os._exit(0)
+_thread.start_new_thread(watchdog, ())
+import offset; offset.patch_all()
+import gc, queue, threading
+sq = queue.SimpleQueue()
+class Garbage:
+    # A reference cycle whose finalizer puts: it runs in whatever code
+    # allocates when a collection is due (ThreadPoolExecutor's weakref
+    # callback puts on its SimpleQueue the same way).
+    def __init__(self):
+        self.me = self
+    def __del__(self):
+        sq.put("from __del__")
+got = []
+def getter():
+    while True:
+        got.append(sq.get())
+lock = threading.Lock()
+def contender(n):
+    for _ in range(n):
+        with lock:
+            Garbage()
+            time.sleep(0)
+def main():
+    gc.set_threshold(2, 1, 1)  # collections often: inside offset's own code too
+    offset.go(getter)
+    done = offset.makechan(4)
+    for _ in range(4):
+        offset.go(lambda: (contender(500), done.send(None)))
+    for _ in range(4):
+        done.recv()
+    gc.collect()
+    time.sleep(0.01)
+    return len(got)
+got_all = offset.run(main)
+finished.release()
+child.report(got_all)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="offset bug: SimpleQueue.put from a finalizer (__del__, a weakref callback) "
+                   "run by a garbage collection that falls inside offset's code holding chanlock (here a Lock "
+                   "waiter's park) takes chanlock again to wake the parked getter: the thread deadlocks on itself")
+def test_simple_queue_put_from_a_finalizer_with_a_getter_waiting() -> None:
+    # The C SimpleQueue's put is reentrant for exactly this (bpo-14976);
+    # the patched module's docstring promises it too.
+    assert run_child(FINALIZER_PUTS) == 2000
+
+
 QUEUE_MADE_BEFORE_PATCHING = """
 import child; child.start()
 import queue, _queue
