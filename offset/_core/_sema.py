@@ -109,14 +109,8 @@ class Sudog:
 
 def _expire(w: Sudog) -> None:
     """A goroutine's timeout, on its scheduler's loop: withdraw it unless served."""
-    _acquire()
-    if w.state != WAITING:
-        _release()
-        return
-    w.queue.remove(w)
-    w.state = TIMEDOUT
-    _release()
-    w.parker.ready()
+    if not w.queue.withdraw(w, TIMEDOUT):
+        w.parker.ready()
 
 
 class WaitQueue(deque[Sudog]):
@@ -239,7 +233,13 @@ class WaitQueue(deque[Sudog]):
         if w.state != WAITING:
             _release()
             return True
-        self.remove(w)
+        try:
+            self.remove(w)
+        except ValueError:
+            # Taken by wake_one_reentrant, which does not take chanlock:
+            # served, its state not written yet.
+            _release()
+            return True
         w.state = state
         _release()
         return False
@@ -273,6 +273,33 @@ class WaitQueue(deque[Sudog]):
             return False
         w.parker.ready()
         return True
+
+    def wake_one_reentrant(self) -> None:
+        """Serve and ready the first waiter without taking chanlock.
+
+        For a waker that may run inside offset's own code, chanlock held:
+        a ``__del__`` or weakref callback that the garbage collector runs
+        there (SimpleQueue.put must allow it, as C's does). Taking the
+        waiter is one ``popleft``, atomic under the GIL, so it races only
+        with a withdrawal, which then finds it gone (served). A goroutine
+        is readied through its scheduler's remote queue, never by touching
+        the run queue the interrupted code may be in the middle of.
+        Only for queues whose primitive changes no state of its own when it
+        serves (a SimpleQueue's getters).
+        """
+        try:
+            w = self.popleft()
+        except IndexError:
+            return
+        w.state = SERVED
+        g = w.parker
+        if type(g) is G:
+            s = g.sched
+            s.remote.append(g)
+            if s.sleeping:
+                s.poller.wakeup()
+        else:
+            g.ready()
 
     def wake_all(self) -> int:
         """Serve and ready every waiter; return how many there were."""

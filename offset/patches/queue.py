@@ -8,10 +8,10 @@ patch of its own (see offset/patches/threading.py).
 ``queue.SimpleQueue`` is C (``_queue.SimpleQueue``) and waits on a C lock,
 so this area replaces it with ``SimpleQueue`` below, built on the core's
 wait queue: a getter that finds it empty parks (a goroutine) or blocks (a
-plain thread) until a put. As in C, ``put`` never blocks and never takes a
-lock to add the item (a deque append), so it stays safe to call from a
-``__del__`` or a signal handler; only waking a parked getter takes the
-core's lock. Values, ``queue.Empty``, ``timeout`` checks and FIFO order
+plain thread) until a put. As in C, ``put`` never blocks and takes no
+lock, to add the item (a deque append) or to wake a getter (the wait
+queue's ``wake_one_reentrant``), so it is safe to call from a ``__del__``
+or a signal handler, even one that runs inside offset's own code. Values, ``queue.Empty``, ``timeout`` checks and FIFO order
 are the stdlib's. SimpleQueues made before patching stay C.
 """
 
@@ -63,7 +63,8 @@ class SimpleQueue(Generic[T]):
         """Put ``item`` in the queue; never blocks (``block`` and ``timeout`` are ignored, as in C)."""
         self._items.append(item)
         if self._getters:
-            self._getters.wake_one()
+            # Without chanlock: put may run in a __del__ inside offset's code.
+            self._getters.wake_one_reentrant()
 
     def put_nowait(self, item: T) -> None:
         """Put ``item`` in the queue (the same as ``put``)."""

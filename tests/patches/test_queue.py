@@ -296,9 +296,6 @@ child.report(got_all)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="offset bug: SimpleQueue.put from a finalizer (__del__, a weakref callback) "
-                   "run by a garbage collection that falls inside offset's code holding chanlock (here a Lock "
-                   "waiter's park) takes chanlock again to wake the parked getter: the thread deadlocks on itself")
 def test_simple_queue_put_from_a_finalizer_with_a_getter_waiting() -> None:
     # The C SimpleQueue's put is reentrant for exactly this (bpo-14976);
     # the patched module's docstring promises it too.
