@@ -273,10 +273,10 @@ PICKLING = """
 import child; child.start()
 import offset
 offset.patch_all()
-import _thread, concurrent.futures, pickle, select, socket, threading, time
+import concurrent.futures, pickle, select, socket, threading, time
 same = {}
 for name, f in [("time.sleep", time.sleep), ("threading.Lock", threading.Lock), ("threading.RLock", threading.RLock),
-                ("_thread.LockType", _thread.LockType), ("socket.getaddrinfo", socket.getaddrinfo),
+                ("socket.getaddrinfo", socket.getaddrinfo),
                 ("select.select", select.select), ("threading.Thread.join", threading.Thread.join)]:
     # == for Thread.join: wrapt binds a new wrapper at each class attribute access.
     same[name] = pickle.loads(pickle.dumps(f)) == f and type(pickle.loads(pickle.dumps(f))) is type(f)
