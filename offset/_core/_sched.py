@@ -133,6 +133,8 @@ _MAX_FREE_PROCS = 4096
 # Every this many direct switches, go through the loop (timers, I/O, remote).
 _LOOP_EVERY = 64
 _LOOP_MASK = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks % every
+# The idle waits, in seconds, before a deadlock is called (see _idle_wait).
+_DEADLOCK_GRACE = (0.01, 0.03, 0.06)
 # Files inside offset whose frames a deadlock report skips to find the user's line.
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PKG_PREFIX = _PKG_DIR + os.sep
@@ -310,7 +312,7 @@ class Scheduler:
         self.syscalls: dict[G, list[G]] = {}
         self.ticks = 0
         self._backoff = 0.0  # idle wait while other threads live; 0 when not backing off
-        self._grace = False  # the idle wait has looked once more before calling a deadlock
+        self._grace = 0  # how many times the idle wait has looked again before calling a deadlock
         # Goroutines in a nested bare run(), waiting to be the only ones left.
         self.idle_waiters: list[G] = []
         self.just_polled = False  # the idle wait has just polled the netpoller
@@ -383,7 +385,7 @@ class Scheduler:
         ``runnext`` goes to the tail first, so the queue's head gets its turn.
         """
         runq = self.runq
-        self._grace = False  # something runs: a deadlock would be a new one
+        self._grace = 0  # something runs: a deadlock would be a new one
         if self.runnext is not None:
             runq.append(self.runnext)
             self.runnext = None
@@ -537,12 +539,13 @@ class Scheduler:
             # at after the threads: a thread seen as ended did its appends),
             # or a signal handler was deferred since the loop looked.
             return
-        elif not self._grace:
+        elif self._grace < len(_DEADLOCK_GRACE):
             # Nothing can wake us, it seems; but a thread that has just
-            # been started is counted only once it runs, so give the other
-            # threads the GIL for a moment and look once more.
-            self._grace = True
-            timeout = 0.01
+            # been started is counted only once it runs (on a loaded
+            # machine that can take a while), so give the other threads the
+            # GIL and look again, three times, 100 ms in all.
+            timeout = _DEADLOCK_GRACE[self._grace]
+            self._grace += 1
         else:
             raise DeadlockError(self._deadlock_message())
         self.sleeping = True
