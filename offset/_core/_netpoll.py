@@ -104,6 +104,10 @@ def make_netpoll() -> Netpoll:
     choice = os.environ.get("OFFSET_NETPOLL", "")
     if choice not in ("", "epoll", "selectors"):
         raise ValueError(f"OFFSET_NETPOLL must be 'epoll' or 'selectors', not {choice!r}")
+    if _write is None:
+        # Bound here, in the scheduler's own thread, not at the first
+        # wake-up: that may come from a thread in the middle of an import.
+        _bind_write()
     if _EpollNetpoll is not None and choice != "selectors":
         return _EpollNetpoll()
 
@@ -127,25 +131,32 @@ def write_keeping_gil(fd: int, data: bytes) -> None:
     called through ``ctypes.PyDLL`` keeps it, and on a non-blocking fd it
     never waits. Without ctypes, ``os.write``.
     """
-    global _write
     w = _write
     if w is None:
-        try:
-            import ctypes
-
-            w = ctypes.PyDLL(None).write  # PyDLL: the call keeps the GIL
-            w.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
-            w.restype = ctypes.c_ssize_t
-        except (ImportError, OSError, AttributeError):  # pragma: no cover - no ctypes, or no libc symbol
-
-            def w(fd: int, data: bytes, n: int) -> None:
-                try:
-                    os.write(fd, data)
-                except OSError:
-                    pass
-
-        _write = w
+        w = _bind_write()
     w(fd, data, len(data))
+
+
+def _bind_write() -> Any:
+    global _write
+    w: Any
+    try:
+        import ctypes
+
+        w = ctypes.PyDLL(None).write  # PyDLL: the call keeps the GIL
+        w.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
+        w.restype = ctypes.c_ssize_t
+    except (ImportError, OSError, AttributeError):  # pragma: no cover - no ctypes, or no libc symbol
+        w = _os_write
+    _write = w
+    return w
+
+
+def _os_write(fd: int, data: bytes, n: int) -> None:
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass
 
 
 # The epoll backend is imported with offset._core, so that it binds

@@ -751,11 +751,11 @@ def _other_threads_alive() -> bool:
     # _thread counts every thread it started (threading's too) while it
     # runs; threading.enumerate() misses those started by start_new_thread.
     others = _thread_count() - len(offset_thread_idents)
-    if threading.current_thread() is not threading.main_thread():
-        others -= 1
+    me = _get_ident()
+    if me != threading.main_thread().ident:
+        others -= 1  # this thread is one of them (not current_thread(): it makes a _DummyThread)
     if others > 0:
         return True
-    me = _get_ident()
     for t in threading.enumerate():
         if t.ident == me or t.ident in offset_thread_idents:
             continue
