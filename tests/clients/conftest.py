@@ -81,12 +81,33 @@ child.report(sys.modules["__main__"].__dict__.get("result"))
 """
 
 
+# Every script may call collect(done, n, limit): the (i, result) pairs n
+# goroutines send on ``done``, gathered for at most ``limit`` seconds.
+_COLLECT = """
+import offset as _offset
+from offset import time as _gotime
+
+def collect(done, n, limit):
+    out = {}
+    expired = _gotime.After(int(limit * _gotime.SECOND))
+    while len(out) < n:
+        ret = _offset.select(done.if_recv(), expired.if_recv())
+        if ret == expired.if_recv():
+            break
+        i, r = ret.value
+        out[i] = r
+    return out
+
+"""
+
+
 def run_offset(code: str, *, timeout: float = 30.0, params: dict[str, Any] | None = None,
                env: dict[str, str] | None = None) -> Any:
     """Run ``code`` under ``python -m offset`` in a fresh interpreter.
 
     ``code`` (dedented) is the script: its top-level code is the main
-    goroutine, after ``offset.patch_all()``. It sets ``result``; that comes
+    goroutine, after ``offset.patch_all()``, with ``collect`` defined (see
+    _COLLECT). It sets ``result``; that comes
     back (through JSON). ``params`` is available to it as ``params``. The
     test fails with the child's output if the script raises, the child
     runs past ``timeout`` seconds (every stack is printed first) or a
@@ -94,7 +115,7 @@ def run_offset(code: str, *, timeout: float = 30.0, params: dict[str, Any] | Non
     """
     import json
 
-    prelude = f"import json as _json; params = _json.loads({json.dumps(params or {})!r})\n"
+    prelude = f"import json as _json; params = _json.loads({json.dumps(params or {})!r})\n" + _COLLECT
     with tempfile.TemporaryDirectory(prefix="offset-client-") as d:
         path = os.path.join(d, "client_script.py")
         with open(path, "w") as f:

@@ -33,7 +33,6 @@ POOL = 10  # connections the pool-limited clients may open
 # main goroutine collecting the answers with a deadline.
 FAN_OUT = """
 import time, offset
-from offset import time as gotime
 
 def fan_out(fetch, n, limit):
     done = offset.makechan(n)
@@ -46,14 +45,7 @@ def fan_out(fetch, n, limit):
     t0 = time.perf_counter()
     for i in range(n):
         offset.go(one, i)
-    out = {}
-    expired = gotime.After(int(limit * gotime.SECOND))
-    while len(out) < n:
-        ret = offset.select(done.if_recv(), expired.if_recv())
-        if ret == expired.if_recv():
-            break
-        i, r = ret.value
-        out[i] = r
+    out = collect(done, n, limit)
     return time.perf_counter() - t0, out
 
 def scenario(fetch):

@@ -29,19 +29,6 @@ DRIVERS = ["pg8000", "psycopg"]
 
 PRELUDE = """
 import time, offset
-from offset import time as gotime
-
-def collect(done, n, limit):
-    # n results from channel done, for at most limit seconds
-    out = {}
-    expired = gotime.After(int(limit * gotime.SECOND))
-    while len(out) < n:
-        ret = offset.select(done.if_recv(), expired.if_recv())
-        if ret == expired.if_recv():
-            break
-        i, r = ret.value
-        out[i] = r
-    return out
 
 def plugin_states():
     from offset import plugins

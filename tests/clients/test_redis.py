@@ -27,22 +27,9 @@ from .conftest import RedisServer, require, run_offset
 
 PRELUDE = """
 import time, offset, offset.sync, redis
-from offset import time as gotime
 
 def client(**kwargs):
     return redis.Redis(host=params["host"], port=params["port"], **kwargs)
-
-def collect(done, n, limit):
-    # n results from channel done, for at most limit seconds
-    out = {}
-    expired = gotime.After(int(limit * gotime.SECOND))
-    while len(out) < n:
-        ret = offset.select(done.if_recv(), expired.if_recv())
-        if ret == expired.if_recv():
-            break
-        i, r = ret.value
-        out[i] = r
-    return out
 
 ticks = [0]
 running = [True]
