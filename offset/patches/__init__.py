@@ -55,22 +55,25 @@ queue      queue.SimpleQueue: get parks the goroutine (Queue, LifoQueue and
 from __future__ import annotations
 
 from . import dns as dns
+from . import io as io
+from . import os as os
 from . import queue as queue
 from . import select as select
 from . import selectors as selectors
 from . import signal as signal
 from . import socket as socket
+from . import ssl as ssl
+from . import subprocess as subprocess
 from . import threading as threading
 from . import time as time
 from ._registry import PatchWarning as PatchWarning
-from ._registry import areas as _areas
 from ._registry import is_enabled as _is_enabled
 from ._registry import patch_area as _patch_area
 from ._registry import unpatch_all as _unpatch_all
 
 __all__ = [
-    "patch_all", "unpatch_all", "is_patched", "PatchWarning", "dns", "queue", "select", "selectors", "signal", "socket",
-    "threading", "time",
+    "patch_all", "unpatch_all", "is_patched", "PatchWarning", "dns", "io", "os", "queue", "select", "selectors",
+    "signal", "socket", "ssl", "subprocess", "threading", "time",
 ]
 
 # The order patch_all applies areas in; unpatch_all undoes them in reverse.
@@ -80,12 +83,9 @@ __all__ = [
 # select originals they were made with), so no order is needed for
 # correctness. It is fixed so that every program patches and unpatches in
 # the same order, which keeps PatchWarnings and tracebacks reproducible.
-AREAS = ("time", "socket", "dns", "select", "selectors", "signal", "threading", "queue")
-
-# Areas of the patch layer's second part (ssl, subprocess, ...), accepted
-# by patch_all so that ``patch_all(subprocess=False)`` means the same
-# before and after they exist.
-_RESERVED = ("ssl", "subprocess", "os")
+AREAS = (
+    "time", "socket", "dns", "select", "selectors", "signal", "threading", "queue", "ssl", "os", "io", "subprocess",
+)
 
 
 def patch_all(**areas: bool) -> None:
@@ -98,19 +98,17 @@ def patch_all(**areas: bool) -> None:
 
     Args:
         **areas: an area's name and whether to patch it. Areas:
-            time, socket, dns, select, selectors, signal, threading, queue.
+            time, socket, dns, select, selectors, signal, threading, queue,
+            ssl, os, io, subprocess.
 
     Raises:
         TypeError: an argument names no area.
-        ValueError: an area that does not exist yet is asked for with True.
     """
     for name, wanted in areas.items():
-        if name not in AREAS and name not in _RESERVED:
+        if name not in AREAS:
             raise TypeError(
                 f"patch_all() got an unexpected keyword argument {name!r}; the areas are: {', '.join(AREAS)}"
             )
-        if name in _RESERVED and wanted:
-            raise ValueError(f"patch_all(): the {name!r} area is not available yet; the areas are: {', '.join(AREAS)}")
     for name in AREAS:
         if areas.get(name, True):
             _patch_area(name)
@@ -138,8 +136,6 @@ def is_patched(name: str) -> bool:
     Raises:
         ValueError: ``name`` is not an area.
     """
-    if name in _RESERVED:
-        return False
-    if name not in _areas():
+    if name not in AREAS:
         raise ValueError(f"is_patched(): no area {name!r}; the areas are: {', '.join(AREAS)}")
     return _is_enabled(name)

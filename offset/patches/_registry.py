@@ -208,7 +208,7 @@ def is_enabled(area: str) -> bool:
 def patch_area(area: str) -> None:
     """Enable every patch of ``area``; apply those whose module is imported."""
     with _lock:
-        for p in _areas[area]:
+        for p in _areas.get(area, ()):
             if p.enabled:
                 continue
             p.enabled = True

@@ -126,6 +126,15 @@ GROUPS: dict[str, list[str]] = {
         "test_queue",
         "test_concurrent_futures",  # a package from 3.12; not in every build
     ],
+    # The patch layer's second part: TLS, files, child processes, signals, fork.
+    "system": [
+        "test_ssl",
+        "test_subprocess",
+        "test_os",
+        "test_signal",
+        "test_file",
+        "test_fileio",
+    ],
 }
 
 PASS = "pass"
