@@ -55,7 +55,6 @@ queue      queue.SimpleQueue: get parks the goroutine (Queue, LifoQueue and
 from __future__ import annotations
 
 from . import dns as dns
-from . import io as io
 from . import os as os
 from . import queue as queue
 from . import select as select
@@ -72,7 +71,7 @@ from ._registry import patch_area as _patch_area
 from ._registry import unpatch_all as _unpatch_all
 
 __all__ = [
-    "patch_all", "unpatch_all", "is_patched", "PatchWarning", "dns", "io", "os", "queue", "select", "selectors",
+    "patch_all", "unpatch_all", "is_patched", "PatchWarning", "dns", "os", "queue", "select", "selectors",
     "signal", "socket", "ssl", "subprocess", "threading", "time",
 ]
 
@@ -84,7 +83,7 @@ __all__ = [
 # correctness. It is fixed so that every program patches and unpatches in
 # the same order, which keeps PatchWarnings and tracebacks reproducible.
 AREAS = (
-    "time", "socket", "dns", "select", "selectors", "signal", "threading", "queue", "ssl", "os", "io", "subprocess",
+    "time", "socket", "dns", "select", "selectors", "signal", "threading", "queue", "ssl", "os", "subprocess",
 )
 
 
@@ -99,7 +98,7 @@ def patch_all(**areas: bool) -> None:
     Args:
         **areas: an area's name and whether to patch it. Areas:
             time, socket, dns, select, selectors, signal, threading, queue,
-            ssl, os, io, subprocess.
+            ssl, os, subprocess.
 
     Raises:
         TypeError: an argument names no area.
