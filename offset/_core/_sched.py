@@ -770,6 +770,65 @@ def _other_threads_alive() -> bool:
 
 _local = threading.local()
 
+# After fork, in the child: the Procs of the parent's other goroutines,
+# kept so that they are never collected. Collecting a suspended greenlet
+# throws GreenletExit into it, which would run the finally blocks of code
+# that, like a thread the fork left behind, must not run at all.
+_fork_orphans: list[Proc] = []
+
+
+def _after_fork_in_child() -> None:
+    """Give the child of ``os.fork()`` a runtime of its own.
+
+    Go's model is threads': a forked child has only the thread that
+    forked. Here it has only the goroutine that forked, which carries on as
+    the main goroutine of its scheduler (so ``run()`` returns what it
+    returns, and a signal handler's exception reaches it). The parent's
+    other goroutines do not run in the child, and nothing of theirs runs
+    there either: no ``finally`` block, no timer or fd event resumes them
+    (a wake-up of a dead goroutine is ignored, see the invariants above).
+    Wake-ups other threads had queued, deferred handlers and posted
+    exceptions belong to the parent. The netpoller (each backend's own
+    at-fork hook) and the thread pool (_syscall.py) start afresh.
+
+    Left as they are: timers (the forking goroutine's may be among them:
+    its deadlines and tickers keep working; the others wake nothing), and
+    locks the lost goroutines held, which stay held unless the library
+    that owns them resets them at fork, as it must for threads
+    (``_at_fork_reinit``: logging's handlers, threading's internals).
+    """
+    try:
+        s: Scheduler = _local.sched
+    except AttributeError:
+        return  # this thread never had a scheduler
+    s.sleeping = False
+    s._backoff = 0.0
+    s._grace = 0
+    s.remote.clear()
+    s.remote_calls.clear()
+    s.signals.clear()
+    s.interrupts.clear()
+    s.syscalls.clear()
+    if not s.running:
+        return
+    me = current_goroutine()
+    for g in list(s.live):
+        if g is me:
+            continue
+        del s.live[g]
+        if g.proc is not None:
+            _fork_orphans.append(g.proc)
+        _forget(g)
+    s.runq.clear()
+    s.runnext = None
+    s.idle_waiters = []
+    s.main = me
+    s.main_result = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 def current_scheduler() -> Scheduler:
     """This thread's scheduler, made on first use."""

@@ -8,13 +8,15 @@ exception type and message) must be the same. Then what only offset has:
 locks shared by goroutines and plain threads and by two schedulers; a
 lock nobody can release reported as a deadlock; signal handlers
 interrupting the main goroutine's waits as they do the main thread's; fork
-while a goroutine holds a lock; logging's locks swapped and put back; and
+while a goroutine holds a lock (the child, like a thread's, does not have
+the holder); logging's locks swapped and put back; and
 the very originals back after unpatching.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -491,13 +493,11 @@ def main():
     parent_end, child_end = socket.socketpair()
     pid = os.fork()
     if pid == 0:
-        # The child: its scheduler and goroutines carry on (no thread is lost).
+        # The child has only this goroutine, as a forked thread has only
+        # itself: logging's at-fork hook resets the lock the lost goroutine held.
         try:
             emit("C")
-            deadline = time.monotonic() + 2
-            while stream.getvalue().count("\\n") < 3 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            child_end.sendall(repr([sorted(stream.getvalue().splitlines()), errors]).encode())
+            child_end.sendall(repr([stream.getvalue().splitlines()[-1], errors]).encode())
         finally:
             os._exit(0)
     child_end.close()
@@ -505,19 +505,24 @@ def main():
     while data := parent_end.recv(10000):
         got += data
     os.waitpid(pid, 0)
-    return got.decode()
+    while stream.getvalue().count("\\n") < 2:
+        time.sleep(0.01)
+    return [got.decode(), sorted(stream.getvalue().splitlines()), errors]
 child.report(offset.run(main))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="offset bug: after fork, logging's at-fork hook resets the handler's lock "
-                   "(RLock._at_fork_reinit) though the goroutine holding it lives on in the child: a second goroutine "
-                   "gets in beside it, the holder's release raises RuntimeError, and the goroutine queued on the lock "
-                   "is dropped with the old wait queue and never runs")
 def test_fork_while_goroutines_log_through_one_handler() -> None:
-    # In the stdlib the threads that held or waited for the lock are gone
-    # in the child, so the reset is safe; offset's goroutines survive fork.
-    assert run_child(FORK) == repr([["A" * 20, "B" * 20, "C" * 20], []])
+    # The parent's goroutines finish their lines; the child logs its own,
+    # though a goroutine it does not have held the handler's lock at fork.
+    # The child's last line starts with what the lost goroutine had written
+    # when the process forked.
+    in_child, in_parent, errors = run_child(FORK)
+    last_line, child_errors = eval(in_child)  # noqa: S307 - our own child's repr
+    assert re.fullmatch(r"(A{0,19}|B{0,19})C{20}", last_line), last_line
+    assert child_errors == []
+    assert in_parent == ["A" * 20, "B" * 20]
+    assert errors == []
 
 
 # -- logging ----------------------------------------------------------------------
