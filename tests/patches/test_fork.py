@@ -10,9 +10,14 @@ goroutines with every start method.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from .conftest import run_child
+from .conftest import ROOT, run_child
 
 # The child writes what it saw to a pipe; the parent reports it.
 FORK = """
@@ -219,11 +224,41 @@ if __name__ == "__main__":
 
 
 @pytest.mark.parametrize(("a", "b"), [("fork", "spawn"), ("forkserver", "fork")])
-def test_multiprocessing_start_methods_from_goroutines(a: str, b: str, tmp_path: object) -> None:
-    import os
-
+def test_multiprocessing_start_methods_from_goroutines(a: str, b: str) -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     out, ticked = run_child(MULTIPROCESSING.format(here=here, a=a, b=b), timeout=90)
     expected = [[True, 42], 0, [0, 1, 4, 9, 16, 25], [0, 1, 4, 9, 16, 25]]
     assert out == {a: expected, b: expected}
     assert ticked
+
+
+SCRIPT = """
+import multiprocessing as mp, sys, time
+from concurrent.futures import ProcessPoolExecutor
+
+def square(x):
+    time.sleep(0.01)
+    return x * x
+
+if __name__ == "__main__":
+    for method in sys.argv[1:]:
+        ctx = mp.get_context(method)
+        with ctx.Pool(2) as pool:
+            a = pool.map(square, range(5))
+        with ProcessPoolExecutor(2, mp_context=ctx) as ex:
+            b = list(ex.map(square, range(5)))
+        print(method, a == b == [0, 1, 4, 9, 16])
+"""
+
+
+def test_multiprocessing_under_python_m_offset(tmp_path: Path) -> None:
+    # The main module of `python -m offset script.py` is what spawn and
+    # forkserver children import again, by its path, as __mp_main__.
+    script = tmp_path / "pool_script.py"
+    script.write_text(SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "offset", str(script), "fork", "forkserver", "spawn"],
+        capture_output=True, text=True, timeout=90, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n") == ["fork True", "forkserver True", "spawn True", ""]
