@@ -1,12 +1,742 @@
-"""Patches for the os area (issue 9; being written)."""
+"""Patches for the os area: file and pipe I/O park only the goroutine.
+
+Replaces ``os.read``, ``os.write``, ``os.pread``, ``os.pwrite``,
+``os.readv``, ``os.writev``, ``os.fsync``, ``os.fdatasync``, and ``open``
+itself (``builtins.open``, ``io.open`` and ``_io.open``, one object in the
+stdlib); the child-process waits of ``_child.OS_PATCHES`` (waitpid & co)
+belong to this area too. What follows from them, unpatched: ``os.fdopen``
+(it calls ``io.open``), ``pathlib.Path.open``/``read_text``/``write_bytes``,
+``shutil.copyfileobj``, ``tempfile``'s files, the pipes of
+``subprocess.Popen`` (made with ``io.open(fd, ...)``), ``open_code``.
+
+How a patched read works, inside a goroutine while its scheduler runs
+(``_read_into``):
+
+1. The read is tried with Linux's ``preadv2(..., RWF_NOWAIT)``
+   (``os.preadv(fd, [buf], offset, os.RWF_NOWAIT)``; offset -1 is the
+   file position, which it advances, as read(2) does). On a regular file it
+   reads what is in the page cache and says EAGAIN instead of waiting for
+   the disk; on a pipe, FIFO or socket it says EAGAIN instead of waiting for
+   data, *without* O_NONBLOCK: the fd's flags, which other processes sharing
+   the pipe see, are never changed. A read served from the cache is thus
+   one system call in the goroutine, no thread-pool round trip.
+2. EAGAIN, or a short read (which a blocking read(2) of a regular file
+   gives only at EOF), asks ``fstat`` what the fd is. A regular file (or a
+   block device) not at EOF is read, or its read completed, on the thread
+   pool (``blocking_call``): the goroutine parks, the scheduler runs the
+   others. Anything else waits in the netpoller (``wait_fd``) and retries;
+   its short read is returned as read(2) returns it.
+3. An fd the program made O_NONBLOCK (``os.get_blocking``, asked only on
+   EAGAIN) gets the original call, which raises ``BlockingIOError`` (or
+   returns None, for a file object) as the stdlib does.
+4. Where RWF_NOWAIT is refused (EOPNOTSUPP: terminals, directories, other
+   kernels or file systems, non-Linux), ``fstat`` decides: a regular file,
+   directory or block device goes to the pool; anything else is asked with
+   a 0-timeout ``select.poll`` first, waits in the netpoller while it is
+   not ready, then gets the original call. Any other error (EBADF, ESPIPE,
+   ...) is the original call's: it is made, directly, to raise it with the
+   stdlib's words and without an exception context.
+
+Writes (``_write_from``) follow the same steps with ``pwritev2``. Linux
+6.18's ext4 refuses RWF_NOWAIT for buffered writes (EOPNOTSUPP, measured),
+so a write to a regular file goes to the pool there (a page-cache write
+may wait for writeback throttling or a journal, which must not freeze the
+scheduler); file systems that take it (xfs, btrfs) write from the
+goroutine. A pipe or socket write is tried with RWF_NOWAIT and waits in
+the netpoller for room between attempts until everything is written, as a
+blocking write(2) of a pipe returns only when all is (or with what was
+written before an error such as EPIPE). ``fsync`` and ``fdatasync`` always
+go to the pool.
+
+``open()``: the built-in file types cannot be patched in place, so
+``open`` is replaced by a function that builds the layers the C
+``io.open`` builds (Modules/_io/_iomodule.c), in the same order, with one
+difference: the raw layer is ``_FileIO``, a subclass of ``io.FileIO``
+whose ``readinto``, ``read``, ``readall`` and ``write`` cooperate as above
+when called in a goroutine (and are FileIO's own everywhere else). The
+buffered layers (``BufferedReader``, ``BufferedWriter``,
+``BufferedRandom``) and ``TextIOWrapper`` stay the C types, which call the
+raw layer's methods by name: ``type(f)`` of what open() returns is
+unchanged, and ``f.raw`` / ``f.buffer.raw`` is the subclass (its repr is
+FileIO's, ``<_io.FileIO name=... mode=... closefd=...>``; only
+``open(..., buffering=0)`` returns the subclass itself). Every call with an
+argument that is not plain (a mode with an error or ``U``, a non-int
+buffering, ``binary`` with ``buffering=1``, text with no encoding under
+``-X warn_default_encoding``, ...) is handed to the original open, which
+raises or warns with the stdlib's words and at the caller's line; such a
+file does not cooperate. A file opened while patched has the subclass
+wherever it was opened (plain thread, before ``run()``), because it may be
+used later in a goroutine: that ``type(f.raw) is io.FileIO`` is False is
+the one difference a program can see. ``open`` is not scanned for early
+bindings (stdlib modules such as tokenize and tarfile keep a private
+``open`` name, and would warn on every patch_all).
+
+Rejected:
+- Wrapping the file objects (a proxy around what the original open
+  returns): ``type(f)`` changes, C code that checks the type (``isinstance``
+  of ``io.BufferedReader``, pickling, ``TextIOWrapper``'s fast paths)
+  sees a stranger.
+- Pure-Python layers (``_pyio``): exact by construction but several times
+  slower per call, and a different type.
+- O_NONBLOCK on the fd for the duration of a call: a pipe's flags are
+  shared with every process that holds it (a child's stdin); another
+  process would see EAGAIN. preadv2/pwritev2 with RWF_NOWAIT ask without
+  changing them.
+- The pool for every regular-file read: a cached 4 KiB read costs ~1 us,
+  a pool round trip tens of us.
+
+Cost: a cached read is the NOWAIT call plus, for ``os.read`` and
+``FileIO.read``, copying the bytes out of a reused buffer (``os.read``
+must return ``bytes``). ``readinto`` reads straight into the caller's
+buffer.
+"""
 
 from __future__ import annotations
 
-from . import _registry
+import errno
+import io
+import os
+import select as _select
+import stat
+import sys
+import threading
+from typing import Any, Callable
+
+from .._core import blocking_call, current_goroutine, wait_fd
+from .._core import getcurrent as _getcurrent
+from . import _child, _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
 AREA = "os"
+
+# Originals, bound at import: the pool runs these, never a replacement.
+_read = os.read
+_write = os.write
+_pread = os.pread
+_pwrite = os.pwrite
+_readv = os.readv
+_writev = os.writev
+_fstat = os.fstat
+_lseek = os.lseek
+_get_blocking = os.get_blocking
+_preadv: Callable[..., int] | None = getattr(os, "preadv", None)
+_pwritev: Callable[..., int] | None = getattr(os, "pwritev", None)
+_NOWAIT: int = getattr(os, "RWF_NOWAIT", 0)
+if not _NOWAIT:
+    _preadv = _pwritev = None
+_S_ISREG = stat.S_ISREG
+_S_ISDIR = stat.S_ISDIR
+_S_ISBLK = stat.S_ISBLK
+_EAGAIN = errno.EAGAIN
+_ESPIPE = errno.ESPIPE
+_SEEK_CUR = os.SEEK_CUR
+_FileIO = io.FileIO
+_open = io.open
+_POLLIN = getattr(_select, "POLLIN", 1)
+_POLLOUT = getattr(_select, "POLLOUT", 4)
+
+# Outcomes of a try, besides a count.
+_POOL = -1  # a regular file that would wait for the disk: use the pool
+_WAIT = -2  # a pollable fd, not ready: wait in the netpoller
+_FALLBACK = -3  # NOWAIT refused: classify with fstat
+_DIRECT = -4  # an error the original call raises at once
+_NONBLOCK = -5  # an fd the program made non-blocking, not ready
+
+
+def _disk(fd: int) -> bool | None:
+    """Whether ``fd`` is a regular file, directory or block device (the
+    pool's), or not (the netpoller's); None if fstat fails (a bad fd)."""
+    try:
+        mode = _fstat(fd).st_mode
+    except OSError:
+        return None
+    return _S_ISREG(mode) or _S_ISDIR(mode) or _S_ISBLK(mode)
+
+
+def _at_eof(fd: int, offset: int) -> bool:
+    """Whether a regular file ``fd`` has no byte at ``offset`` (-1: the
+    position): a short read there was the EOF a blocking read stops at."""
+    try:
+        size = _fstat(fd).st_size
+        if offset < 0:
+            offset = _lseek(fd, 0, _SEEK_CUR)
+    except OSError:
+        return False
+    return offset >= size
+
+
+def _poll_ready(fd: int, mask: int) -> bool:
+    """A 0-timeout poll: whether ``fd`` is ready (or in error) now."""
+    p = _select.poll()
+    p.register(fd, mask)
+    return bool(p.poll(0))
+
+
+def _cast(buffers: Any) -> list[memoryview] | None:
+    """The buffers as flat byte views, or None if one cannot be."""
+    try:
+        return [memoryview(b).cast("B") for b in buffers]
+    except (TypeError, ValueError, BufferError):
+        return None
+
+
+def _skip(views: list[Any], n: int) -> list[memoryview]:
+    """``views`` (byte views or bytearrays) without their first ``n`` bytes."""
+    out = []
+    for v in views:
+        if n >= len(v):
+            n -= len(v)
+            continue
+        out.append(memoryview(v)[n:])
+        n = 0
+    return out
+
+
+def _pool_read(fd: int, views: list[Any], offset: int) -> int:
+    """On a pool thread: fill ``views`` as blocking read(2)s do, stopping
+    at EOF (0) or at a short read, which on a regular file is EOF too."""
+    total = 0
+    while views:
+        want = sum(len(v) for v in views)
+        if offset < 0:
+            n = _readv(fd, views)
+        else:
+            n = os.preadv(fd, views, offset + total)
+        total += n
+        if n == 0 or n >= want:
+            break
+        views = _skip(views, n)
+    return total
+
+
+def _read_into(
+    fd: int, views: list[Any], offset: int, direct: Callable[..., Any], args: tuple[Any, ...] = ()
+) -> Any:
+    """Read into ``views`` from ``fd`` (at ``offset``, -1: the position) as a
+    blocking read would, parking only the goroutine (steps in the module's
+    docstring). Returns the count, or what ``direct()`` (the original call,
+    made where the original's behaviour is wanted) returns, wrapped in a
+    1-tuple. ``views`` is non-empty, its total length > 0."""
+    preadv = _preadv
+    while True:
+        outcome = _FALLBACK
+        if preadv is not None:
+            try:
+                n = preadv(fd, views, offset, _NOWAIT)
+            except BlockingIOError:
+                outcome = _WAIT
+            except OSError as e:
+                outcome = _DIRECT if e.errno == _ESPIPE or e.errno == errno.EBADF else _FALLBACK
+            else:
+                want = len(views[0]) if len(views) == 1 else sum(len(v) for v in views)
+                if n >= want or n == 0:
+                    return n
+                # Short: EOF, or the cache held only part, or a pipe's all.
+                if not _more_to_read(fd, offset, n):
+                    return n
+                rest = _skip(views, n)
+                return n + blocking_call(_pool_read, fd, rest, -1 if offset < 0 else offset + n)
+        if outcome == _DIRECT:
+            return (direct(*args),)
+        kind = _disk(fd)
+        if kind is None:
+            return (direct(*args),)  # EBADF, with the original's words
+        if kind:
+            return blocking_call(_pool_read, fd, views, offset)
+        if outcome == _FALLBACK:
+            if _poll_ready(fd, _POLLIN):
+                return (direct(*args),)
+        if not _get_blocking(fd):
+            return (direct(*args),)
+        wait_fd(fd, "r")
+        if outcome == _FALLBACK:
+            return (direct(*args),)
+
+
+def _pool_write(fd: int, views: list[memoryview], offset: int) -> int:
+    """On a pool thread: write ``views`` as one blocking write(2) would."""
+    if offset < 0:
+        return _writev(fd, views)
+    return os.pwritev(fd, views, offset)
+
+
+def _write_from(
+    fd: int, views: list[Any], offset: int, direct: Callable[..., Any], args: tuple[Any, ...] = ()
+) -> Any:
+    """Write ``views`` to ``fd`` as a blocking write would, parking only the
+    goroutine. Returns the count, or ``(direct(),)``."""
+    pwritev = _pwritev
+    total = 0
+    while True:
+        outcome = _FALLBACK
+        if pwritev is not None:
+            try:
+                n = pwritev(fd, views, offset if offset < 0 else offset + total, _NOWAIT)
+            except BlockingIOError:
+                outcome = _WAIT
+            except OSError as e:
+                if total:
+                    return total  # what a blocking write returns after a partial write
+                outcome = _DIRECT if e.errno == _ESPIPE or e.errno == errno.EBADF else _FALLBACK
+            else:
+                want = len(views[0]) if len(views) == 1 else sum(len(v) for v in views)
+                total += n
+                if n >= want:
+                    return total
+                views = _skip(views, n)
+                kind = _disk(fd)
+                if kind:
+                    return total + blocking_call(_pool_write, fd, views, offset if offset < 0 else offset + total)
+                if kind is None or not _get_blocking(fd):
+                    return total
+                wait_fd(fd, "w")
+                continue
+        if outcome == _DIRECT:
+            return (direct(*args),)
+        kind = _disk(fd)
+        if kind is None:
+            return (direct(*args),) if not total else total
+        if kind:
+            return total + blocking_call(_pool_write, fd, views, offset if offset < 0 else offset + total)
+        if outcome == _FALLBACK and total == 0:
+            if _poll_ready(fd, _POLLOUT):
+                return (direct(*args),)
+        if not _get_blocking(fd):
+            return total if total else (direct(*args),)
+        wait_fd(fd, "w")
+        if outcome == _FALLBACK and total == 0:
+            return (direct(*args),)
+
+
+_MISSING: Any = object()
+_MAXSIZE = sys.maxsize
+
+
+def _index(x: Any) -> int | None:
+    if type(x) is int:
+        return x
+    try:
+        return x.__index__()  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+# -- os functions ---------------------------------------------------------
+
+
+def _scratch(n: int) -> bytearray:
+    """A buffer of ``n`` bytes for a fast read, reused by this thread.
+
+    Only the first, non-blocking try reads into it, and its bytes are
+    copied out before anything can switch goroutines; whatever parks
+    (a pool read, a netpoller wait) gets a buffer of its own, since a pool
+    thread may still write into it after its goroutine was stopped.
+    """
+    local = _local
+    try:
+        buf: bytearray = local.buf
+        if len(buf) == n:
+            return buf
+    except AttributeError:
+        pass
+    buf = bytearray(n)
+    if n <= _SCRATCH_MAX:
+        local.buf = buf
+    return buf
+
+
+_local = threading.local()
+_SCRATCH_MAX = 1 << 16
+
+
+def _read_bytes(fd: int, n: int, offset: int, direct: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """``n`` bytes read from ``fd`` as a blocking read / pread does, as bytes:
+    the fast try (RWF_NOWAIT into this thread's scratch buffer), then
+    ``_read_into`` for the rest."""
+    preadv = _preadv
+    if preadv is not None:
+        buf = _scratch(n)
+        try:
+            r = preadv(fd, [buf], offset, _NOWAIT)
+        except OSError:
+            pass  # nothing was read: _read_into tries again and sorts it out
+        else:
+            if r == n:
+                return bytes(buf)
+            if r == 0:
+                return b""
+            head = bytes(memoryview(buf)[:r])
+            if not _more_to_read(fd, offset, r):
+                return head
+            rest = bytearray(n - r)
+            got = blocking_call(_pool_read, fd, [rest], -1 if offset < 0 else offset + r)
+            return head + bytes(memoryview(rest)[:got])
+    own = bytearray(n)
+    got = _read_into(fd, [own], offset, direct, args)
+    if type(got) is tuple:
+        return got[0]
+    return bytes(own) if got == n else bytes(memoryview(own)[:got])
+
+
+def _more_to_read(fd: int, offset: int, r: int) -> bool:
+    """After a short NOWAIT read of ``r`` bytes: whether a blocking read
+    would have gone on (a regular file not at EOF: the cache held only
+    part), rather than stop there (EOF, or a pipe's or socket's all)."""
+    kind = _disk(fd)
+    return bool(kind) and not _at_eof(fd, offset if offset < 0 else offset + r)
+
+
+def _present(*values: Any) -> tuple[Any, ...]:
+    """The arguments a caller gave (those not ``_MISSING``)."""
+    return tuple(v for v in values if v is not _MISSING)
+
+
+def _make_read(original: Any) -> Any:
+    getcurrent = _getcurrent
+
+    def read(fd: Any = _MISSING, n: Any = _MISSING, /, *more: Any, **kwargs: Any) -> Any:
+        if getattr(getcurrent(), "goroutine", None) is None or more or kwargs or n is _MISSING:
+            return original(*_present(fd, n), *more, **kwargs)
+        args = (fd, n)
+        if type(fd) is not int or type(n) is not int:
+            fd, n = _index(fd), _index(n)
+            if fd is None or n is None:
+                return original(*args)
+        if not 0 < n <= _MAXSIZE:
+            return original(*args)
+        return _read_bytes(fd, n, -1, original, args)
+
+    return _registry.lean(read, original)
+
+
+def _make_pread(original: Any) -> Any:
+    getcurrent = _getcurrent
+
+    def pread(
+        fd: Any = _MISSING, n: Any = _MISSING, offset: Any = _MISSING, /, *more: Any, **kwargs: Any
+    ) -> Any:
+        if getattr(getcurrent(), "goroutine", None) is None or more or kwargs or offset is _MISSING:
+            return original(*_present(fd, n, offset), *more, **kwargs)
+        args = (fd, n, offset)
+        if type(fd) is not int or type(n) is not int or type(offset) is not int:
+            fd, n, offset = _index(fd), _index(n), _index(offset)
+            if fd is None or n is None or offset is None:
+                return original(*args)
+        if not 0 < n <= _MAXSIZE or offset < 0:
+            return original(*args)
+        return _read_bytes(fd, n, offset, original, args)
+
+    return _registry.lean(pread, original)
+
+
+def _make_readv(original: Any) -> Any:
+    def readv(*args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != 2 or current_goroutine() is None:
+            return original(*args, **kwargs)
+        fd = _index(args[0])
+        views = _cast(args[1]) if fd is not None and isinstance(args[1], (list, tuple)) else None
+        if fd is None or not views or any(v.readonly for v in views) or not sum(len(v) for v in views):
+            return original(*args)
+        r = _read_into(fd, views, -1, original, args)
+        return r[0] if type(r) is tuple else r
+
+    return _registry.lean(readv, original)
+
+
+def _make_write(original: Any) -> Any:
+    def write(*args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != 2 or current_goroutine() is None:
+            return original(*args, **kwargs)
+        fd, data = args
+        if type(fd) is not int:
+            fd = _index(fd)
+        try:
+            view = memoryview(data)
+        except TypeError:
+            return original(*args)
+        if fd is None or not view.nbytes or not view.c_contiguous:
+            return original(*args)
+        if view.ndim != 1 or view.itemsize != 1:
+            try:
+                view = view.cast("B")
+            except (TypeError, ValueError):
+                return original(*args)
+        r = _write_from(fd, [view], -1, original, args)
+        return r[0] if type(r) is tuple else r
+
+    return _registry.lean(write, original)
+
+
+def _make_pwrite(original: Any) -> Any:
+    def pwrite(*args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != 3 or current_goroutine() is None:
+            return original(*args, **kwargs)
+        fd, offset = _index(args[0]), _index(args[2])
+        try:
+            view = memoryview(args[1]).cast("B")
+        except (TypeError, ValueError):
+            return original(*args)
+        if fd is None or offset is None or offset < 0 or not view.nbytes:
+            return original(*args)
+        r = _write_from(fd, [view], offset, original, args)
+        return r[0] if type(r) is tuple else r
+
+    return _registry.lean(pwrite, original)
+
+
+def _make_writev(original: Any) -> Any:
+    def writev(*args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != 2 or current_goroutine() is None:
+            return original(*args, **kwargs)
+        fd = _index(args[0])
+        views = _cast(args[1]) if fd is not None and isinstance(args[1], (list, tuple)) else None
+        if fd is None or not views or not sum(len(v) for v in views):
+            return original(*args)
+        r = _write_from(fd, views, -1, original, args)
+        return r[0] if type(r) is tuple else r
+
+    return _registry.lean(writev, original)
+
+
+def _make_pool(original: Any) -> Any:
+    """fsync, fdatasync: always the pool, from a goroutine."""
+
+    def on_pool(*args: Any, **kwargs: Any) -> Any:
+        if current_goroutine() is None:
+            return original(*args, **kwargs)
+        return blocking_call(original, *args, **kwargs)
+
+    return _registry.lean(on_pool, original)
+
+
+# -- open() -----------------------------------------------------------------
+
+
+class _CoopFileIO(_FileIO):
+    """``io.FileIO`` whose reads and writes cooperate in a goroutine.
+
+    Only open() makes it. Each method is FileIO's own outside a goroutine,
+    on a closed file, a file not open for that, or an argument the fast
+    path does not take; the C code then raises what it raises.
+    """
+
+    _offset_rw = (False, False)  # (readable, writable), fixed by __init__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._offset_rw = (_FileIO.readable(self), _FileIO.writable(self))
+
+    def readinto(self, buffer: Any, /) -> Any:
+        if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[0]:
+            return _FileIO.readinto(self, buffer)
+        try:
+            view = memoryview(buffer)
+        except TypeError:
+            return _FileIO.readinto(self, buffer)
+        if view.readonly or not view.c_contiguous or not view.nbytes:
+            return _FileIO.readinto(self, buffer)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        fd = _FileIO.fileno(self)
+        preadv = _preadv
+        if preadv is not None:
+            try:
+                r = preadv(fd, [view], -1, _NOWAIT)
+            except OSError:
+                pass  # nothing was read: _read_into tries again and sorts it out
+            else:
+                if r == len(view) or r == 0 or not _more_to_read(fd, -1, r):
+                    return r
+                return r + blocking_call(_pool_read, fd, [view[r:]], -1)
+        got = _read_into(fd, [view], -1, _FileIO.readinto, (self, buffer))
+        return got[0] if type(got) is tuple else got
+
+    def read(self, size: Any = -1, /) -> Any:
+        if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[0]:
+            return _FileIO.read(self, size)
+        n = -1 if size is None else size if type(size) is int else _index(size)
+        if n is None or n == 0 or n > _MAXSIZE:
+            return _FileIO.read(self, size)
+        if n < 0:
+            return self.readall()
+        return _read_bytes(_FileIO.fileno(self), n, -1, _FileIO.read, (self, size))
+
+    def readall(self) -> Any:
+        if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[0]:
+            return _FileIO.readall(self)
+        fd = _FileIO.fileno(self)
+        # As the C readall sizes its buffer: the rest of the file and one
+        # byte more, so that the read that says EOF is the next one.
+        want = 8192
+        try:
+            end = _fstat(fd).st_size
+            pos = _lseek(fd, 0, _SEEK_CUR)
+            if end > 0 and end >= pos >= 0:
+                want = end - pos + 1
+        except OSError:
+            pass
+        chunks: list[bytes] = []
+
+        def direct(n: int) -> bytes | None:
+            try:
+                return _read(fd, n)
+            except BlockingIOError:
+                return None  # non-blocking and not ready: what the C readall does then
+
+        while True:
+            data = _read_bytes(fd, want, -1, direct, (want,))
+            if data is None:
+                if chunks:
+                    break
+                return None
+            if not data:
+                break
+            chunks.append(data)
+            if len(data) == want:
+                want = max(8192, min(want * 2, 1 << 26))
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def write(self, data: Any, /) -> Any:
+        if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[1]:
+            return _FileIO.write(self, data)
+        try:
+            view = memoryview(data)
+        except TypeError:
+            return _FileIO.write(self, data)
+        if not view.c_contiguous or not view.nbytes:
+            return _FileIO.write(self, data)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        r = _write_from(_FileIO.fileno(self), [view], -1, _FileIO.write, (self, data))
+        return r[0] if type(r) is tuple else r
+
+
+_CoopFileIO.__name__ = "FileIO"
+_CoopFileIO.__qualname__ = "FileIO"
+
+_MODES = frozenset("xrwa+tb")
+_OPEN_ARGS = ("file", "mode", "buffering", "encoding", "errors", "newline", "closefd", "opener")
+
+
+def _make_open(original: Any) -> Any:
+    def open(*args: Any, **kwargs: Any) -> Any:
+        n = len(args)
+        if not 1 <= n <= 8 and not (n == 0 and "file" in kwargs):
+            return original(*args, **kwargs)
+        values = list(args) + [_MISSING] * (8 - n)
+        if kwargs:
+            for k, v in kwargs.items():
+                try:
+                    i = _OPEN_ARGS.index(k)
+                except ValueError:
+                    return original(*args, **kwargs)
+                if values[i] is not _MISSING:
+                    return original(*args, **kwargs)
+                values[i] = v
+        file, mode, buffering, encoding, errors, newline, closefd, opener = values
+        if file is _MISSING:
+            return original(*args, **kwargs)
+        mode = "r" if mode is _MISSING else mode
+        buffering = -1 if buffering is _MISSING else buffering
+        encoding = None if encoding is _MISSING else encoding
+        errors = None if errors is _MISSING else errors
+        newline = None if newline is _MISSING else newline
+        closefd = True if closefd is _MISSING else closefd
+        opener = None if opener is _MISSING else opener
+        if (
+            type(mode) is not str
+            or type(buffering) is not int
+            or not (encoding is None or type(encoding) is str)
+            or not (errors is None or type(errors) is str)
+            or not (newline is None or type(newline) is str)
+            or not (type(closefd) is bool or type(closefd) is int)
+            or len(set(mode)) != len(mode)
+            or not _MODES.issuperset(mode)
+        ):
+            return original(*args, **kwargs)
+        text = "t" in mode
+        binary = "b" in mode
+        creating, reading, writing, appending = "x" in mode, "r" in mode, "w" in mode, "a" in mode
+        updating = "+" in mode
+        if (
+            (text and binary)
+            or creating + reading + writing + appending != 1
+            or (binary and (encoding is not None or errors is not None or newline is not None or buffering == 1))
+            or (not binary and encoding is None and sys.flags.warn_default_encoding)
+            or (buffering == 0 and not binary)
+        ):
+            return original(*args, **kwargs)
+        # From here, the steps of _io_open_impl.
+        t = type(file)
+        if t is int or t is str or t is bytes:
+            path_or_fd = file
+        elif hasattr(t, "__fspath__") and not (
+            hasattr(t, "__index__") or hasattr(t, "__int__") or hasattr(t, "__float__")
+        ):
+            path_or_fd = os.fspath(file)
+            if type(path_or_fd) is not str and type(path_or_fd) is not bytes:
+                return original(*args, **kwargs)
+        else:
+            return original(*args, **kwargs)  # a number of another kind, or no path: its own checks
+        rawmode = ("x" if creating else "") + ("r" if reading else "") + ("w" if writing else "")
+        rawmode += ("a" if appending else "") + ("+" if updating else "")
+        raw = _CoopFileIO(path_or_fd, rawmode, bool(closefd), opener)
+        result: Any = raw
+        try:
+            line_buffering = False
+            if buffering == 1 or (buffering < 0 and raw.isatty()):
+                buffering = -1
+                line_buffering = True
+            if buffering < 0:
+                buffering = raw._blksize  # type: ignore[attr-defined]
+            if buffering < 0:
+                raise ValueError("invalid buffering size")
+            if buffering == 0:
+                return result
+            if updating:
+                buffer: Any = io.BufferedRandom(raw, buffering)
+            elif creating or writing or appending:
+                buffer = io.BufferedWriter(raw, buffering)
+            else:
+                buffer = io.BufferedReader(raw, buffering)
+            result = buffer
+            if binary:
+                return result
+            wrapper = io.TextIOWrapper(buffer, encoding, errors, newline, line_buffering)
+            result = wrapper
+            wrapper.mode = mode  # type: ignore[misc]
+            return result
+        except BaseException:
+            try:
+                result.close()
+            except BaseException:
+                pass
+            raise
+
+    return _registry.lean(open, original)
+
+
+# -- the area -----------------------------------------------------------------
+
+_OS_FUNCTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("read", _make_read),
+    ("write", _make_write),
+    ("pread", _make_pread),
+    ("pwrite", _make_pwrite),
+    ("readv", _make_readv),
+    ("writev", _make_writev),
+    ("fsync", _make_pool),
+    ("fdatasync", _make_pool),
+)
+for _path, _factory in _OS_FUNCTIONS:
+    if hasattr(os, _path):
+        _registry.define(AREA, "os", _path, _factory, scan=True)
+_registry.define(AREA, "builtins", "open", _make_open)
+_registry.define(AREA, "io", "open", _make_open)
+_registry.define(AREA, "_io", "open", _make_open)
+for _path, _factory in _child.OS_PATCHES:
+    _registry.define(AREA, "os", _path, _factory, scan=True)
 
 
 def patch() -> None:
