@@ -747,10 +747,18 @@ def call_signal_handler(handler: Callable[[int, Any], Any], signum: int, frame: 
         return None
 
 
+# Threads _thread._count() still counts in a forked child though they did
+# not survive the fork (CPython does not bring the count down): the count
+# when this process began as a child, 0 in a process that was never forked.
+# The forking thread is among them if _thread started it; it is the child's
+# main thread, which the check below does not subtract.
+_fork_bias = 0
+
+
 def _other_threads_alive() -> bool:
     # _thread counts every thread it started (threading's too) while it
     # runs; threading.enumerate() misses those started by start_new_thread.
-    others = _thread_count() - len(offset_thread_idents)
+    others = _thread_count() - _fork_bias - len(offset_thread_idents)
     me = _get_ident()
     if me != threading.main_thread().ident:
         others -= 1  # this thread is one of them (not current_thread(): it makes a _DummyThread)
@@ -789,7 +797,8 @@ def _after_fork_in_child() -> None:
     (a wake-up of a dead goroutine is ignored, see the invariants above).
     Wake-ups other threads had queued, deferred handlers and posted
     exceptions belong to the parent. The netpoller (each backend's own
-    at-fork hook) and the thread pool (_syscall.py) start afresh.
+    at-fork hook) and the thread pool (_syscall.py) start afresh, and
+    deadlock detection stops counting the threads the fork left behind.
 
     Left as they are: timers (the forking goroutine's may be among them:
     its deadlines and tickers keep working; the others wake nothing), and
@@ -797,6 +806,8 @@ def _after_fork_in_child() -> None:
     that owns them resets them at fork, as it must for threads
     (``_at_fork_reinit``: logging's handlers, threading's internals).
     """
+    global _fork_bias
+    _fork_bias = _thread_count()
     try:
         s: Scheduler = _local.sched
     except AttributeError:

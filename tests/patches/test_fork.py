@@ -262,3 +262,38 @@ def test_multiprocessing_under_python_m_offset(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n") == ["fork True", "forkserver True", "spawn True", ""]
+
+
+DEADLOCK = """
+import child; child.start()
+import offset; offset.patch_all()
+import os, threading, time
+parent = os.getpid()
+r, w = os.pipe()
+def main():
+    # Threads alive at fork (a thread's and the pool's) are not in the child.
+    t = threading.Thread(target=time.sleep, args=(0.5,))
+    t.start()
+    offset.syscall(time.sleep)(0.001)
+    pid = os.fork()
+    if pid == 0:
+        offset.makechan().recv()
+    os.close(w)
+    out = os.read(r, 1000).decode()
+    os.waitpid(pid, 0)
+    t.join()
+    return out
+try:
+    result = offset.run(main)
+except offset.DeadlockError as e:
+    if os.getpid() == parent:
+        raise
+    os.write(w, str(e).splitlines()[0].encode())
+    os._exit(0)
+child.report(result)
+"""
+
+
+def test_deadlock_in_the_child_is_reported() -> None:
+    # _thread._count() still counts the parent's threads in the child.
+    assert run_child(DEADLOCK) == "all goroutines are asleep - deadlock!"
