@@ -2,7 +2,7 @@
 
 Goroutines (``go``), channels (``makechan``), ``select`` and a scheduler
 modelled on Go's, on greenlet; Go's standard kit in ``offset.time``,
-``offset.sync``, ``offset.context`` and ``offset.errgroup``; and the patch
+``offset.sync``, ``offset.context``, ``offset.errgroup`` and ``offset.signal``; and the patch
 layer (``patch_all``, ``offset.patches``) that makes existing blocking code
 cooperate. The contract is API.md; semantics are Go's unless it says
 otherwise.

@@ -48,3 +48,14 @@ from ._io import wait_fd as wait_fd
 from ._io import wait_fds as wait_fds
 from ._io import mark_drained as mark_drained
 from ._io import wait_quiet as wait_quiet
+from ._signal import DISPATCH as DISPATCH
+from ._signal import NOT_HELD as NOT_HELD
+from ._signal import WrappedHandler as WrappedHandler
+from ._signal import program_handler as program_handler
+from ._signal import set_handler_wrapping as set_handler_wrapping
+from ._signal import set_program_handler as set_program_handler
+from ._signal import signal_ignore as signal_ignore
+from ._signal import signal_ignored as signal_ignored
+from ._signal import signal_notify as signal_notify
+from ._signal import signal_reset as signal_reset
+from ._signal import signal_stop as signal_stop

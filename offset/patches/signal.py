@@ -43,7 +43,7 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]  # no stub: signal.py builds on it
 from typing import Any, Callable
 
-from .._core import call_signal_handler
+from .._core import NOT_HELD, WrappedHandler, program_handler, set_handler_wrapping, set_program_handler
 from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
@@ -56,19 +56,8 @@ _SIGINT: int = _signal.SIGINT
 _default_int_handler: Any = _signal.default_int_handler
 
 
-class _Handler:
-    """A program's Python handler as offset installs it."""
-
-    __slots__ = ("handler",)
-
-    def __init__(self, handler: Callable[[int, Any], Any]) -> None:
-        self.handler = handler
-
-    def __call__(self, signum: int, frame: Any) -> Any:
-        return call_signal_handler(self.handler, signum, frame)
-
-    def __repr__(self) -> str:
-        return f"<offset signal handler for {self.handler!r}>"
+# The wrapper lives in the core, so that offset.signal knows it too.
+_Handler = WrappedHandler
 
 
 def _unwrapped(handler: Any) -> Any:
@@ -104,10 +93,14 @@ def _unwrap_all(signal: Callable[..., Any]) -> None:
 
 def _make_signal(original: Any) -> Any:
     _wrap_ctrl_c(original)
+    set_handler_wrapping(True)
 
     def signal(*args: Any, **kwargs: Any) -> Any:
         if len(args) == 2 and not kwargs:
             handler = args[1]
+            previous = set_program_handler(args[0], handler)
+            if previous is not NOT_HELD:
+                return previous  # offset.signal's dispatcher stays; it calls handler
             if callable(handler) and type(handler) is not _Handler:
                 args = (args[0], _Handler(handler))
         return _unwrapped(original(*args, **kwargs))
@@ -116,11 +109,16 @@ def _make_signal(original: Any) -> Any:
 
 
 def _restore_signal(original: Any) -> None:
+    set_handler_wrapping(False)
     _unwrap_all(original)
 
 
 def _make_getsignal(original: Any) -> Any:
     def getsignal(*args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs:
+            handler = program_handler(args[0])
+            if handler is not NOT_HELD:
+                return handler  # the program's, not offset.signal's dispatcher
         return _unwrapped(original(*args, **kwargs))
 
     return _registry.lean(getsignal, original)

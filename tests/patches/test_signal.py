@@ -177,7 +177,7 @@ def test_unpatch_puts_back_the_programs_handlers() -> None:
     # would drop a C-level handler chained in front of it); the Ctrl-C
     # handler and those installed later are wrapped, and unwrapped again.
     assert run_child(UNPATCH) == {
-        "during": [True, "_Handler", True, "_Handler"],
+        "during": [True, "WrappedHandler", True, "WrappedHandler"],
         "after": [True, True, True, True],
     }
 
