@@ -313,6 +313,15 @@ _MISSING: Any = object()
 _MAXSIZE = sys.maxsize
 
 
+def _view(data: Any) -> memoryview | None:
+    """``memoryview(data)``, or None where it cannot be (the original then
+    raises its own error, outside any except clause: no exception context)."""
+    try:
+        return memoryview(data)
+    except TypeError:
+        return None
+
+
 def _index(x: Any) -> int | None:
     if type(x) is int:
         return x
@@ -451,9 +460,8 @@ def _make_write(original: Any) -> Any:
         fd, data = args
         if type(fd) is not int:
             fd = _index(fd)
-        try:
-            view = memoryview(data)
-        except TypeError:
+        view = _view(data)
+        if view is None:
             return original(*args)
         if fd is None or not view.nbytes or not view.c_contiguous:
             return original(*args)
@@ -473,11 +481,11 @@ def _make_pwrite(original: Any) -> Any:
         if kwargs or len(args) != 3 or current_goroutine() is None:
             return original(*args, **kwargs)
         fd, offset = _index(args[0]), _index(args[2])
-        try:
-            view = memoryview(args[1]).cast("B")
-        except (TypeError, ValueError):
-            return original(*args)
-        if fd is None or offset is None or offset < 0 or not view.nbytes:
+        view = _view(args[1])
+        if view is not None and (view.ndim != 1 or view.itemsize != 1 or not view.c_contiguous):
+            views = _cast([view]) if view.c_contiguous else None
+            view = views[0] if views else None
+        if view is None or fd is None or offset is None or offset < 0 or not view.nbytes:
             return original(*args)
         r = _write_from(fd, [view], offset, original, args)
         return r[0] if type(r) is tuple else r
@@ -530,11 +538,8 @@ class _CoopFileIO(_FileIO):
     def readinto(self, buffer: Any, /) -> Any:
         if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[0]:
             return _FileIO.readinto(self, buffer)
-        try:
-            view = memoryview(buffer)
-        except TypeError:
-            return _FileIO.readinto(self, buffer)
-        if view.readonly or not view.c_contiguous or not view.nbytes:
+        view = _view(buffer)
+        if view is None or view.readonly or not view.c_contiguous or not view.nbytes:
             return _FileIO.readinto(self, buffer)
         if view.ndim != 1 or view.itemsize != 1:
             view = view.cast("B")
@@ -600,11 +605,8 @@ class _CoopFileIO(_FileIO):
     def write(self, data: Any, /) -> Any:
         if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[1]:
             return _FileIO.write(self, data)
-        try:
-            view = memoryview(data)
-        except TypeError:
-            return _FileIO.write(self, data)
-        if not view.c_contiguous or not view.nbytes:
+        view = _view(data)
+        if view is None or not view.c_contiguous or not view.nbytes:
             return _FileIO.write(self, data)
         if view.ndim != 1 or view.itemsize != 1:
             view = view.cast("B")
@@ -616,6 +618,14 @@ _CoopFileIO.__name__ = "FileIO"
 _CoopFileIO.__qualname__ = "FileIO"
 
 _MODES = frozenset("xrwa+tb")
+
+
+def _is_fifo(path: str | bytes) -> bool:
+    """Whether ``path`` names a FIFO, whose open(2) waits for a peer."""
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 _OPEN_ARGS = ("file", "mode", "buffering", "encoding", "errors", "newline", "closefd", "opener")
 
 
@@ -627,10 +637,9 @@ def _make_open(original: Any) -> Any:
         values = list(args) + [_MISSING] * (8 - n)
         if kwargs:
             for k, v in kwargs.items():
-                try:
-                    i = _OPEN_ARGS.index(k)
-                except ValueError:
+                if k not in _OPEN_ARGS:
                     return original(*args, **kwargs)
+                i = _OPEN_ARGS.index(k)
                 if values[i] is not _MISSING:
                     return original(*args, **kwargs)
                 values[i] = v
@@ -681,7 +690,16 @@ def _make_open(original: Any) -> Any:
             return original(*args, **kwargs)  # a number of another kind, or no path: its own checks
         rawmode = ("x" if creating else "") + ("r" if reading else "") + ("w" if writing else "")
         rawmode += ("a" if appending else "") + ("+" if updating else "")
-        raw = _CoopFileIO(path_or_fd, rawmode, bool(closefd), opener)
+        if (
+            opener is None
+            and type(path_or_fd) is not int
+            and getattr(_getcurrent(), "goroutine", None) is not None
+            and _is_fifo(path_or_fd)
+        ):
+            # open(2) of a FIFO waits for the other end: on the pool.
+            raw = blocking_call(_CoopFileIO, path_or_fd, rawmode, bool(closefd), opener)
+        else:
+            raw = _CoopFileIO(path_or_fd, rawmode, bool(closefd), opener)
         result: Any = raw
         try:
             line_buffering = False
