@@ -130,6 +130,8 @@ _S_ISDIR = stat.S_ISDIR
 _S_ISBLK = stat.S_ISBLK
 _EAGAIN = errno.EAGAIN
 _ESPIPE = errno.ESPIPE
+_EBADF = errno.EBADF
+_EINVAL = errno.EINVAL
 _SEEK_CUR = os.SEEK_CUR
 _FileIO = io.FileIO
 _open = io.open
@@ -210,24 +212,39 @@ def _pool_read(fd: int, views: list[Any], offset: int) -> int:
     return total
 
 
+def _outcome(err: int) -> int:
+    """What to do after a NOWAIT try failed with errno ``err``."""
+    if err == _EAGAIN:
+        return _WAIT
+    return _DIRECT if err == _ESPIPE or err == _EBADF else _FALLBACK
+
+
 def _read_into(
-    fd: int, views: list[Any], offset: int, direct: Callable[..., Any], args: tuple[Any, ...] = ()
+    fd: int,
+    views: list[Any],
+    offset: int,
+    direct: Callable[..., Any],
+    args: tuple[Any, ...] = (),
+    failed: int = 0,
 ) -> Any:
     """Read into ``views`` from ``fd`` (at ``offset``, -1: the position) as a
     blocking read would, parking only the goroutine (steps in the module's
-    docstring). Returns the count, or what ``direct()`` (the original call,
-    made where the original's behaviour is wanted) returns, wrapped in a
-    1-tuple. ``views`` is non-empty, its total length > 0."""
+    docstring). Returns the count, or what ``direct(*args)`` (the original
+    call, made where the original's behaviour is wanted) returns, wrapped in
+    a 1-tuple. ``views`` is non-empty, its total length > 0. ``failed``:
+    the errno of a NOWAIT try the caller just made, which is not repeated
+    (a regular file's EAGAIN goes straight to the pool)."""
     preadv = _preadv
     while True:
         outcome = _FALLBACK
-        if preadv is not None:
+        if failed:
+            outcome = _outcome(failed)
+            failed = 0
+        elif preadv is not None:
             try:
                 n = preadv(fd, views, offset, _NOWAIT)
-            except BlockingIOError:
-                outcome = _WAIT
             except OSError as e:
-                outcome = _DIRECT if e.errno == _ESPIPE or e.errno == errno.EBADF else _FALLBACK
+                outcome = _outcome(e.errno or 0)
             else:
                 want = len(views[0]) if len(views) == 1 else sum(len(v) for v in views)
                 if n >= want or n == 0:
@@ -278,7 +295,7 @@ def _write_from(
             except OSError as e:
                 if total:
                     return total  # what a blocking write returns after a partial write
-                outcome = _DIRECT if e.errno == _ESPIPE or e.errno == errno.EBADF else _FALLBACK
+                outcome = _outcome(e.errno or 0)
             else:
                 want = len(views[0]) if len(views) == 1 else sum(len(v) for v in views)
                 total += n
@@ -368,8 +385,8 @@ def _read_bytes(fd: int, n: int, offset: int, direct: Callable[..., Any], args: 
         buf = _scratch(n)
         try:
             r = preadv(fd, [buf], offset, _NOWAIT)
-        except OSError:
-            pass  # nothing was read: _read_into tries again and sorts it out
+        except OSError as e:
+            failed = e.errno or _EINVAL  # nothing was read: _read_into sorts it out
         else:
             if r == n:
                 return bytes(buf)
@@ -381,8 +398,10 @@ def _read_bytes(fd: int, n: int, offset: int, direct: Callable[..., Any], args: 
             rest = bytearray(n - r)
             got = blocking_call(_pool_read, fd, [rest], -1 if offset < 0 else offset + r)
             return head + bytes(memoryview(rest)[:got])
+    else:
+        failed = 0
     own = bytearray(n)
-    got = _read_into(fd, [own], offset, direct, args)
+    got = _read_into(fd, [own], offset, direct, args, failed)
     if type(got) is tuple:
         return got[0]
     return bytes(own) if got == n else bytes(memoryview(own)[:got])
@@ -548,13 +567,15 @@ class _CoopFileIO(_FileIO):
         if preadv is not None:
             try:
                 r = preadv(fd, [view], -1, _NOWAIT)
-            except OSError:
-                pass  # nothing was read: _read_into tries again and sorts it out
+            except OSError as e:
+                failed = e.errno or _EINVAL  # nothing was read: _read_into sorts it out
             else:
                 if r == len(view) or r == 0 or not _more_to_read(fd, -1, r):
                     return r
                 return r + blocking_call(_pool_read, fd, [view[r:]], -1)
-        got = _read_into(fd, [view], -1, _FileIO.readinto, (self, buffer))
+        else:
+            failed = 0
+        got = _read_into(fd, [view], -1, _FileIO.readinto, (self, buffer), failed)
         return got[0] if type(got) is tuple else got
 
     def read(self, size: Any = -1, /) -> Any:
