@@ -651,6 +651,20 @@ _OPEN_ARGS = ("file", "mode", "buffering", "encoding", "errors", "newline", "clo
 
 
 def _make_open(original: Any) -> Any:
+    """One replacement for builtins.open, io.open and _io.open, which are
+    one object in the stdlib (``open is io.open`` stays true)."""
+    made = _open_made.get(id(original))
+    if made is not None and made.__wrapped__ is original:
+        return made
+    made = _make_open_for(original)
+    _open_made[id(original)] = made
+    return made
+
+
+_open_made: dict[int, Any] = {}
+
+
+def _make_open_for(original: Any) -> Any:
     def open(*args: Any, **kwargs: Any) -> Any:
         n = len(args)
         if not 1 <= n <= 8 and not (n == 0 and "file" in kwargs):
@@ -753,7 +767,40 @@ def _make_open(original: Any) -> Any:
                 pass
             raise
 
-    return _registry.lean(open, original)
+    # A staticmethod, callable since 3.10: the built-in open is no
+    # descriptor, so a class that holds it (``open = io.open``, as
+    # CPython's test_file does) calls it without self; a plain function
+    # would be bound.
+    return _Builtin(_registry.lean(open, original), original)
+
+
+class _Builtin:
+    """A replacement that is, like the built-in it replaces, no descriptor.
+
+    The built-in open is not bound when a class holds it (``open =
+    io.open``, as CPython's test_file does): ``self.open(name)`` passes no
+    self. A plain function would be bound. Its repr, name and pickling are
+    the original's.
+    """
+
+    def __init__(self, fn: Callable[..., Any], original: Any) -> None:
+        self._fn = fn
+        for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+            try:
+                setattr(self, attr, getattr(original, attr))
+            except (AttributeError, TypeError):
+                pass
+        self.__wrapped__ = original
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)
+
+    def __reduce__(self) -> str:
+        name: str = self.__wrapped__.__qualname__
+        return name
 
 
 # -- the area -----------------------------------------------------------------
