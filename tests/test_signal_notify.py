@@ -82,16 +82,20 @@ c1, c2 = makechan(1), makechan(1)
 osignal.notify(c1, USR1)
 osignal.notify(c2, USR1)
 got = {}
+waiting = [threading.Event(), threading.Event()]
 def in_scheduler():
     def g():
+        waiting[0].set()
         got["goroutine"] = int(c1.recv())
     offset.run(g)
 def in_thread():
+    waiting[1].set()
     got["thread"] = int(c2.recv())
 ts = [threading.Thread(target=in_scheduler), threading.Thread(target=in_thread)]
 for t in ts:
     t.start()
-time.sleep(0.2)  # both are waiting (not needed for delivery: the channels have room)
+for e in waiting:
+    e.wait(10)  # about to wait (or waiting): either way the signal must reach them
 k = threading.Thread(target=kill)
 k.start()
 k.join()
@@ -242,6 +246,35 @@ child.report(offset.run(main))
         )
     )
     assert out == {"usr1": [10, [10]], "int": 2, "restored": [True, True], "after": "KeyboardInterrupt"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_programs_handler_raising_reaches_main_where_it_waits(mode: str) -> None:
+    # The dispatcher runs the program's handler through offset's placement:
+    # interrupting the scheduler's idle wait, it runs from the loop, and
+    # its exception comes out of the receive main is blocked in.
+    out = run_child(
+        _script(
+            mode,
+            """
+def h(signum, frame):
+    raise ZeroDivisionError("from the handler")
+def main():
+    signal.signal(USR1, h)
+    c, other = makechan(1), makechan()
+    osignal.notify(c, USR1)
+    threading.Timer(0.1, kill).start()
+    try:
+        other.recv()
+        r = "no exception"
+    except ZeroDivisionError as e:
+        r = str(e)
+    return [r, int(c.recv())]
+child.report(offset.run(main))
+""",
+        )
+    )
+    assert out == ["from the handler", 10]
 
 
 def test_signal_signal_beside_notify_patched() -> None:

@@ -33,8 +33,7 @@ Algorithm (Go's runtime/sigqueue.go and os/signal/signal.go, mapped):
    under way or to come; the signals already pending are delivered first,
    to ``c`` too (Go's ``handlers.stopping``).
 
-Invariants (all under ``_lock``, which only the notify/stop/ignore/reset
-calls and the delivery thread take; the dispatcher never does):
+Invariants (all under ``_lock``):
 
 - ``_handlers[c]`` is the non-empty set of signals channel ``c`` wants;
   ``_ref[n]`` is how many channels want ``n`` (absent when none).
@@ -53,8 +52,16 @@ calls and the delivery thread take; the dispatcher never does):
   scheduler calls a deadlock: a goroutine waiting on a notify channel is
   not stuck, as in Go (where signal_recv keeps an M in a syscall and
   checkdead quiet).
-- Lock order: ``_lock`` before ``chanlock`` (the sends); nothing takes
-  ``_lock`` holding ``chanlock``.
+
+Locking: ``_lock`` (a C RLock) is taken by notify/stop/ignore/reset and by
+the delivery thread; the dispatcher never takes it (it may interrupt the
+main thread holding it), and only reads ``_ref`` and ``_held`` (a dict
+lookup is atomic under the GIL) and appends to ``_pending``. Reentrant,
+because a program's handler that the dispatcher runs where it interrupted
+a notify (no scheduler in the main thread) may itself call stop. Lock
+order: ``_lock`` before ``chanlock`` (the sends); nothing takes ``_lock``
+holding ``chanlock``. ``stop`` called from a goroutine may block its
+thread for as long as one delivery pass, which never blocks.
 
 A program that installs its own handler with the *unpatched*
 ``signal.signal`` while the dispatcher is there replaces it: the channels

@@ -28,6 +28,14 @@ call outside the main thread. Unpatching installs the program's handlers
 again, unwrapped. Where Python would not call a handler (SIG_DFL, SIG_IGN,
 a handler installed from C), nothing changes.
 
+Beside ``offset.signal``: while a channel wants a signal, its process
+handler is offset.signal's dispatcher. ``signal.signal`` on that signal
+then keeps the dispatcher and records the new handler as the program's
+(the dispatcher calls it after relaying the signal, and ``stop``/``reset``
+install it, wrapped); it returns the program's previous handler, and
+``getsignal`` shows the program's handler, never the dispatcher. The
+stdlib's errors are kept (a bad handler, a call outside the main thread).
+
 Other handlers installed before patching are left alone, not installed
 again wrapped: installing a handler replaces whatever C-level handler sits
 on that signal, and ``faulthandler.register(signum, chain=True)`` puts its
