@@ -554,6 +554,12 @@ class _CoopFileIO(_FileIO):
         super().__init__(*args, **kwargs)
         self._offset_rw = (_FileIO.readable(self), _FileIO.writable(self))
 
+    def __repr__(self) -> str:
+        # FileIO's repr names the type by tp_name from 3.12 on, which for a
+        # class made in Python is its bare name.
+        r: str = _FileIO.__repr__(self)
+        return "<_io.FileIO" + r[7:] if r.startswith("<FileIO") else r
+
     def readinto(self, buffer: Any, /) -> Any:
         if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[0]:
             return _FileIO.readinto(self, buffer)
