@@ -56,7 +56,15 @@ that closes mid-handshake, certificate errors, and ``read``'s
 
 Everywhere else (a plain thread, before ``run()``) every patched method is
 the original call. The replacements are plain functions (``_registry.lean``):
-``read`` and ``send`` sit on every request of an HTTPS server.
+``read`` and ``send`` sit on every request of an HTTPS server. What a wait
+costs on top of the socket area's: the attempt that raises the want-error
+(about 12 us, most of it the C code building the exception) and two
+``settimeout`` calls per attempt (an ioctl each).
+
+The temporary timeout of 0.0 is visible to other OS threads using the same
+``SSLSocket`` at that moment (another scheduler's goroutines, a plain
+thread): OpenSSL does not allow one connection to be used by two threads
+at once anyway, and the stdlib adds no lock around it.
 
 Left alone: ``ssl.SSLObject`` with memory BIOs (what asyncio uses) never
 waits: its callers move the bytes between the BIOs and the socket
@@ -82,6 +90,12 @@ Rejected designs:
   ``accept`` too: they reach the C code only through the five methods
   above, so more patch points would add wrappers on the hot path and
   nothing else.
+- Waiting for readability before the first attempt when the socket was
+  drained before (the socket area's ``wait_quiet``): a TLS read that
+  returns data says nothing about the socket being empty (OpenSSL reads
+  one record at a time), and a read may have to write first (the
+  ClientHello of a handshake left to the first read, a post-handshake
+  certificate request), which a wait for readability would deadlock.
 """
 
 from __future__ import annotations

@@ -399,3 +399,39 @@ def test_a_plain_thread_never_reaches_the_netpoller() -> None:
     # From a plain thread the patched methods call the originals, which
     # block that thread in the C code; offset's waits are never entered.
     assert run_child(PLAIN_THREAD_IS_ORIGINAL) == {"waits": []}
+
+
+CLOSED_UNDER_A_WAIT = """
+import child; child.start()
+import offset; offset.patch_all()
+import socket, time
+import ssl_cases
+def main():
+    out = {}
+    def waiter(name, fn):
+        try:
+            out[name] = ["ok", repr(fn())]
+        except BaseException as e:
+            out[name] = [type(e).__name__, str(e), e.__context__ is not None]
+    with ssl_cases.tls_pair() as (c, s):
+        offset.go(waiter, "read", lambda: c.recv(10))
+        time.sleep(0.05)
+        c.close()
+        time.sleep(0.05)
+    a, b = socket.socketpair()
+    with a, b:
+        t = ssl_cases.CLIENT.wrap_socket(a, server_hostname="localhost", do_handshake_on_connect=False)
+        t.settimeout(5.0)
+        offset.go(waiter, "handshake", t.do_handshake)
+        time.sleep(0.05)
+        t.close()
+        time.sleep(0.05)
+    return out
+child.report(offset.run(main))
+"""
+
+
+def test_a_socket_closed_under_a_wait_raises_ebadf(certs: dict[str, str]) -> None:
+    # As the socket area's waits do (the stdlib's thread would stay blocked).
+    ebadf = ["OSError", "[Errno 9] Bad file descriptor", False]
+    assert run_child(CLOSED_UNDER_A_WAIT, env=certs) == {"read": ebadf, "handshake": ebadf}
