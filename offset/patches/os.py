@@ -373,14 +373,22 @@ def _scratch(n: int) -> bytearray:
 
 
 _local = threading.local()
+_BIG = 1 << 20
 _SCRATCH_MAX = 1 << 16
 
 
 def _read_bytes(fd: int, n: int, offset: int, direct: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     """``n`` bytes read from ``fd`` as a blocking read / pread does, as bytes:
     the fast try (RWF_NOWAIT into this thread's scratch buffer), then
-    ``_read_into`` for the rest."""
+    ``_read_into`` for the rest.
+
+    A read of more than ``_BIG`` bytes from a regular file is made on the
+    pool whole, with the original call, which also builds the bytes there:
+    copying hundreds of MiB (from the cache, or out of a buffer) would hold
+    the scheduler's thread for as long as a disk read."""
     preadv = _preadv
+    if n > _BIG and _disk(fd):
+        return blocking_call(_read, fd, n) if offset < 0 else blocking_call(_pread, fd, n, offset)
     if preadv is not None:
         buf = _scratch(n)
         try:
