@@ -132,10 +132,12 @@ def cached_reads(n: int) -> dict[str, list[float]]:
         os.close(fd)
         return out
 
+    result: dict[str, list[float]] | None = None
     try:
-        result: dict[str, list[float]] = offset.run(main)
+        result = offset.run(main)
     finally:
         os.unlink(path)
+    assert result is not None
     return result
 
 
@@ -175,10 +177,12 @@ def evicted_read(size_bytes: int, patched: bool) -> dict[str, float]:
         time.sleep(0.02)
         return {"late_ms": worst[0] * 1e3, "read_ms": took * 1e3}
 
+    result: dict[str, float] | None = None
     try:
-        result: dict[str, float] = offset.run(main)
+        result = offset.run(main)
     finally:
         os.unlink(path)
+    assert result is not None
     return result
 
 

@@ -129,7 +129,7 @@ def main():
     ok = os.read(fd, len(data)) == data
     out["evicted_read"] = [ok, pool[0] - n0 >= 1]
     n0 = pool[0]
-    ok = os.pread(fd, 4096, 8192) == data[8192:12288] and os.pread(fd, len(data), 0) == data
+    ok = os.pread(fd, 4096, 8192) == data[8192:12288] and os.pread(fd, 1 << 20, 0) == data[: 1 << 20]
     out["cached_read"] = [ok, pool[0] - n0]
     os.close(fd)
     evict()
@@ -139,7 +139,7 @@ def main():
     out["evicted_file_read"] = [ok, pool[0] - n0 >= 1]
     n0 = pool[0]
     with open(name, "rb") as f:
-        ok = f.read(4096) == data[:4096] and f.read() == data[4096:]
+        ok = f.read(4096) == data[:4096] and f.read(1 << 20) == data[4096 : 4096 + (1 << 20)]
     out["cached_file_read"] = [ok, pool[0] - n0]
     # fsync always on the pool; a plain thread never uses it.
     n0 = pool[0]
