@@ -79,6 +79,9 @@ Differences from Go:
   the program).
 - Several arrivals of one signal before Python runs its handler are one
   (Python's C handler only marks the signal); Go coalesces too.
+- The signal thread is a real OS thread, alive while a channel wants a
+  signal: ``os.fork()`` then warns, on Python 3.12 and later, that the
+  process is multi-threaded (the child starts its own signal thread).
 
 Rejected designs (see offset/_core/_signal.py for the machinery's):
 sending from the handler (it may interrupt a channel operation that holds
