@@ -416,12 +416,14 @@ def signal_notify(c: Any, signals: tuple[Any, ...]) -> None:
             for n in ns:
                 if n in sigs and _getsignal(n) is DISPATCH:
                     continue
+                was_held = n in _held
                 try:
                     _enable(n)
                 except OSError:
                     if signals:
                         raise
-                    _held.pop(n, None)  # all signals: one the OS refuses is left out
+                    if not was_held:
+                        _held.pop(n, None)  # all signals: one the OS refuses is left out
                     continue
                 if n not in sigs:
                     sigs.add(n)
@@ -473,12 +475,14 @@ def _cancel(fname: str, signals: tuple[Any, ...], action: Callable[[int], None],
         _deliver_pending()
         for n in ns:
             _remove(n)
+            was_held = n in _held
             try:
                 action(n)
             except OSError:
                 if signals:
                     raise
-                _held.pop(n, None)
+                if not was_held:
+                    _held.pop(n, None)  # all signals: one the OS refuses is left out
         if not _handlers:
             _wake_thread()
 
