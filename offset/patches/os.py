@@ -380,7 +380,7 @@ _SCRATCH_MAX = 1 << 16
 def _read_bytes(fd: int, n: int, offset: int, direct: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     """``n`` bytes read from ``fd`` as a blocking read / pread does, as bytes:
     the fast try (RWF_NOWAIT into this thread's scratch buffer), then
-    ``_read_into`` for the rest.
+    ``_read_rest`` (os.read and os.pread inline the fast try).
 
     A read of more than ``_BIG`` bytes from a regular file is made on the
     pool whole, with the original call, which also builds the bytes there:
@@ -389,25 +389,44 @@ def _read_bytes(fd: int, n: int, offset: int, direct: Callable[..., Any], args: 
     preadv = _preadv
     if n > _BIG and _disk(fd):
         return blocking_call(_read, fd, n) if offset < 0 else blocking_call(_pread, fd, n, offset)
-    if preadv is not None:
-        buf = _scratch(n)
-        try:
-            r = preadv(fd, [buf], offset, _NOWAIT)
-        except OSError as e:
-            failed = e.errno or _EINVAL  # nothing was read: _read_into sorts it out
-        else:
-            if r == n:
-                return bytes(buf)
-            if r == 0:
-                return b""
-            head = bytes(memoryview(buf)[:r])
-            if not _more_to_read(fd, offset, r):
-                return head
-            rest = bytearray(n - r)
-            got = blocking_call(_pool_read, fd, [rest], -1 if offset < 0 else offset + r)
-            return head + bytes(memoryview(rest)[:got])
-    else:
-        failed = 0
+    if preadv is None:
+        return _read_rest(fd, n, offset, None, 0, 0, direct, args)
+    buf = _scratch(n)
+    try:
+        r = preadv(fd, [buf], offset, _NOWAIT)
+    except OSError as e:
+        r = -(e.errno or _EINVAL)  # the rest outside the except clause: no context
+    if r < 0:
+        return _read_rest(fd, n, offset, None, 0, -r, direct, args)
+    if r == n:
+        return bytes(buf)
+    return _read_rest(fd, n, offset, buf, r, 0, direct, args)
+
+
+def _read_rest(
+    fd: int,
+    n: int,
+    offset: int,
+    buf: bytearray | None,
+    r: int,
+    failed: int,
+    direct: Callable[..., Any],
+    args: tuple[Any, ...],
+) -> Any:
+    """After the fast try of ``_read_bytes``: it read ``r`` < ``n`` bytes
+    into ``buf`` (0: EOF), or failed with errno ``failed``, or was not made
+    (``failed`` 0 and ``buf`` None)."""
+    if buf is not None:
+        if r == 0:
+            return b""
+        head = bytes(memoryview(buf)[:r])
+        if not _more_to_read(fd, offset, r):
+            return head
+        rest = bytearray(n - r)
+        got = blocking_call(_pool_read, fd, [rest], -1 if offset < 0 else offset + r)
+        return head + bytes(memoryview(rest)[:got])
+    if n > _BIG and _disk(fd):
+        return blocking_call(_read, fd, n) if offset < 0 else blocking_call(_pread, fd, n, offset)
     own = bytearray(n)
     got = _read_into(fd, [own], offset, direct, args, failed)
     if type(got) is tuple:
@@ -430,8 +449,33 @@ def _present(*values: Any) -> tuple[Any, ...]:
 
 def _make_read(original: Any) -> Any:
     getcurrent = _getcurrent
+    preadv = _preadv
+    local = _local
+    nowait = _NOWAIT
 
     def read(fd: Any = _MISSING, n: Any = _MISSING, /, *more: Any, **kwargs: Any) -> Any:
+        # The fast path, inline: a cached read is one NOWAIT call and a copy.
+        if (
+            type(n) is int
+            and 0 < n <= _SCRATCH_MAX
+            and type(fd) is int
+            and preadv is not None
+            and not kwargs
+            and not more
+            and getattr(getcurrent(), "goroutine", None) is not None
+        ):
+            buf = getattr(local, "buf", None)
+            if buf is None or len(buf) != n:
+                buf = local.buf = bytearray(n)
+            try:
+                r = preadv(fd, [buf], -1, nowait)
+            except OSError as e:
+                r = -(e.errno or _EINVAL)  # the rest outside the except clause: no context
+            if r == n:
+                return bytes(buf)
+            if r < 0:
+                return _read_rest(fd, n, -1, None, 0, -r, original, (fd, n))
+            return _read_rest(fd, n, -1, buf, r, 0, original, (fd, n))
         if getattr(getcurrent(), "goroutine", None) is None or more or kwargs or n is _MISSING:
             return original(*_present(fd, n), *more, **kwargs)
         args = (fd, n)
@@ -448,10 +492,36 @@ def _make_read(original: Any) -> Any:
 
 def _make_pread(original: Any) -> Any:
     getcurrent = _getcurrent
+    preadv = _preadv
+    local = _local
+    nowait = _NOWAIT
 
     def pread(
         fd: Any = _MISSING, n: Any = _MISSING, offset: Any = _MISSING, /, *more: Any, **kwargs: Any
     ) -> Any:
+        if (
+            type(n) is int
+            and 0 < n <= _SCRATCH_MAX
+            and type(fd) is int
+            and type(offset) is int
+            and offset >= 0
+            and preadv is not None
+            and not kwargs
+            and not more
+            and getattr(getcurrent(), "goroutine", None) is not None
+        ):
+            buf = getattr(local, "buf", None)
+            if buf is None or len(buf) != n:
+                buf = local.buf = bytearray(n)
+            try:
+                r = preadv(fd, [buf], offset, nowait)
+            except OSError as e:
+                r = -(e.errno or _EINVAL)  # the rest outside the except clause: no context
+            if r == n:
+                return bytes(buf)
+            if r < 0:
+                return _read_rest(fd, n, offset, None, 0, -r, original, (fd, n, offset))
+            return _read_rest(fd, n, offset, buf, r, 0, original, (fd, n, offset))
         if getattr(getcurrent(), "goroutine", None) is None or more or kwargs or offset is _MISSING:
             return original(*_present(fd, n, offset), *more, **kwargs)
         args = (fd, n, offset)
@@ -492,12 +562,10 @@ def _make_write(original: Any) -> Any:
             return original(*args)
         if fd is None or not view.nbytes or not view.c_contiguous:
             return original(*args)
-        if view.ndim != 1 or view.itemsize != 1:
-            try:
-                view = view.cast("B")
-            except (TypeError, ValueError):
-                return original(*args)
-        r = _write_from(fd, [view], -1, original, args)
+        views = [view] if view.ndim == 1 and view.itemsize == 1 else _cast([view])
+        if not views:
+            return original(*args)
+        r = _write_from(fd, views, -1, original, args)
         return r[0] if type(r) is tuple else r
 
     return _registry.lean(write, original)
@@ -557,10 +625,12 @@ class _CoopFileIO(_FileIO):
     """
 
     _offset_rw = (False, False)  # (readable, writable), fixed by __init__
+    _offset_fd = -1
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._offset_rw = (_FileIO.readable(self), _FileIO.writable(self))
+        self._offset_fd = _FileIO.fileno(self)  # FileIO's fd never changes while open
 
     def __repr__(self) -> str:
         # FileIO's repr names the type by tp_name from 3.12 on, which for a
@@ -571,25 +641,36 @@ class _CoopFileIO(_FileIO):
     def readinto(self, buffer: Any, /) -> Any:
         if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[0]:
             return _FileIO.readinto(self, buffer)
+        # The fast path: what the buffered layers pass, a flat memoryview
+        # of their buffer (or a bytearray), read into in place.
+        t = type(buffer)
+        preadv = _preadv
+        if preadv is not None and (t is memoryview or t is bytearray):
+            size = buffer.nbytes if t is memoryview else len(buffer)
+            if size:
+                fd = self._offset_fd
+                failed = 0
+                try:
+                    r = preadv(fd, [buffer], -1, _NOWAIT)
+                except OSError as e:
+                    failed = e.errno or _EINVAL
+                except (TypeError, BufferError):
+                    failed = -1  # not a writable contiguous buffer: the slow path decides
+                if not failed:
+                    if r == size or r == 0 or not _more_to_read(fd, -1, r):
+                        return r
+                    flat = memoryview(buffer).cast("B")
+                    return r + blocking_call(_pool_read, fd, [flat[r:]], -1)
+                if failed > 0:
+                    views = [buffer if t is bytearray else memoryview(buffer).cast("B")]
+                    got = _read_into(fd, views, -1, _FileIO.readinto, (self, buffer), failed)
+                    return got[0] if type(got) is tuple else got
         view = _view(buffer)
         if view is None or view.readonly or not view.c_contiguous or not view.nbytes:
             return _FileIO.readinto(self, buffer)
         if view.ndim != 1 or view.itemsize != 1:
             view = view.cast("B")
-        fd = _FileIO.fileno(self)
-        preadv = _preadv
-        if preadv is not None:
-            try:
-                r = preadv(fd, [view], -1, _NOWAIT)
-            except OSError as e:
-                failed = e.errno or _EINVAL  # nothing was read: _read_into sorts it out
-            else:
-                if r == len(view) or r == 0 or not _more_to_read(fd, -1, r):
-                    return r
-                return r + blocking_call(_pool_read, fd, [view[r:]], -1)
-        else:
-            failed = 0
-        got = _read_into(fd, [view], -1, _FileIO.readinto, (self, buffer), failed)
+        got = _read_into(_FileIO.fileno(self), [view], -1, _FileIO.readinto, (self, buffer))
         return got[0] if type(got) is tuple else got
 
     def read(self, size: Any = -1, /) -> Any:
@@ -661,6 +742,8 @@ def _is_fifo(path: str | bytes) -> bool:
         return stat.S_ISFIFO(os.stat(path).st_mode)
     except (OSError, ValueError):
         return False
+
+
 _OPEN_ARGS = ("file", "mode", "buffering", "encoding", "errors", "newline", "closefd", "opener")
 
 
