@@ -337,6 +337,31 @@ child.report(offset.run(main))
     }
 
 
+def test_unpatching_beside_notify() -> None:
+    # The program's handler recorded while patched is installed unwrapped
+    # by stop once the patch is gone; the dispatcher was never wrapped.
+    out = run_child(
+        _script(
+            "patched",
+            """
+def h(signum, frame):
+    pass
+c = makechan(1)
+osignal.notify(c, USR1)
+signal.signal(USR1, h)
+offset.unpatch_all()
+r = [repr(signal.getsignal(USR1))]
+kill(USR1)
+r.append(int(c.recv()))
+osignal.stop(c)
+r.append(signal.getsignal(USR1) is h)
+child.report(r)
+""",
+        )
+    )
+    assert out == ["<offset.signal dispatcher>", 10, True]
+
+
 def test_signal_signal_replaces_the_dispatcher_unpatched() -> None:
     # Without the patch, signal.signal is the stdlib's: it replaces the
     # dispatcher, the channel gets nothing more, and stop leaves the
