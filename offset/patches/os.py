@@ -676,6 +676,23 @@ class _CoopFileIO(_FileIO):
     def read(self, size: Any = -1, /) -> Any:
         if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[0]:
             return _FileIO.read(self, size)
+        preadv = _preadv
+        if type(size) is int and 0 < size <= _SCRATCH_MAX and preadv is not None:
+            # The fast path, inline, as in os.read.
+            local = _local
+            buf = getattr(local, "buf", None)
+            if buf is None or len(buf) != size:
+                buf = local.buf = bytearray(size)
+            fd = self._offset_fd
+            try:
+                r = preadv(fd, [buf], -1, _NOWAIT)
+            except OSError as e:
+                r = -(e.errno or _EINVAL)  # the rest outside the except clause: no context
+            if r == size:
+                return bytes(buf)
+            if r < 0:
+                return _read_rest(fd, size, -1, None, 0, -r, _FileIO.read, (self, size))
+            return _read_rest(fd, size, -1, buf, r, 0, _FileIO.read, (self, size))
         n = -1 if size is None else size if type(size) is int else _index(size)
         if n is None or n == 0 or n > _MAXSIZE:
             return _FileIO.read(self, size)
