@@ -69,6 +69,31 @@ child.report({"v": v, "type": t, "latency": latency})
     assert out["latency"] < 0.5, out
 
 
+def test_a_deadlock_is_reported_again_once_no_channel_wants_a_signal() -> None:
+    # The signal thread, which keeps deadlock detection quiet while a
+    # channel wants a signal (as Go's signal goroutine does), ends with the
+    # last stop.
+    out = run_child(
+        _script(
+            "plain",
+            """
+def main():
+    c = makechan(1)
+    osignal.notify(c, USR1)
+    osignal.stop(c)
+    makechan().recv()
+try:
+    offset.run(main)
+    r = "no deadlock"
+except offset.DeadlockError as e:
+    r = str(e).splitlines()[0]
+child.report(r)
+""",
+        )
+    )
+    assert out == "all goroutines are asleep - deadlock!"
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_receivers_in_other_threads_and_schedulers(mode: str) -> None:
     # The main thread runs no scheduler and only waits: a goroutine of a
