@@ -85,6 +85,9 @@ _P_PIDFD: int | None = getattr(os, "P_PIDFD", None)
 
 _POLL_FIRST_NS = 1_000_000  # 1 ms
 _POLL_MAX_NS = 50_000_000  # 50 ms, the cap of Popen._wait's own backoff
+# A timeout this long or longer (or NaN) waits without limit, as the
+# stdlib's loop does with one: the netpoller's timers want a finite deadline.
+_FOREVER = 1e9  # seconds, about 31 years
 _INT_MIN = -(2**31)
 _INT_MAX = 2**31 - 1
 _index = operator.index
@@ -128,8 +131,11 @@ class ExitWatch:
         when the caller should look again (which may also be after a poll's
         sleep, shorter than the timeout).
         """
-        if timeout is not None and timeout <= 0:
-            return False
+        if timeout is not None:
+            if timeout <= 0:
+                return False
+            if not timeout < _FOREVER:
+                timeout = None
         if self.pidfd is not None and not self.fired:
             if not wait_fd(self.pidfd, "r", timeout):
                 return False

@@ -115,6 +115,15 @@ def popen_wait_timeout_child_exits_in_time() -> Any:
 
 
 @case
+def popen_wait_timeouts_without_limit() -> Any:
+    codes = []
+    for t in (float("inf"), 1e300, float("nan")):
+        p = subprocess.Popen([SH, "-c", "sleep 0.05; exit 3"])
+        codes.append(p.wait(t))
+    return codes
+
+
+@case
 def popen_poll_then_wait() -> Any:
     p = subprocess.Popen([SH, "-c", "sleep 0.1; exit 2"])
     first = p.poll()

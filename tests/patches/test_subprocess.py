@@ -47,6 +47,7 @@ def test_the_stdlib_outcomes() -> None:
         "\"Command '['sleep', '5']' timed out after 0.1 seconds\", 'NoneType')"
     )
     assert p["popen_wait_timeout_raises_timeout_expired"] == ["ok", f"({expired}, None, -9, -9)"]
+    assert p["popen_wait_timeouts_without_limit"] == ["ok", "[3, 3, 3]"]
     assert p["communicate_ten_megabytes_each_way"] == ["ok", "(10485760, True, True, 0)"]
     assert p["communicate_timeout_then_again"][1].startswith(  # type: ignore[index]
         "(('TimeoutExpired', (['/bin/sh', '-c', 'echo early; exec sleep 5'], 0.5), "
