@@ -958,6 +958,11 @@ _registry.define(AREA, "io", "open", _make_open)
 _registry.define(AREA, "_io", "open", _make_open)
 for _path, _factory in _child.OS_PATCHES:
     _registry.define(AREA, "os", _path, _factory, scan=True)
+# subprocess binds os.waitpid as _waitpid when imported (offset's own
+# imports may import it before patch_all: wrapt imports asyncio), for
+# Popen._internal_poll's WNOHANG calls, which never block; Popen's blocking
+# waits are the subprocess area's. Not a reference worth a PatchWarning.
+_registry._warned.add(("subprocess", "_waitpid", "os.waitpid"))
 
 
 def patch() -> None:
