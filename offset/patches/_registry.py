@@ -43,6 +43,7 @@ __all__ = [
     "PatchWarning",
     "define",
     "function_wrapper",
+    "held_on_purpose",
     "lean",
     "patch_area",
     "unpatch_area",
@@ -281,6 +282,17 @@ def _unapply(p: Patch) -> None:
 
 # Modules that hold an original by design, not by an early import.
 _HOLDERS_BY_DESIGN = ("offset", "wrapt", "_pytest", "pytest")
+
+
+def held_on_purpose(module: str, name: str, target: str) -> None:
+    """Say that ``module.name`` holds ``target``'s original on purpose.
+
+    For a stdlib module that binds a function under its own name for calls
+    that never block (subprocess's ``_waitpid``, used only with WNOHANG):
+    no PatchWarning for it.
+    """
+    with _lock:
+        _warned.add((module, name, target))
 
 
 def _warn_unreachable(p: Patch, module: ModuleType, original: Any) -> None:

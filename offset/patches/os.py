@@ -43,11 +43,15 @@ How a patched read works, inside a goroutine while its scheduler runs
    buffer, would hold the scheduler's thread as long as the disk would.
 
 Writes (``_write_from``) follow the same steps with ``pwritev2``. Linux
-6.18's ext4 refuses RWF_NOWAIT for buffered writes (EOPNOTSUPP, measured),
-so a write to a regular file goes to the pool there (a page-cache write
-may wait for writeback throttling or a journal, which must not freeze the
-scheduler); file systems that take it (xfs, btrfs) write from the
-goroutine. A pipe or socket write is tried with RWF_NOWAIT and waits in
+6.18's ext4 refuses RWF_NOWAIT for buffered writes (EOPNOTSUPP, measured):
+there a write to a regular file of up to 64 KiB (``_INLINE_WRITE``) is made
+in the goroutine, a copy into the page cache of a few us, against tens for
+a pool round trip; a larger one goes to the pool. A page-cache write waits
+only when writeback throttles the writer or the journal is busy: one that
+took more than 2 ms sends every regular-file write to the pool for the
+next second (``_inline_write``), so a disk that cannot keep up stalls the
+scheduler for one write, not for each. File systems that take RWF_NOWAIT
+(xfs, btrfs) say EAGAIN instead, and the write goes to the pool. A pipe or socket write is tried with RWF_NOWAIT and waits in
 the netpoller for room between attempts until everything is written, as a
 blocking write(2) of a pipe returns only when all is (or with what was
 written before an error such as EPIPE). ``fsync`` and ``fdatasync`` always
@@ -66,10 +70,12 @@ unchanged, and ``f.raw`` / ``f.buffer.raw`` is the subclass (its repr is
 FileIO's, ``<_io.FileIO name=... mode=... closefd=...>``; only
 ``open(..., buffering=0)`` returns the subclass itself). Every call with an
 argument that is not plain (a mode with an error or ``U``, a non-int
-buffering, ``binary`` with ``buffering=1``, text with no encoding under
-``-X warn_default_encoding``, ...) is handed to the original open, which
-raises or warns with the stdlib's words and at the caller's line; such a
-file does not cooperate. A file opened while patched has the subclass
+buffering, text with no encoding under ``-X warn_default_encoding``, ...)
+is handed to the original open, which raises or warns with the stdlib's
+words; such a file does not cooperate. (A warning it gives names the
+line in offset that called it, not the program's: 3.10's ``U`` mode's
+and ``-X warn_default_encoding``'s. The common one, binary mode with
+``buffering=1``, is warned here, at the program's line.) A file opened while patched has the subclass
 wherever it was opened (plain thread, before ``run()``), because it may be
 used later in a goroutine: that ``type(f.raw) is io.FileIO`` is False is
 the one difference a program can see. In a goroutine, open() of a path
@@ -121,7 +127,9 @@ import select as _select
 import stat
 import sys
 import threading
+import time as _time
 from typing import Any, Callable
+from warnings import warn as _warn
 
 from .._core import blocking_call, current_goroutine, wait_fd
 from .._core import getcurrent as _getcurrent
@@ -141,6 +149,7 @@ _writev = os.writev
 _fstat = os.fstat
 _lseek = os.lseek
 _get_blocking = os.get_blocking
+_monotonic_ns = _time.monotonic_ns
 _preadv: Callable[..., int] | None = getattr(os, "preadv", None)
 _pwritev: Callable[..., int] | None = getattr(os, "pwritev", None)
 _NOWAIT: int = getattr(os, "RWF_NOWAIT", 0)
@@ -292,6 +301,35 @@ def _read_into(
             return (direct(*args),)
 
 
+# A write to a regular file of at most this many bytes, where the file
+# system cannot say whether it would wait (no RWF_NOWAIT for buffered
+# writes), is made in the goroutine: it is a copy into the page cache, a few
+# us, where a pool round trip costs tens (and logging writes a line at a
+# time). Only writeback throttling or a busy journal make it wait; a write
+# that took longer than _SLOW_WRITE_NS sends every such write to the pool
+# for the next _SLOW_WRITE_COOLDOWN_NS, so a disk that cannot keep up
+# stalls the scheduler once, for one write, not for each.
+_INLINE_WRITE = 1 << 16
+_SLOW_WRITE_NS = 2_000_000
+_SLOW_WRITE_COOLDOWN_NS = 1_000_000_000
+_slow_writes_until = 0
+
+
+def _inline_write(direct: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any] | None:
+    """``(direct(*args),)``, timed, for a small regular-file write; None
+    while writes to regular files are slow (the caller uses the pool)."""
+    global _slow_writes_until
+    t0 = _monotonic_ns()
+    if t0 < _slow_writes_until:
+        return None
+    try:
+        return (direct(*args),)
+    finally:
+        t1 = _monotonic_ns()
+        if t1 - t0 > _SLOW_WRITE_NS:
+            _slow_writes_until = t1 + _SLOW_WRITE_COOLDOWN_NS
+
+
 def _pool_write(fd: int, views: list[memoryview], offset: int) -> int:
     """On a pool thread: write ``views`` as one blocking write(2) would."""
     if offset < 0:
@@ -336,6 +374,10 @@ def _write_from(
         if kind is None:
             return (direct(*args),) if not total else total
         if kind:
+            if outcome == _FALLBACK and not total and sum(len(v) for v in views) <= _INLINE_WRITE:
+                done = _inline_write(direct, args)
+                if done is not None:
+                    return done
             return total + blocking_call(_pool_write, fd, views, offset if offset < 0 else offset + total)
         if outcome == _FALLBACK and total == 0:
             if _poll_ready(fd, _POLLOUT):
@@ -647,11 +689,17 @@ class _CoopFileIO(_FileIO):
 
     _offset_rw = (False, False)  # (readable, writable), fixed by __init__
     _offset_fd = -1
+    _offset_regular = False  # a regular file, whose small writes are inline (_INLINE_WRITE)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._offset_rw = (_FileIO.readable(self), _FileIO.writable(self))
-        self._offset_fd = _FileIO.fileno(self)  # FileIO's fd never changes while open
+        self._offset_fd = fd = _FileIO.fileno(self)  # FileIO's fd never changes while open
+        if self._offset_rw[1]:
+            try:
+                self._offset_regular = _S_ISREG(_fstat(fd).st_mode)
+            except OSError:
+                pass
 
     def __repr__(self) -> str:
         # FileIO's repr names the type by tp_name from 3.12 on, which for a
@@ -762,6 +810,10 @@ class _CoopFileIO(_FileIO):
         view = _view(data)
         if view is None or not view.c_contiguous or not view.nbytes:
             return _FileIO.write(self, data)
+        if self._offset_regular and view.nbytes <= _INLINE_WRITE:
+            done = _inline_write(_FileIO.write, (self, data))
+            if done is not None:
+                return done[0]
         if view.ndim != 1 or view.itemsize != 1:
             view = view.cast("B")
         r = _write_from(_FileIO.fileno(self), [view], -1, _FileIO.write, (self, data))
@@ -797,6 +849,9 @@ def _make_open(original: Any) -> Any:
 
 
 _open_made: dict[int, Any] = {}
+_LINE_BUFFERING_BINARY = (
+    "line buffering (buffering=1) isn't supported in binary mode, the default buffer size will be used"
+)
 
 
 def _make_open_for(original: Any) -> Any:
@@ -841,11 +896,17 @@ def _make_open_for(original: Any) -> Any:
         if (
             (text and binary)
             or creating + reading + writing + appending != 1
-            or (binary and (encoding is not None or errors is not None or newline is not None or buffering == 1))
+            or (binary and (encoding is not None or errors is not None or newline is not None))
             or (not binary and encoding is None and sys.flags.warn_default_encoding)
             or (buffering == 0 and not binary)
         ):
             return original(*args, **kwargs)
+        if binary and buffering == 1:
+            # Warned here, not by the original: a warning names the line
+            # that called open(), and for the original that is this one.
+            # 3: this frame, _Builtin.__call__, the caller.
+            _warn(_LINE_BUFFERING_BINARY, RuntimeWarning, 3)
+            buffering = -1
         # From here, the steps of _io_open_impl.
         t = type(file)
         if t is int or t is str or t is bytes:
@@ -902,10 +963,9 @@ def _make_open_for(original: Any) -> Any:
                 pass
             raise
 
-    # A staticmethod, callable since 3.10: the built-in open is no
-    # descriptor, so a class that holds it (``open = io.open``, as
-    # CPython's test_file does) calls it without self; a plain function
-    # would be bound.
+    # The built-in open is no descriptor, so a class that holds it (``open
+    # = io.open``, as CPython's test_file does) calls it without self; a
+    # plain function would be bound (see _Builtin).
     return _Builtin(_registry.lean(open, original), original)
 
 
@@ -962,7 +1022,7 @@ for _path, _factory in _child.OS_PATCHES:
 # imports may import it before patch_all: wrapt imports asyncio), for
 # Popen._internal_poll's WNOHANG calls, which never block; Popen's blocking
 # waits are the subprocess area's. Not a reference worth a PatchWarning.
-_registry._warned.add(("subprocess", "_waitpid", "os.waitpid"))
+_registry.held_on_purpose("subprocess", "_waitpid", "os.waitpid")
 
 
 def patch() -> None:

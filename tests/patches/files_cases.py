@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import pathlib
+import resource
 import shutil
 import subprocess
 import sys
@@ -143,8 +144,9 @@ def errors() -> Any:
     with workdir():
         os.mkdir("dir")
         with fd_of("data", os.O_WRONLY) as wo, fd_of("dir") as d, fd_of("data") as ro, pipe() as (r, w):
-            closed = os.open("data", os.O_RDONLY)
-            os.close(closed)
+            # An fd that no later open can take (the netpoller's, made on the
+            # first idle wait, would take a just-closed number).
+            closed = resource.getrlimit(resource.RLIMIT_NOFILE)[0] + 10
             return outcomes(
                 read_writeonly=lambda: os.read(wo, 10),
                 read_dir=lambda: os.read(d, 10),
