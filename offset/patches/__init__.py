@@ -49,7 +49,21 @@ threading  Lock, RLock (and _thread's allocate_lock, LockType, RLock):
            swapped (locks made before patching otherwise stay C)
 queue      queue.SimpleQueue: get parks the goroutine (Queue, LifoQueue and
            PriorityQueue follow from threading)
+ssl        ssl.SSLSocket's do_handshake, read, write, send, unwrap (so the
+           handshakes of connect/accept, recv*, sendall, sendfile): the
+           netpoller, with the C code's own timeout errors; SSLObject left
+           alone (memory BIOs never wait)
+os         os.read, write, pread, pwrite, readv, writev (RWF_NOWAIT in the
+           goroutine when the page cache has it, else the pool for disks
+           and the netpoller for pipes), fsync, fdatasync (the pool),
+           open() (a cooperating FileIO under the C buffered and text
+           layers), waitpid, wait, wait3, wait4, waitid (a pidfd)
+subprocess Popen._wait, under wait, communicate, run, call, check_output,
+           getoutput, os.popen: a pidfd in the netpoller
 ========== ===============================================================
+
+fork is not an area: the core gives the child of ``os.fork()`` a runtime
+of its own, with or without patching (see offset/_core/_sched.py).
 """
 
 from __future__ import annotations
