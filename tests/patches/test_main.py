@@ -165,3 +165,20 @@ def test_missing_script_and_usage(tmp_path: Path) -> None:
     assert rc == 2 and out == "" and err.startswith("usage: python -m offset script.py [args...]")
     rc, out, err = run(["-m", "offset", "--help"], tmp_path)
     assert rc == 0 and out.startswith("usage:")
+
+
+def test_the_tour_runs_its_blocking_tasks_at_once(tmp_path: Path) -> None:
+    # The main demonstration (./scripts/demo): HTTPS fetches from a local
+    # TLS server, child processes, file reads and sleeps, unmodified, run
+    # one by one and then all at once. 4 of each kind, each waiting about
+    # 150 ms: about 2 s one by one, about 0.2 s at once. The bound only
+    # catches a task that blocked the whole scheduler.
+    code, out, err = run(["-m", "offset", str(Path(ROOT) / "examples" / "tour.py"), "4", "150"], tmp_path, 90)
+    assert code == 0, err
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0] == "16 blocking tasks: 4 of each kind, each waiting about 150 ms"
+    one_by_one = float(lines[-2].split()[-2])
+    at_once = float(lines[-1].split()[3])
+    assert one_by_one > 1.5
+    assert at_once < one_by_one / 3, out
