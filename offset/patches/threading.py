@@ -31,6 +31,13 @@ The stdlib's behaviour is kept to the letter: the same return values,
 own, and the C lock's own checks of ``blocking`` and ``timeout`` (the C
 lock itself is asked to check them, so the messages are each version's).
 
+The import system's module locks are made with ``_thread.allocate_lock``
+(and ``RLock`` from 3.12) and owned by ``_thread.get_ident()``: the
+import system sees ``_thread`` through a proxy whose ``get_ident`` tells
+goroutines apart (``_ImportThread``), so a goroutine importing a module
+that another goroutine of its thread is still importing waits for it, as
+a thread would, instead of getting the half-initialized module.
+
 Locks made before patching stay the C locks they are. Most are never held
 across a wait (a module's bookkeeping lock, held for a few lines) and need
 nothing. Where one is, a goroutine that finds it held blocks its whole
@@ -392,6 +399,53 @@ for _module, _path in _LOCK_PATHS:
 _registry.define(AREA, "_thread", "RLock", _rlock_factory)
 _registry.define(AREA, "threading", "RLock", _rlock_factory)
 _registry.define(AREA, "threading", "Thread.join", lambda original: _registry.function_wrapper(original, _join))
+
+
+# -- the import system's module locks ----------------------------------------
+
+
+def _import_ident() -> int:
+    """``_thread.get_ident()`` as the import system's module locks ask it:
+    a goroutine's own number in a goroutine, the thread's elsewhere."""
+    cur = _getcurrent()
+    if type(cur) is _Proc:
+        g = cur.goroutine
+        if g is not None:
+            return id(g)  # an object's address: never a live thread's ident
+    return _get_ident()
+
+
+_get_ident = _thread.get_ident
+
+
+class _ImportThread(type(_thread)):  # type: ignore[misc]
+    """``_thread`` as ``importlib._bootstrap`` sees it: goroutines are owners.
+
+    A module lock (``_ModuleLock``) lets its owner in again, and tells
+    owners apart by ``_thread.get_ident()``. Goroutines of one thread share
+    that ident, so a goroutine that imports a module another goroutine of
+    its thread is importing (parked in the middle, on a lock or I/O) would
+    be let in and get the half-initialized module: an ImportError ("cannot
+    import name ... partially initialized module"), where two threads
+    would wait for each other. With this ``get_ident`` it waits, parking on
+    the module lock (the lock is offset's: ``_thread.allocate_lock`` and
+    ``RLock`` are patched above), and the import system's deadlock check
+    sees goroutines as it sees threads. Everything else is ``_thread``'s.
+    """
+
+    def __init__(self, original: Any) -> None:
+        super().__init__(original.__name__, original.__doc__)
+        self.__wrapped__ = original
+        self.get_ident = _import_ident
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__wrapped__, name)
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)
+
+
+_registry.define(AREA, "_frozen_importlib", "_thread", _ImportThread)
 
 
 # -- logging's locks, made before patching -----------------------------------

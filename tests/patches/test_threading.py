@@ -673,3 +673,38 @@ def test_patch_all_without_queue_leaves_simple_queue_alone() -> None:
     assert got["same while patched"] == ["queue.SimpleQueue"]
     assert got["made while patched"] == [True, True, False]
     assert got["same after"] == ALL_NAMES
+
+
+# -- the import system's module locks ---------------------------------------------
+
+IMPORTS = """
+import child; child.start()
+import offset; offset.patch_all()
+import os, sys, tempfile, time, _frozen_importlib, _thread
+d = tempfile.mkdtemp()
+with open(os.path.join(d, "slowmod.py"), "w") as f:
+    f.write("import time\\ntime.sleep(0.05)\\nVALUE = 42\\n")  # parks its importer mid-import
+sys.path.insert(0, d)
+out = []
+def imp():
+    try:
+        from slowmod import VALUE
+        out.append(VALUE)
+    except ImportError as e:
+        out.append(str(e))
+def main():
+    for _ in range(5):
+        offset.go(imp)
+    time.sleep(0.3)
+    return out
+result = offset.run(main)
+seen = repr(_frozen_importlib._thread)
+offset.unpatch_all()
+child.report([result, seen, _frozen_importlib._thread is _thread])
+"""
+
+
+def test_goroutines_importing_one_module_wait_for_each_other() -> None:
+    # As threads do: the first imports, the others wait for it to finish
+    # instead of getting the half-initialized module.
+    assert run_child(IMPORTS) == [[42] * 5, "<module '_thread' (built-in)>", True]
