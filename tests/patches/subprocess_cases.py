@@ -38,17 +38,20 @@ SH = "/bin/sh"
 
 def _use_os_waits() -> None:
     """Define the os area's wait patches if offset/patches/os.py does not
-    yet (it is to define ``_child.OS_PATCHES``), and apply them if
-    ``patch_all()`` ran already. A no-op unpatched: offset stays out."""
+    (it defines ``_child.OS_PATCHES``), and apply them if the os area is
+    patched already. A no-op unpatched (offset stays out) and once os.py
+    has them."""
     if "offset" not in sys.modules:
         return
     from offset.patches import _child, _registry
 
-    have = {p.path for p in _registry._areas.get("os", [])}
+    patches = _registry._areas.get("os", [])
+    have = {p.path for p in patches}
+    os_patched = any(p.enabled for p in patches)
     for path, factory in _child.OS_PATCHES:
         if path not in have:
             _registry.define("os", "os", path, factory)
-    if _registry.is_enabled("time"):  # patch_all() ran
+    if os_patched:
         _registry.patch_area("os")
 
 

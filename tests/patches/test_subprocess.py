@@ -178,3 +178,48 @@ def test_waiters_together() -> None:
     assert out["retried"] == [7, True]
     assert out["unpatch"] == [True, True, True, True]
     assert out["fds"] is True
+
+
+PIPES = """
+import child; child.start()
+import offset; offset.patch_all()
+import subprocess_cases, subprocess, time
+from offset.sync import WaitGroup
+def main():
+    out = []
+    wg = WaitGroup()
+    def reader():
+        try:
+            # One pipe, no timeout: communicate reads the pipe's file object
+            # (the os area's FileIO read), not through a selector.
+            out.append(subprocess.check_output(["sh", "-c", "sleep 0.5; echo late"]))
+        finally:
+            wg.done()
+    def writer():
+        try:
+            # stdin only, no timeout: communicate writes the pipe's file object.
+            p = subprocess.Popen(["sh", "-c", "sleep 0.5; cat > /dev/null"], stdin=subprocess.PIPE)
+            p.communicate(b"x" * 200_000)
+            out.append(p.returncode)
+        finally:
+            wg.done()
+    t0 = time.monotonic()
+    for i in range(10):
+        wg.add(2)
+        offset.go(reader)
+        offset.go(writer)
+    wg.wait()
+    return {"out": sorted(map(repr, out)), "wall": time.monotonic() - t0}
+child.report(offset.run(main))
+"""
+
+
+def test_pipes_with_one_pipe_park_only_the_goroutine() -> None:
+    # With the os area's pipe reads and writes: 20 children that make their
+    # parent wait 0.5 s each on a pipe take about 0.5 s together, where the
+    # thread blocked on each in turn would take 10 s (and the child fails
+    # if a goroutine held the thread for a second).
+    out = run_child(PIPES)
+    assert out["out"] == sorted(["0"] * 10 + ["b'late\\n'"] * 10)
+    print(f"20 one-pipe communicates: {out['wall']:.2f} s")
+    assert out["wall"] < 5.0
