@@ -16,9 +16,9 @@ Rows (issue 9, part 2; see bench/README.md):
                       ticks every 5 ms: the worst tick's lateness, ms.
                       threads: the same unpatched (the read holds the
                       scheduler's thread, so the ticker waits for all of
-                      it). Target: patched <= 20 ms. The file is made under
-                      /work/scratch-files (or $BENCH_FILES_DIR, or the
-                      current directory) and deleted.
+                      it). Target: patched <= 20 ms. The file is made in
+                      $BENCH_FILES_DIR, or else the current directory (not
+                      /tmp, which may be a tmpfs), and deleted.
 
 Run: ./bench/run files   (or: python bench/bench_files.py [--quick])
 """
@@ -42,10 +42,10 @@ TICK = 0.005
 
 
 def _dir() -> str:
-    for d in (os.environ.get("BENCH_FILES_DIR"), "/work/scratch-files"):
-        if d and os.path.isdir(d):
-            return d
-    return os.getcwd()
+    # Not a temporary directory: /tmp may be a tmpfs, whose pages cannot be
+    # evicted to a disk.
+    d = os.environ.get("BENCH_FILES_DIR")
+    return d if d and os.path.isdir(d) else os.getcwd()
 
 
 def _make(size: int, tag: str) -> str:
