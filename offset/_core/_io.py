@@ -159,6 +159,12 @@ def _withdraw(poller: Netpoll, fd: int, mode: str, w: _Waiter) -> None:
                 pass
 
 
+# A timeout this long or longer (or inf, or NaN) is no limit: its deadline
+# would not fit the timer heap's integer nanoseconds (and a caller's
+# own clock arithmetic never ends either).
+_NO_LIMIT = 1e9
+
+
 def _deadline(timeout: float) -> int:
     return _monotonic_ns() + math.ceil(timeout * 1e9)
 
@@ -167,9 +173,9 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
     """Park the calling goroutine until ``fd`` is ready for ``mode``.
 
     ``mode`` is "r" (readable, or hung up / in error) or "w" (writable).
-    ``timeout`` is in seconds; None waits without limit, and a timeout of
-    zero or less returns False at once without looking at the fd (the
-    caller has just looked). ``owner`` is the object the fd belongs to
+    ``timeout`` is in seconds; None (or inf, NaN, or 1e9 and more) waits
+    without limit, and a timeout of zero or less returns False at once
+    without looking at the fd (the caller has just looked). ``owner`` is the object the fd belongs to
     (the socket): with it the netpoller can keep the fd registered from one
     wait to the next (see the contract in _netpoll.py); without it the fd
     is registered afresh. The caller must have seen EAGAIN (or found the fd
@@ -196,6 +202,8 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
     if poller is None:
         poller = s.poller
     w = _Waiter(g)
+    if timeout is not None and not timeout < _NO_LIMIT:
+        timeout = None
     if timeout is None:
         # The hot path (a socket without a timeout): arm, park, done.
         try:
@@ -214,8 +222,8 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
     else:
         if timeout <= 0:
             return False
+        entry = TimerEntry(_deadline(timeout), _expire, w)  # before arming: nothing to undo if it raises
         _arm(poller, fd, mode, w, owner)
-        entry = TimerEntry(_deadline(timeout), _expire, w)
         s.timers.push(entry)
         try:
             g.park("IO wait")
@@ -299,11 +307,17 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
     g = current_goroutine()
     if g is None:
         return _wait_thread(pairs, timeout)
-    if timeout is not None and timeout <= 0:
-        return False
+    if timeout is not None:
+        if timeout <= 0:
+            return False
+        if not timeout < _NO_LIMIT:
+            timeout = None
     s = g.sched
     poller = s.poller
     lead = _Waiter(g)
+    entry = None
+    if timeout is not None:
+        entry = TimerEntry(_deadline(timeout), _expire, lead)  # before arming: nothing to undo if it raises
     armed: list[tuple[int, str, _Waiter]] = []
     seen: set[tuple[int, str]] = set()
     try:
@@ -319,9 +333,7 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
         for fd, mode, w in armed:
             _withdraw(poller, fd, mode, w)
         raise
-    entry = None
-    if timeout is not None:
-        entry = TimerEntry(_deadline(timeout), _expire, lead)
+    if entry is not None:
         s.timers.push(entry)
     try:
         g.park("IO wait")

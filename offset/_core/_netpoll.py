@@ -104,19 +104,14 @@ def make_netpoll() -> Netpoll:
     choice = os.environ.get("OFFSET_NETPOLL", "")
     if choice not in ("", "epoll", "selectors"):
         raise ValueError(f"OFFSET_NETPOLL must be 'epoll' or 'selectors', not {choice!r}")
-    if _write is None:
-        # Bound here, in the scheduler's own thread, not at the first
-        # wake-up: that may come from a thread in the middle of an import.
-        _bind_write()
     if _EpollNetpoll is not None and choice != "selectors":
         return _EpollNetpoll()
 
-    from ._netpoll_selectors import SelectorsNetpoll
+    if "_SelectorsNetpoll" not in globals():  # OFFSET_NETPOLL set after offset was imported
+        from ._netpoll_selectors import SelectorsNetpoll
 
-    return SelectorsNetpoll()
-
-
-_write: Any = None
+        return SelectorsNetpoll()
+    return _SelectorsNetpoll()
 
 
 def write_keeping_gil(fd: int, data: bytes) -> None:
@@ -131,14 +126,18 @@ def write_keeping_gil(fd: int, data: bytes) -> None:
     called through ``ctypes.PyDLL`` keeps it, and on a non-blocking fd it
     never waits. Without ctypes, ``os.write``.
     """
-    w = _write
-    if w is None:
-        w = _bind_write()
-    w(fd, data, len(data))
+    _write(fd, data, len(data))
 
 
 def _bind_write() -> Any:
-    global _write
+    """libc's write through ctypes, bound when offset is imported.
+
+    Not later: an import made when the first netpoller is made or at the
+    first wake-up could find the module lock held by a goroutine (they
+    are offset's locks under the threading area), and the scheduler's
+    loop, or a thread in the middle of an import of its own, would wait
+    for it for good.
+    """
     w: Any
     try:
         import ctypes
@@ -148,15 +147,20 @@ def _bind_write() -> Any:
         w.restype = ctypes.c_ssize_t
     except (ImportError, OSError, AttributeError):  # pragma: no cover - no ctypes, or no libc symbol
         w = _os_write
-    _write = w
     return w
+
+
+_real_write = os.write  # bound before the os area can patch it
 
 
 def _os_write(fd: int, data: bytes, n: int) -> None:
     try:
-        os.write(fd, data)
+        _real_write(fd, data)
     except OSError:
         pass
+
+
+_write: Any = _bind_write()
 
 
 # The epoll backend is imported with offset._core, so that it binds
@@ -165,4 +169,8 @@ def _os_write(fd: int, data: bytes, n: int) -> None:
 _EpollNetpoll: type[Netpoll] | None = None
 if hasattr(select, "epoll"):
     from ._netpoll_epoll import EpollNetpoll as _EpollNetpoll
+# The portable backend only where it may be chosen (it imports socket and
+# selectors), and then now: make_netpoll must import nothing (see _bind_write).
+if _EpollNetpoll is None or os.environ.get("OFFSET_NETPOLL") == "selectors":
+    from ._netpoll_selectors import SelectorsNetpoll as _SelectorsNetpoll
 

@@ -9,6 +9,7 @@ scheduler whose netpoller is the backend under test.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import select
 import socket
@@ -374,6 +375,23 @@ def test_wait_fd_timeout(sched_poller: Any, pair: tuple[socket.socket, socket.so
     ok, took, zero = run(main)  # type: ignore[misc]
     assert ok is False and zero is False
     assert 0.04 <= took < 2.0
+    assert sched_poller.nwaiting == 0
+    assert current_scheduler().timers.heap == []
+
+
+@pytest.mark.parametrize("timeout", [math.inf, math.nan, 1e12])
+def test_wait_fd_without_limit(sched_poller: Any, pair: tuple[socket.socket, socket.socket], timeout: float) -> None:
+    # A timeout no deadline can hold waits without limit, as the stdlib's
+    # own clock arithmetic does, and leaves nothing armed behind.
+    a, b = pair
+
+    def main() -> tuple[bool, bool]:
+        go(lambda: b.send(b"x"))
+        ready = wait_fd(a.fileno(), "r", timeout, a)
+        ready_any = wait_fds([(a.fileno(), "r")], timeout)
+        return ready, ready_any
+
+    assert run(main) == (True, True)
     assert sched_poller.nwaiting == 0
     assert current_scheduler().timers.heap == []
 
