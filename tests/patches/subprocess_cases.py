@@ -36,28 +36,6 @@ MAIN_THREAD_ONLY = {"sigchld_handler_reaps_before_wait", "sigchld_handler_reaps_
 SH = "/bin/sh"
 
 
-def _use_os_waits() -> None:
-    """Define the os area's wait patches if offset/patches/os.py does not
-    (it defines ``_child.OS_PATCHES``), and apply them if the os area is
-    patched already. A no-op unpatched (offset stays out) and once os.py
-    has them."""
-    if "offset" not in sys.modules:
-        return
-    from offset.patches import _child, _registry
-
-    patches = _registry._areas.get("os", [])
-    have = {p.path for p in patches}
-    os_patched = any(p.enabled for p in patches)
-    for path, factory in _child.OS_PATCHES:
-        if path not in have:
-            _registry.define("os", "os", path, factory)
-    if os_patched:
-        _registry.patch_area("os")
-
-
-_use_os_waits()
-
-
 def spawn(script: str) -> int:
     """A child running ``sh -c script``; its pid."""
     return os.posix_spawn(SH, [SH, "-c", script], os.environ)
