@@ -481,9 +481,11 @@ log.addHandler(handler)
 log.propagate = False
 log.setLevel(logging.INFO)
 errors = []
+finished = []
 def emit(ch):
     try:
         log.info(ch * 20)
+        finished.append(ch)
     except BaseException as e:
         errors.append(repr(e))
 def main():
@@ -505,7 +507,7 @@ def main():
     while data := parent_end.recv(10000):
         got += data
     os.waitpid(pid, 0)
-    while stream.getvalue().count("\\n") < 2:
+    while len(finished) + len(errors) < 2:
         time.sleep(0.01)
     return [got.decode(), sorted(stream.getvalue().splitlines()), errors]
 child.report(offset.run(main))
