@@ -188,8 +188,10 @@ def _c_ints(*values: Any) -> tuple[int, ...] | None:
     return tuple(out)
 
 
-def _make_waitpid(original: Any) -> Any:
-    def waitpid(*args: Any, **kwargs: Any) -> Any:
+def _make_pid_wait(original: Any) -> Any:
+    """waitpid(pid, options) and wait4(pid, options): one shape, one factory."""
+
+    def wait(*args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != 2 or current_goroutine() is None:
             return original(*args, **kwargs)
         ints = _c_ints(*args)
@@ -204,26 +206,7 @@ def _make_waitpid(original: Any) -> Any:
 
         return _until(probe, pid if pid > 0 and not options & _STATE_CHANGES else None)
 
-    return _registry.lean(waitpid, original)
-
-
-def _make_wait4(original: Any) -> Any:
-    def wait4(*args: Any, **kwargs: Any) -> Any:
-        if kwargs or len(args) != 2 or current_goroutine() is None:
-            return original(*args, **kwargs)
-        ints = _c_ints(*args)
-        if ints is None or ints[1] & _WNOHANG:
-            return original(*args)
-        pid, options = ints
-        nohang = options | _WNOHANG
-
-        def probe() -> Any:
-            r = original(pid, nohang)
-            return r if r[0] != 0 else None
-
-        return _until(probe, pid if pid > 0 and not options & _STATE_CHANGES else None)
-
-    return _registry.lean(wait4, original)
+    return _registry.lean(wait, original)
 
 
 def _make_wait3(original: Any) -> Any:
@@ -291,10 +274,10 @@ def _make_waitid(original: Any) -> Any:
 OS_PATCHES: list[tuple[str, Callable[[Any], Any]]] = [
     (name, factory)
     for name, factory in (
-        ("waitpid", _make_waitpid),
+        ("waitpid", _make_pid_wait),
         ("wait", _make_wait),
         ("wait3", _make_wait3),
-        ("wait4", _make_wait4),
+        ("wait4", _make_pid_wait),
         ("waitid", _make_waitid),
     )
     if hasattr(os, name)
