@@ -439,13 +439,15 @@ def test_wakeup_from_a_thread_that_then_ends_is_not_a_deadlock(monkeypatch):
     blocked goroutine and ends right then, the goroutine is runnable and
     there is no deadlock. Plain scheduling can produce this interleaving
     (a stress loop found it about once in 5000 runs); here it is forced by
-    letting the thread run and end at the moment the scheduler lists the
-    threads.
+    letting the thread run and end at the moment the scheduler counts the
+    threads (``_thread._count``, where deadlock detection looks first).
     """
+    from offset._core import _sched
+
     c = makechan()
     go_ahead = threading.Event()
     me = threading.get_ident()
-    real_enumerate = threading.enumerate
+    real_count = _sched._thread_count
     injected = []
 
     def plain():
@@ -454,18 +456,19 @@ def test_wakeup_from_a_thread_that_then_ends_is_not_a_deadlock(monkeypatch):
 
     t = Worker(plain)
 
-    def enumerate_after_the_thread_ran():
+    def count_after_the_thread_ran():
         if not injected and threading.get_ident() == me and t.is_alive():
             injected.append(True)
             go_ahead.set()
             t.join(BOUND)
-        return real_enumerate()
+        return real_count()
 
     def main():
         t.start()
         return c.recv()
 
-    monkeypatch.setattr(threading, "enumerate", enumerate_after_the_thread_ran)
+    monkeypatch.setattr(_sched, "_thread_count", count_after_the_thread_ran)
+    t0 = time.monotonic()
     try:
         result = run(main)
     finally:
@@ -473,6 +476,8 @@ def test_wakeup_from_a_thread_that_then_ends_is_not_a_deadlock(monkeypatch):
         monkeypatch.undo()
     t.finish()
     assert result == "from a thread that then ends"
+    assert injected  # the interleaving was forced, not reached by the thread's own timeout
+    assert time.monotonic() - t0 < BOUND / 2
 
 
 def test_wakeups_from_short_lived_threads_stress():
