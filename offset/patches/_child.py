@@ -66,7 +66,7 @@ from typing import Any, Callable, TypeVar
 from .._core import current_goroutine, sleep_ns, wait_fd
 from . import _registry
 
-__all__ = ["OS_PATCHES", "ExitWatch", "pidfds_usable"]
+__all__ = ["OS_PATCHES", "ExitWatch"]
 
 T = TypeVar("T")
 
@@ -91,11 +91,6 @@ _FOREVER = 1e9  # seconds, about 31 years
 _INT_MIN = -(2**31)
 _INT_MAX = 2**31 - 1
 _index = operator.index
-
-
-def pidfds_usable() -> bool:
-    """Whether child waits use pidfds here (False once the kernel refused one)."""
-    return _pidfd_ok[0]
 
 
 class ExitWatch:

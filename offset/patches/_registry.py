@@ -49,7 +49,6 @@ __all__ = [
     "unpatch_area",
     "unpatch_all",
     "is_enabled",
-    "areas",
 ]
 
 
@@ -120,11 +119,6 @@ def define(
     """
     with _lock:
         _areas.setdefault(area, []).append(Patch(area, module, path, factory, scan, restored))
-
-
-def areas() -> list[str]:
-    """The areas declared so far, in declaration order."""
-    return list(_areas)
 
 
 def function_wrapper(original: Any, wrapper: Callable[..., Any]) -> Any:
