@@ -42,8 +42,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Generic, Iterator, Protocol, TypeVar
+from collections.abc import Iterator
+from typing import Any, Generic, Protocol, TypeVar
 
+from . import _waitreason as waitreason
 from ._errors import PanicError
 from ._greenlet import getcurrent as _getcurrent
 from ._sched import G, ThreadParker, current_parker
@@ -80,7 +82,9 @@ class Waiter:
 
     __slots__ = ("g", "value", "ok", "sel", "case", "q")
 
-    def __init__(self, g: G | ThreadParker, value: Any = None, sel: SelectState | None = None, case: Any = None) -> None:
+    def __init__(
+        self, g: G | ThreadParker, value: Any = None, sel: SelectState | None = None, case: Any = None
+    ) -> None:
         self.g = g
         self.value = value
         self.ok = False
@@ -255,7 +259,7 @@ class Chan(Generic[T]):
         sendq.append(g)
         _release()
         try:
-            g.park("chan send")
+            g.park(waitreason.CHAN_SEND)
         except BaseException:
             _withdraw(sendq, g)
             g.value = None
@@ -301,7 +305,7 @@ class Chan(Generic[T]):
         recvq.append(g)
         _release()
         try:
-            g.park("chan receive")
+            g.park(waitreason.CHAN_RECEIVE)
         except BaseException:
             _withdraw(recvq, g)
             raise
@@ -338,7 +342,7 @@ class Chan(Generic[T]):
         recvq.append(g)
         _release()
         try:
-            g.park("chan receive")
+            g.park(waitreason.CHAN_RECEIVE)
         except BaseException:
             _withdraw(recvq, g)
             raise

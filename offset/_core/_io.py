@@ -68,6 +68,7 @@ import select as _select
 import time as _time
 from typing import Any
 
+from . import _waitreason as waitreason
 from ._netpoll import Netpoll
 from ._sched import G, current_goroutine
 from ._timers import TimerEntry
@@ -211,7 +212,7 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
         except RuntimeError:
             _join(poller, fd, mode, w)
         try:
-            g.park("IO wait")
+            g.park(waitreason.IO_WAIT)
         except BaseException:
             _withdraw(poller, fd, mode, w)
             if w.state != _WAITING:
@@ -226,7 +227,7 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
         _arm(poller, fd, mode, w, owner)
         s.timers.push(entry)
         try:
-            g.park("IO wait")
+            g.park(waitreason.IO_WAIT)
         except BaseException:
             s.timers.remove(entry)
             _withdraw(poller, fd, mode, w)
@@ -280,7 +281,7 @@ def wait_quiet(fd: int, owner: object) -> bool:
     w = _Waiter(g)
     poller.arm(fd, "r", w, owner)  # quiet() said no reader is armed
     try:
-        g.park("IO wait")
+        g.park(waitreason.IO_WAIT)
     except BaseException:
         _withdraw(poller, fd, "r", w)
         if w.state != _WAITING:
@@ -336,7 +337,7 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
     if entry is not None:
         s.timers.push(entry)
     try:
-        g.park("IO wait")
+        g.park(waitreason.IO_WAIT)
     except BaseException:
         if lead.state != _WAITING:
             g.stale += 1  # it fired or timed out: its ready() is owed (G.park)

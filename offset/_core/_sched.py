@@ -97,8 +97,10 @@ import time as _time
 from _thread import _count as _thread_count
 from _thread import allocate_lock as _allocate_lock
 from collections import deque
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from . import _waitreason as waitreason
 from ._errors import DeadlockError, GoroutineExit, InternalError
 from ._greenlet import Proc, getcurrent
 from ._netpoll import Netpoll, make_netpoll
@@ -157,7 +159,18 @@ class G:
     """
 
     __slots__ = (
-        "fn", "args", "kwargs", "ctx", "proc", "sched", "reason", "id", "value", "ok", "selcache", "stale",
+        "fn",
+        "args",
+        "kwargs",
+        "ctx",
+        "proc",
+        "sched",
+        "reason",
+        "id",
+        "value",
+        "ok",
+        "selcache",
+        "stale",
         "__weakref__",
     )
     sel = None
@@ -480,7 +493,7 @@ class Scheduler:
             return
         if main.proc is None or main.fn is None:
             return
-        if main.reason == "syscall":
+        if main.reason == waitreason.SYSCALL:
             claim = self.syscalls.get(main)
             if claim is not None:
                 try:
@@ -999,7 +1012,7 @@ def _nested_run(g: G, fn: Callable[..., T] | None, args: tuple[Any, ...], kwargs
     s.idle_waiters.append(g)
     _wake_idle_waiters(s)
     try:
-        g.park("run (waiting for goroutines)")
+        g.park(waitreason.RUN)
     except BaseException:
         if g in s.idle_waiters:
             s.idle_waiters.remove(g)
@@ -1019,7 +1032,7 @@ def gosched() -> None:
         return
     s = g.sched
     s.runq.append(g)
-    g.reason = "gosched"
+    g.reason = waitreason.GOSCHED
     try:
         s._switch_away()
     except BaseException:
@@ -1049,9 +1062,8 @@ def sleep_ns(d: int) -> None:
     entry = TimerEntry(_monotonic_ns() + d, _ready_entry, g)
     s.timers.push(entry)
     try:
-        g.park("sleep")
+        g.park(waitreason.SLEEP)
     except BaseException:
         if not s.timers.remove(entry):
             g.stale += 1  # it fired: its ready() is owed (G.park)
         raise
-

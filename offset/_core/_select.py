@@ -25,8 +25,9 @@ Cases whose channel is ``None`` are not accepted (a case needs a channel);
 from __future__ import annotations
 
 from random import random as _random
-from typing import Any, Union
+from typing import Any
 
+from . import _waitreason as waitreason
 from ._chan import AnyWaiter, Case, RecvCase, SelectState, SendCase, Waiter, _claim, _first_live, _refill, chanlock
 from ._errors import PanicError
 from ._sched import G, current_parker
@@ -104,7 +105,7 @@ def _perform(case: Case[Any]) -> AnyWaiter | None:
     return None
 
 
-SelectCase = Union[Case[Any], Default, None]
+SelectCase = Case[Any] | Default | None
 
 
 def select(*cases: SelectCase) -> Case[Any] | Default:
@@ -178,7 +179,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     g = current_parker()
     if not nreal:
         _release()
-        g.park("select (no cases)")  # only a stop (GoroutineExit) ends this
+        g.park(waitreason.SELECT_NO_CASES)  # only a stop (GoroutineExit) ends this
         raise AssertionError("select with no cases returned")  # pragma: no cover
 
     # Pass 2: wait on every case. A goroutine reuses its SelectState and
@@ -216,7 +217,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     _release()
     woken = False
     try:
-        g.park("select")
+        g.park(waitreason.SELECT)
         woken = True
     finally:
         # Pass 3: leave the queues of the cases that did not fire (on a
@@ -248,4 +249,3 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         case.value = value
         case.ok = fired.ok
     return case
-

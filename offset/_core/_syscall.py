@@ -59,8 +59,10 @@ import threading
 from _thread import allocate_lock as _allocate_lock
 from _thread import start_new_thread as _start_new_thread
 from collections import deque
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from . import _waitreason as waitreason
 from ._sched import G, current_goroutine, offset_thread_idents
 
 __all__ = ["blocking_call", "syscall", "max_threads"]
@@ -237,7 +239,7 @@ def blocking_call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     s.syscalls[g] = call.claim
     try:
         _get_pool().submit(call)
-        g.park("syscall")
+        g.park(waitreason.SYSCALL)
     finally:
         del s.syscalls[g]
     if call.ok:

@@ -22,7 +22,7 @@ from collections import deque
 from time import monotonic as _monotonic
 from typing import Any, Generic, TypeVar
 
-from .._core import SERVED, Sudog, WaitQueue, chanlock
+from .._core import SERVED, Sudog, WaitQueue, chanlock, waitreason
 from . import _registry
 
 __all__ = ["SimpleQueue", "patch", "unpatch", "is_patched"]
@@ -99,7 +99,7 @@ class SimpleQueue(Generic[T]):
             _acquire()
             # Woken by a put, a getter takes whatever is there; one that
             # finds it taken already (a get that never waited) waits again.
-            if not getters.park("queue.SimpleQueue.get", remaining, retry=items.__len__, abandon=self._pass_on):
+            if not getters.park(waitreason.QUEUE_GET, remaining, retry=items.__len__, abandon=self._pass_on):
                 raise _Empty
             try:
                 return items.popleft()

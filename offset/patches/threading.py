@@ -57,10 +57,11 @@ from __future__ import annotations
 import _thread
 import sys
 import weakref
+from collections.abc import Callable
 from time import monotonic_ns as _monotonic_ns
-from typing import Any, Callable
+from typing import Any
 
-from .._core import G, LockBase, current_goroutine, sleep_ns
+from .._core import G, LockBase, current_goroutine, sleep_ns, waitreason
 from .._core import Proc as _Proc
 from .._core import getcurrent as _getcurrent
 from . import _registry
@@ -108,16 +109,16 @@ class Lock(LockBase):
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Acquire the lock, as ``_thread.lock.acquire``; return whether it did."""
         if blocking is True and timeout == -1:
-            return self._held.acquire(False) or self._lock_slow("threading.Lock", None)
+            return self._held.acquire(False) or self._lock_slow(waitreason.THREADING_LOCK, None)
         t = _timeout(blocking, timeout)
         if self._held.acquire(False):
             return True
         if t == 0.0:
             return False
-        return self._lock_slow("threading.Lock", t)
+        return self._lock_slow(waitreason.THREADING_LOCK, t)
 
     def __enter__(self) -> bool:
-        return self._held.acquire(False) or self._lock_slow("threading.Lock", None)
+        return self._held.acquire(False) or self._lock_slow(waitreason.THREADING_LOCK, None)
 
     def release(self) -> None:
         """Release the lock, handing it to the first waiter if there is one.
@@ -203,7 +204,7 @@ class RLock(LockBase):
         if self._owner is me:
             self._count += 1
             return True
-        if not self._held.acquire(False) and (t == 0.0 or not self._lock_slow("threading.RLock", t)):
+        if not self._held.acquire(False) and (t == 0.0 or not self._lock_slow(waitreason.THREADING_RLOCK, t)):
             return False
         self._owner = me
         self._count = 1
@@ -216,7 +217,7 @@ class RLock(LockBase):
             self._count += 1
             return True
         if not self._held.acquire(False):
-            self._lock_slow("threading.RLock", None)
+            self._lock_slow(waitreason.THREADING_RLOCK, None)
         self._owner = me
         self._count = 1
         return True
@@ -258,7 +259,7 @@ class RLock(LockBase):
 
     def _acquire_restore(self, state: tuple[int, Any]) -> None:
         if not self._held.acquire(False):
-            self._lock_slow("threading.RLock", None)
+            self._lock_slow(waitreason.THREADING_RLOCK, None)
         self._count, self._owner = state
 
     def _recursion_count(self) -> int:
@@ -391,7 +392,12 @@ def _join_timeout(timeout: float | None = None) -> float | None:
     return timeout
 
 
-_LOCK_PATHS = [("_thread", "allocate_lock"), ("_thread", "LockType"), ("threading", "Lock"), ("threading", "_allocate_lock")]
+_LOCK_PATHS = [
+    ("_thread", "allocate_lock"),
+    ("_thread", "LockType"),
+    ("threading", "Lock"),
+    ("threading", "_allocate_lock"),
+]
 if hasattr(_thread, "lock"):  # 3.13 names the type too; pickle finds a class by it
     _LOCK_PATHS.append(("_thread", "lock"))
 for _module, _path in _LOCK_PATHS:

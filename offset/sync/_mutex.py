@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .._core import SERVED, LockBase, PanicError, Sudog, WaitQueue, chanlock
+from .._core import SERVED, LockBase, PanicError, Sudog, WaitQueue, chanlock, waitreason
 
 __all__ = ["Locker", "Mutex", "RWMutex"]
 
@@ -64,7 +64,7 @@ class Mutex(LockBase):
         thread blocks only itself.
         """
         if not self._held.acquire(False):
-            self._lock_slow("sync.Mutex.Lock", None)
+            self._lock_slow(waitreason.SYNC_MUTEX_LOCK, None)
 
     def try_lock(self) -> bool:
         """Lock the mutex if it is free; return whether it did (Go's Mutex.TryLock)."""
@@ -131,7 +131,7 @@ class RWMutex:
             self._readers += 1
             _release()
             return
-        self._rwait.park("sync.RWMutex.RLock", abandon=self._abandon_read)
+        self._rwait.park(waitreason.SYNC_RWMUTEX_RLOCK, abandon=self._abandon_read)
 
     def try_rlock(self) -> bool:
         """Lock for reading if that need not wait; return whether it did (Go's TryRLock)."""
@@ -167,7 +167,7 @@ class RWMutex:
             self._writer = True
             _release()
             return
-        self._wwait.park("sync.RWMutex.Lock", abandon=self._abandon_write)
+        self._wwait.park(waitreason.SYNC_RWMUTEX_LOCK, abandon=self._abandon_write)
 
     def try_lock(self) -> bool:
         """Lock for writing if that need not wait; return whether it did (Go's TryLock)."""

@@ -34,9 +34,10 @@ channel per wait, where a queue of parked waiters needs nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from .._core import SERVED, Chan, PanicError, Sudog, WaitQueue, chanlock, current_parker, makechan, select
+from .._core import SERVED, Chan, PanicError, Sudog, WaitQueue, chanlock, current_parker, makechan, select, waitreason
 from .._core import go as _go
 from ._mutex import Locker, Mutex
 
@@ -108,7 +109,7 @@ class WaitGroup:
         if not self._n:
             _release()
             return
-        self._waiters.park("sync.WaitGroup.Wait")
+        self._waiters.park(waitreason.SYNC_WAITGROUP_WAIT)
 
     def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` in a new goroutine tracked by the group.
@@ -212,7 +213,7 @@ class Cond:
                 self.signal()  # signalled before we could leave: pass it on
             raise
         try:
-            q.wait(w, "sync.Cond.Wait", abandon=self._abandon)
+            q.wait(w, waitreason.SYNC_COND_WAIT, abandon=self._abandon)
         finally:
             self.locker.lock()
 
@@ -294,7 +295,7 @@ class Semaphore:
             assert ctx is not None
             raise _ctx_err(ctx)
         if done is None:
-            self._waiters.park("semacquire", value=k, abandon=self._abandon)
+            self._waiters.park(waitreason.SEMACQUIRE, value=k, abandon=self._abandon)
             return
         granted: Chan[Any] = makechan()
         w = self._waiters.enqueue(_Closer(granted), k)
@@ -394,4 +395,3 @@ def _weight(k: object, name: str) -> int:
     if k < 0:
         raise ValueError(f"argument '{name}' must be >= 0, not {k}")
     return k
-
