@@ -41,8 +41,9 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 QUICK = "--quick" in sys.argv[1:]
 REPEAT = max(1, int(os.environ.get("BENCH_REPEAT", "1" if QUICK else "3")))
@@ -285,7 +286,10 @@ def report(rows: list[Row]) -> None:
     nleft = 2  # workload and unit are left-aligned, numbers right-aligned
 
     def line(cells: list[str]) -> str:
-        parts = [c.ljust(w) if i < nleft or i == len(cells) - 1 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        parts = [
+            c.ljust(w) if i < nleft or i == len(cells) - 1 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))
+        ]
         return " | ".join(parts).rstrip()
 
     print(line(head))

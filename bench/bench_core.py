@@ -271,7 +271,7 @@ def offset_fanin(n: int) -> None:
             go(producer, c)
         c0, c1, c2, c3, c4, c5, c6, c7 = chans
         for _ in range(per * NPROD):
-            select(
+            _ = select(
                 c0.if_recv(),
                 c1.if_recv(),
                 c2.if_recv(),
@@ -280,7 +280,7 @@ def offset_fanin(n: int) -> None:
                 c5.if_recv(),
                 c6.if_recv(),
                 c7.if_recv(),
-            ).value  # noqa: B018
+            ).value
 
     run(main)
 

@@ -110,7 +110,12 @@ def cached_reads(n: int) -> dict[str, list[float]]:
 
     def main() -> dict[str, list[float]]:
         fd = os.open(path, os.O_RDONLY)
-        files = [open(path, "rb", buffering=0), orig_open(path, "rb", buffering=0), open(path, "rb"), orig_open(path, "rb")]
+        files = [
+            open(path, "rb", buffering=0),
+            orig_open(path, "rb", buffering=0),
+            open(path, "rb"),
+            orig_open(path, "rb"),
+        ]
         kinds = {
             "os.read": (via_read(os.read, fd), via_read(orig_read, fd)),
             "os.pread": (via_pread(os.pread, fd), via_pread(orig_pread, fd)),

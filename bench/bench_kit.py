@@ -302,7 +302,9 @@ def main() -> None:
     rows.append(Row(f"Mutex lock+unlock, uncontended ({n:,})", "ns/pair", res, lower_is_better=True))
 
     n = size(N_CONTENDED) // CONTENDERS * CONTENDERS
-    res = measure({"offset": offset_mutex_contended, "gevent": gevent_mutex_contended}, n, unit="ns", label="mutex contended")
+    res = measure(
+        {"offset": offset_mutex_contended, "gevent": gevent_mutex_contended}, n, unit="ns", label="mutex contended"
+    )
     rows.append(
         Row(
             f"Mutex contended by {CONTENDERS} ({n:,})",
@@ -342,7 +344,16 @@ def main() -> None:
     for impl in ("offset", "gevent"):
         progress(f"sleeper memory: {impl} ...")
         res[impl] = isolated(globals()[f"{impl}_sleepers_memory"], n)
-    rows.append(Row(f"{n:,} sleepers, memory", "KiB/sleeper", res, lower_is_better=True, fmt="{:.2f}", words=("smaller", "larger")))
+    rows.append(
+        Row(
+            f"{n:,} sleepers, memory",
+            "KiB/sleeper",
+            res,
+            lower_is_better=True,
+            fmt="{:.2f}",
+            words=("smaller", "larger"),
+        )
+    )
 
     n = size(N_TIMERS)
     res = measure({"offset": offset_timers, "gevent": gevent_timers}, n, unit="ns", label="timers")
@@ -353,7 +364,16 @@ def main() -> None:
     for impl in ("offset", "gevent"):
         progress(f"timer memory: {impl} ...")
         res[impl] = isolated(globals()[f"{impl}_timers_memory"], n)
-    rows.append(Row(f"{n:,} pending timers, memory", "KiB/timer", res, lower_is_better=True, fmt="{:.2f}", words=("smaller", "larger")))
+    rows.append(
+        Row(
+            f"{n:,} pending timers, memory",
+            "KiB/timer",
+            res,
+            lower_is_better=True,
+            fmt="{:.2f}",
+            words=("smaller", "larger"),
+        )
+    )
 
     report(rows)
 

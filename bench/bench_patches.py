@@ -119,7 +119,7 @@ class Server:
             self.proc.stdout.close()
         self.err.close()
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -213,7 +213,9 @@ def recv_unpatched(n: int) -> dict[str, float]:
     plain = _time_recv(b.recv, fill, n)
 
     class Wrapped(socket.socket):
-        recv = wrapt.FunctionWrapper(socket.socket.recv, lambda wrapped, instance, args, kwargs: wrapped(*args, **kwargs))
+        recv = wrapt.FunctionWrapper(
+            socket.socket.recv, lambda wrapped, instance, args, kwargs: wrapped(*args, **kwargs)
+        )
 
     c = Wrapped(fileno=b.detach())
     _time_recv(c.recv, fill, n // 10)

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -157,7 +158,9 @@ def gevent_column(n: dict[str, int], repeat: int) -> dict[str, float]:
 
     def contended(k: int) -> None:
         lock, counter, per = threading.Lock(), [0], k // CONTENDERS
-        gevent.joinall([gevent.spawn(_contender, lock, counter, per, time.sleep) for _ in range(CONTENDERS)], raise_error=True)
+        gevent.joinall(
+            [gevent.spawn(_contender, lock, counter, per, time.sleep) for _ in range(CONTENDERS)], raise_error=True
+        )
         assert counter[0] == per * CONTENDERS, counter
 
     fns: dict[str, Callable[[int], None]] = {
@@ -225,13 +228,34 @@ def main() -> None:
     within3 = [Target("<=3x C lock", lambda r: r["offset"] <= 3 * r["threads"])]
     u, q, c = n["uncontended"], n["queue"], n["contended"]
     rows = [
-        Row(f"Lock `with lock:`, uncontended ({u:,}); threads: the C lock", "ns/op", res("lock"), lower_is_better=True, targets=within3),
-        Row("  the same, offset's Lock outside a goroutine", "ns/op", {**res("lock_outside"), "threads": res("lock")["threads"]}, lower_is_better=True),
-        Row(f"RLock `with lock:`, uncontended ({u:,}); threads: the C RLock", "ns/op", res("rlock"), lower_is_better=True,
-            targets=[Target("<=3x C RLock", lambda r: r["offset"] <= 3 * r["threads"])]),
+        Row(
+            f"Lock `with lock:`, uncontended ({u:,}); threads: the C lock",
+            "ns/op",
+            res("lock"),
+            lower_is_better=True,
+            targets=within3,
+        ),
+        Row(
+            "  the same, offset's Lock outside a goroutine",
+            "ns/op",
+            {**res("lock_outside"), "threads": res("lock")["threads"]},
+            lower_is_better=True,
+        ),
+        Row(
+            f"RLock `with lock:`, uncontended ({u:,}); threads: the C RLock",
+            "ns/op",
+            res("rlock"),
+            lower_is_better=True,
+            targets=[Target("<=3x C RLock", lambda r: r["offset"] <= 3 * r["threads"])],
+        ),
         Row(f"Event set+is_set, uncontended ({u:,})", "ns/op", res("event"), lower_is_better=True),
         Row(f"queue.Queue put+get, uncontended ({q:,})", "ns/op", res("queue"), lower_is_better=True),
-        Row(f"Lock contended by {CONTENDERS}, lock+sleep(0)+unlock ({c:,})", "ns/increment", res("contended"), lower_is_better=True),
+        Row(
+            f"Lock contended by {CONTENDERS}, lock+sleep(0)+unlock ({c:,})",
+            "ns/increment",
+            res("contended"),
+            lower_is_better=True,
+        ),
     ]
     report(rows)
 

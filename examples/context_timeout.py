@@ -6,8 +6,7 @@ then a select gives up on a channel that is never ready when the timeout's
 context is done (prints "context deadline exceeded").
 """
 
-from offset import go, maintask, makechan, run, select
-from offset import context, time
+from offset import context, go, maintask, makechan, run, select, time
 
 
 def gen(ctx):

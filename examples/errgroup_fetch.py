@@ -6,8 +6,7 @@ after 30 ms, and one slow fetch is cancelled through the group's context
 instead of running its full second. set_limit bounds the fetches in flight.
 """
 
-from offset import maintask, run, select
-from offset import context, errgroup, time
+from offset import context, errgroup, maintask, run, select, time
 
 MS = time.MILLISECOND
 

@@ -3,12 +3,11 @@
 Go: https://go.dev/tour/concurrency/1
 """
 
-from offset import go, maintask, run
-from offset import time
+from offset import go, maintask, run, time
 
 
 def say(s):
-    for i in range(5):
+    for _i in range(5):
         time.sleep(100 * time.MILLISECOND)
         print(s)
 

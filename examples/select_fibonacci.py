@@ -23,7 +23,7 @@ def main():
     quit = makechan()
 
     def f():
-        for i in range(10):
+        for _i in range(10):
             print(c.recv())
         quit.send(0)
 

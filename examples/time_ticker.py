@@ -5,8 +5,7 @@ times). A ticker ticks three times before it is stopped; a timer is
 stopped before it fires; a slow result loses to time.After.
 """
 
-from offset import go, maintask, makechan, run, select
-from offset import time
+from offset import go, maintask, makechan, run, select, time
 
 MS = time.MILLISECOND
 

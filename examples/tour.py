@@ -52,8 +52,12 @@ def nap(seconds):
 def start_server(delay_ms):
     proc = subprocess.Popen(
         [
-            sys.executable, os.path.join(HERE, "slow_server.py"), "--delay-ms", str(delay_ms),
-            "--tls", os.path.join(HERE, "tls", "localhost.pem"),
+            sys.executable,
+            os.path.join(HERE, "slow_server.py"),
+            "--delay-ms",
+            str(delay_ms),
+            "--tls",
+            os.path.join(HERE, "tls", "localhost.pem"),
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -8,6 +8,8 @@ cooperate. The contract is API.md; semantics are Go's unless it says
 otherwise.
 """
 
+# The patch layer is built on the core, so it is imported after it.
+from . import patches as patches  # noqa: E402
 from ._core import Case as Case
 from ._core import Chan as Chan
 from ._core import DeadlockError as DeadlockError
@@ -20,9 +22,6 @@ from ._core import makechan as makechan
 from ._core import run as run
 from ._core import select as select
 from ._core import syscall as syscall
-
-# The patch layer is built on the core, so it is imported after it.
-from . import patches as patches  # noqa: E402
 from .patches import patch_all as patch_all  # noqa: E402
 from .patches import unpatch_all as unpatch_all  # noqa: E402
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 import os
 import runpy
 import sys
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Callable, NoReturn
+from typing import Any, NoReturn
 
 _USAGE = """\
 usage: python -m offset script.py [args...]
@@ -95,8 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     if kind == "path":
         if not os.path.exists(target):
             print(
-                f"{sys.executable}: can't open file {os.path.abspath(target)!r}: "
-                f"[Errno 2] No such file or directory",
+                f"{sys.executable}: can't open file {os.path.abspath(target)!r}: [Errno 2] No such file or directory",
                 file=sys.stderr,
             )
             raise SystemExit(2)

@@ -34,7 +34,8 @@ lock makes cancelling a subtree a single critical section).
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._core import Chan, PanicError, current_goroutine, go, makechan, select
 from .time import Timer, _call_after, now

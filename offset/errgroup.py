@@ -20,7 +20,8 @@ not held by the group: it ends ``run()`` as it would from any goroutine.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import context as _context
 from ._core import Chan, PanicError, chanlock, default, makechan, select
@@ -81,7 +82,9 @@ class Group:
         self._start(fn, args, kwargs, sem)
         return True
 
-    def _start(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], sem: Chan[None] | None) -> None:
+    def _start(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], sem: Chan[None] | None
+    ) -> None:
         wg = self._wg
         wg.add(1)
 

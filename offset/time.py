@@ -62,7 +62,8 @@ from __future__ import annotations
 
 import threading
 import time as _stdtime
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._core import Chan, TimerEntry, current_goroutine, default, go, select
 from ._core import Scheduler as _Scheduler
@@ -169,7 +170,20 @@ _CALL = 2  # call fn(*args) right on the loop (offset.context's deadlines)
 class _Base:
     """What Timer and Ticker share: the state machine and the two backends."""
 
-    __slots__ = ("_c", "_kind", "_fn", "_args", "_period", "_when", "_active", "_gen", "_sched", "_entry", "_thread", "__weakref__")
+    __slots__ = (
+        "_c",
+        "_kind",
+        "_fn",
+        "_args",
+        "_period",
+        "_when",
+        "_active",
+        "_gen",
+        "_sched",
+        "_entry",
+        "_thread",
+        "__weakref__",
+    )
     _c: _TimerChan | None  # made on first use
     _sched: _Scheduler | None  # the owner; None for the thread fallback
     _entry: TimerEntry | None  # the owner's heap entry; None for the thread fallback

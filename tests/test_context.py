@@ -14,10 +14,9 @@ import threading
 from typing import Any
 
 import pytest
-
-from offset import PanicError, default, go, makechan, run, select
-from offset import context, time
 from support import heap_len, poll, run_example
+
+from offset import PanicError, context, default, go, makechan, run, select, time
 
 MS = time.MILLISECOND
 SLACK = 2 * time.SECOND

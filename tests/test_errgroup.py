@@ -13,10 +13,9 @@ import threading
 from typing import Any
 
 import pytest
-
-from offset import DeadlockError, PanicError, gosched, makechan, run, select
-from offset import context, errgroup, sync, time
 from support import run_example
+
+from offset import DeadlockError, PanicError, context, errgroup, gosched, makechan, run, select, sync, time
 
 TIMEOUT = 10.0
 
@@ -170,7 +169,9 @@ def test_try_go_and_limit_changes() -> None:
         gate = makechan()
         assert g.try_go(gate.recv)
         assert not g.try_go(lambda: None)  # at the limit
-        with pytest.raises(PanicError, match=r"^errgroup: modify limit while 1 goroutines in the group are still active$"):
+        with pytest.raises(
+            PanicError, match=r"^errgroup: modify limit while 1 goroutines in the group are still active$"
+        ):
             g.set_limit(2)
         gate.send(None)
         g.wait()

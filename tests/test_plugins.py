@@ -16,7 +16,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from patches.conftest import run_child
 
 # A fake distribution on sys.path: its entry point hooks "fake_target" with
@@ -78,7 +77,9 @@ def run(tmp_path: Path, body: str, entry_points: str | None = None) -> dict[str,
 
 
 def test_plugin_runs_when_its_target_is_imported_and_once(tmp_path: Path) -> None:
-    r = run(tmp_path, """
+    r = run(
+        tmp_path,
+        """
         plugins.install()
         before = list(fake_log.CALLS)            # nothing yet, not even the plugin's module
         import fake_target
@@ -90,7 +91,8 @@ def test_plugin_runs_when_its_target_is_imported_and_once(tmp_path: Path) -> Non
             "value": fake_target.VALUE, "installed": plugins.is_installed(),
             "state": [s for t, ref, s in plugins.plugins() if t == "fake_target"],
         })
-    """)
+    """,
+    )
     assert r["before"] == []
     assert r["after"] == ["plugin module imported", ["apply", "fake_target"]]
     assert r["end"] == r["after"]
@@ -100,16 +102,21 @@ def test_plugin_runs_when_its_target_is_imported_and_once(tmp_path: Path) -> Non
 
 
 def test_plugin_for_a_module_already_imported_runs_at_install(tmp_path: Path) -> None:
-    r = run(tmp_path, """
+    r = run(
+        tmp_path,
+        """
         import fake_target
         plugins.install()
         child.report({"calls": fake_log.CALLS, "value": fake_target.VALUE})
-    """)
+    """,
+    )
     assert r == {"calls": ["plugin module imported", ["apply", "fake_target"]], "value": 100}
 
 
 def test_uninstall_undoes_and_stops_the_hooks_and_install_starts_over(tmp_path: Path) -> None:
-    r = run(tmp_path, """
+    r = run(
+        tmp_path,
+        """
         import fake_target
         plugins.install()
         plugins.uninstall()
@@ -123,7 +130,9 @@ def test_uninstall_undoes_and_stops_the_hooks_and_install_starts_over(tmp_path: 
             "undone": undone, "value": value_after_uninstall, "after_other": after_other,
             "end": fake_log.CALLS, "value_end": fake_target.VALUE, "installed": plugins.is_installed(),
         })
-    """, entry_points="fake_target = fake_plugin:apply\nfake_other = fake_plugin:apply_other\n")
+    """,
+        entry_points="fake_target = fake_plugin:apply\nfake_other = fake_plugin:apply_other\n",
+    )
     assert r["undone"] == ["plugin module imported", ["apply", "fake_target"], ["undo", "fake_target"]]
     assert r["value"] == 1
     assert r["after_other"] == r["undone"]
@@ -135,7 +144,9 @@ def test_uninstall_undoes_and_stops_the_hooks_and_install_starts_over(tmp_path: 
 def test_uninstall_of_a_plugin_that_did_not_run_and_undo_order(tmp_path: Path) -> None:
     # Two plugins on one target; undone newest first. Then a hook stopped
     # before its target was imported never runs, even on a later import.
-    r = run(tmp_path, """
+    r = run(
+        tmp_path,
+        """
         plugins.install()
         import fake_target
         plugins.uninstall()
@@ -145,17 +156,24 @@ def test_uninstall_of_a_plugin_that_did_not_run_and_undo_order(tmp_path: Path) -
         plugins.uninstall()
         import fake_other
         child.report({"first": first, "second": fake_log.CALLS})
-    """, entry_points="fake_target = fake_plugin:apply\nfake_target = fake_plugin:apply_other\n"
-                      "fake_other = fake_plugin:apply_other\n")
+    """,
+        entry_points="fake_target = fake_plugin:apply\nfake_target = fake_plugin:apply_other\n"
+        "fake_other = fake_plugin:apply_other\n",
+    )
     assert r["first"] == [
-        "plugin module imported", ["apply", "fake_target"], ["apply_other", "fake_target"], ["undo", "fake_target"],
+        "plugin module imported",
+        ["apply", "fake_target"],
+        ["apply_other", "fake_target"],
+        ["undo", "fake_target"],
     ]
     # The second install ran the fake_target plugins again (imported), not fake_other's.
     assert r["second"] == [["apply", "fake_target"], ["apply_other", "fake_target"], ["undo", "fake_target"]]
 
 
 def test_a_failing_plugin_warns_and_the_import_goes_on(tmp_path: Path) -> None:
-    r = run(tmp_path, """
+    r = run(
+        tmp_path,
+        """
         plugins.install()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -166,7 +184,9 @@ def test_a_failing_plugin_warns_and_the_import_goes_on(tmp_path: Path) -> None:
             "imported": "fake_target" in sys.modules and "fake_other" in sys.modules,
             "states": sorted(s for t, ref, s in plugins.plugins() if t.startswith("fake")),
         })
-    """, entry_points="fake_target = fake_plugin:broken\nfake_other = no_such_module:apply\n")
+    """,
+        entry_points="fake_target = fake_plugin:broken\nfake_other = no_such_module:apply\n",
+    )
     assert r["imported"] is True
     assert r["states"] == ["failed", "failed"]
     (cat1, msg1), (cat2, msg2) = r["warnings"]  # type: ignore[misc]
@@ -183,7 +203,9 @@ def test_a_failing_plugin_warns_and_the_import_goes_on(tmp_path: Path) -> None:
 
 
 def test_a_failing_plugin_fails_the_import_when_its_warning_is_an_error(tmp_path: Path) -> None:
-    r = run(tmp_path, """
+    r = run(
+        tmp_path,
+        """
         warnings.simplefilter("error", plugins.PluginWarning)
         plugins.install()
         try:
@@ -193,7 +215,9 @@ def test_a_failing_plugin_fails_the_import_when_its_warning_is_an_error(tmp_path
         else:
             outcome = ["imported"]
         child.report({"outcome": outcome})
-    """, entry_points="fake_target = fake_plugin:bad_return\n")
+    """,
+        entry_points="fake_target = fake_plugin:bad_return\n",
+    )
     assert r["outcome"] == [
         "raised",
         "offset plugin fake_plugin:bad_return for 'fake_target' failed, so fake_target waits without offset "
@@ -204,22 +228,28 @@ def test_a_failing_plugin_fails_the_import_when_its_warning_is_an_error(tmp_path
 def test_builtin_psycopg_plugin_listed_once(tmp_path: Path) -> None:
     # Built in (a source checkout) and, when offset is installed, an entry
     # point too: one plugin either way.
-    r = run(tmp_path, """
+    r = run(
+        tmp_path,
+        """
         plugins.install()
         child.report({"psycopg": [p for p in plugins.plugins() if p[0] == "psycopg"]})
-    """)
+    """,
+    )
     assert r["psycopg"] == [["psycopg", "offset.plugins.psycopg:apply", "pending"]]
 
 
 def test_patch_all_installs_the_plugins_and_unpatch_all_uninstalls_them(tmp_path: Path) -> None:
-    r = run(tmp_path, """
+    r = run(
+        tmp_path,
+        """
         import offset
         offset.patch_all()
         import fake_target
         patched = (plugins.is_installed(), fake_target.VALUE)
         offset.unpatch_all()
         child.report({"patched": patched, "unpatched": (plugins.is_installed(), fake_target.VALUE)})
-    """)
+    """,
+    )
     assert r == {"patched": [True, 100], "unpatched": [False, 1]}
 
 
@@ -256,7 +286,9 @@ def ticker(ticks, stop):
 
 @needs_psycopg
 def test_psycopg_wait_parks_only_the_goroutine_and_sends_ready() -> None:
-    r = run_child(PSYCOPG_PRELUDE + textwrap.dedent("""
+    r = run_child(
+        PSYCOPG_PRELUDE
+        + textwrap.dedent("""
         def main():
             a, b = socket.socketpair()
             ticks, stop, sent = [], [], []
@@ -274,7 +306,8 @@ def test_psycopg_wait_parks_only_the_goroutine_and_sends_ready() -> None:
             return {"data": data.decode(), "sent": sent, "ticks": len(ticks), "wall": wall,
                     "wraps": waiting.wait.__wrapped__ is psycopg.waiting.wait_c}
         child.report(offset.run(main))
-    """))
+    """)
+    )
     assert r["data"] == "hello"
     # Two or three Ready.NONE (at 0.1, 0.2, maybe 0.3 s) and then Ready.R.
     assert r["sent"][-1] == 1 and set(r["sent"][:-1]) == {0} and 2 <= len(r["sent"]) - 1 <= 3
@@ -285,7 +318,9 @@ def test_psycopg_wait_parks_only_the_goroutine_and_sends_ready() -> None:
 
 @needs_psycopg
 def test_psycopg_wait_timeout_and_zero_interval() -> None:
-    r = run_child(PSYCOPG_PRELUDE + textwrap.dedent("""
+    r = run_child(
+        PSYCOPG_PRELUDE
+        + textwrap.dedent("""
         def main():
             a, b = socket.socketpair()
             sent = []
@@ -306,7 +341,8 @@ def test_psycopg_wait_timeout_and_zero_interval() -> None:
             a.close(); b.close()
             return out
         child.report(offset.run(main))
-    """))
+    """)
+    )
     assert r["timeout"] == ["_WaitTimeout", "wait timeout expired"]
     assert 0.18 < r["wall"] < 0.8
     assert r["sent"] == [0]
@@ -315,7 +351,9 @@ def test_psycopg_wait_timeout_and_zero_interval() -> None:
 
 @needs_psycopg
 def test_psycopg_wait_rw_and_conn_with_changing_fd() -> None:
-    r = run_child(PSYCOPG_PRELUDE + textwrap.dedent("""
+    r = run_child(
+        PSYCOPG_PRELUDE
+        + textwrap.dedent("""
         def gen_rw(sent):
             ready = yield Wait.RW          # a fresh socket: writable at once
             sent.append(int(ready))
@@ -341,7 +379,8 @@ def test_psycopg_wait_rw_and_conn_with_changing_fd() -> None:
                 s.close()
             return {"rv": rv, "sent": sent, "rv2": rv2.decode(), "sent2": sent2}
         child.report(offset.run(main))
-    """))
+    """)
+    )
     assert r["rv"] == "done" and r["sent"] == [2]  # writable, nothing to read
     assert r["rv2"] == "x"
     assert r["sent2"][0] == 2 and r["sent2"][-1] == 1 and set(r["sent2"][1:-1]) == {0}
@@ -349,7 +388,9 @@ def test_psycopg_wait_rw_and_conn_with_changing_fd() -> None:
 
 @needs_psycopg
 def test_psycopg_wait_in_a_plain_thread_is_the_original_and_undo_restores_it() -> None:
-    r = run_child(PSYCOPG_PRELUDE + textwrap.dedent("""
+    r = run_child(
+        PSYCOPG_PRELUDE
+        + textwrap.dedent("""
         seen = []
         def spy(*args, **kwargs):
             seen.append(current_goroutine() is None)
@@ -373,13 +414,16 @@ def test_psycopg_wait_in_a_plain_thread_is_the_original_and_undo_restores_it() -
         out["seen"] = seen
         a.close(); b.close()
         child.report(out)
-    """))
+    """)
+    )
     assert r == {"thread": "x", "before_run": "y", "restored": True, "seen": [True, True]}
 
 
 @needs_psycopg
 def test_psycopg_wait_on_a_closed_fd_raises_operational_error_and_hangup_reads() -> None:
-    r = run_child(PSYCOPG_PRELUDE + textwrap.dedent("""
+    r = run_child(
+        PSYCOPG_PRELUDE
+        + textwrap.dedent("""
         def gen_once(state):
             ready = yield state
             return int(ready)
@@ -401,5 +445,6 @@ def test_psycopg_wait_on_a_closed_fd_raises_operational_error_and_hangup_reads()
                 out["closed"] = [type(e).__name__, str(e), type(e.__cause__).__name__]
             return out
         child.report(offset.run(main))
-    """))
+    """)
+    )
     assert r == {"closed": ["OperationalError", "connection socket closed", "OSError"], "hangup": 1}

@@ -12,16 +12,16 @@ nothing sleeps to let things settle: tests poll for the state they need.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from support import run_example
 
 import offset
 import offset.sync.atomic
-from offset import DeadlockError, PanicError, go, gosched, makechan, run, select
-from offset import context, sync, time
+from offset import DeadlockError, PanicError, context, go, gosched, makechan, run, select, sync, time
 from offset.sync import atomic
-from support import run_example
 
 TIMEOUT = 10.0  # seconds: every wait in these tests is bounded by this
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-
-from offset import DeadlockError, default, go, gosched, makechan, run, select
-from offset import sync, time
-from offset._core import current_goroutine
 from support import heap_len, poll, run_example
+
+from offset import DeadlockError, default, go, gosched, makechan, run, select, sync, time
+from offset._core import current_goroutine
 
 MS = time.MILLISECOND
 SLACK = 2 * time.SECOND  # how late anything may be on a loaded machine

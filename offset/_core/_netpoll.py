@@ -173,4 +173,3 @@ if hasattr(select, "epoll"):
 # selectors), and then now: make_netpoll must import nothing (see _bind_write).
 if _EpollNetpoll is None or os.environ.get("OFFSET_NETPOLL") == "selectors":
     from ._netpoll_selectors import SelectorsNetpoll as _SelectorsNetpoll
-

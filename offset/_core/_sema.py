@@ -57,13 +57,14 @@ from __future__ import annotations
 
 from _thread import allocate_lock as _allocate_lock
 from collections import deque
+from collections.abc import Callable
 from time import monotonic_ns as _monotonic_ns
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ._chan import chanlock
-from ._sched import G, ThreadParker
 from ._greenlet import Proc
 from ._greenlet import getcurrent as _getcurrent
+from ._sched import G, ThreadParker
 from ._timers import TimerEntry
 
 __all__ = ["LockBase", "Parker", "Sudog", "WaitQueue", "WAITING", "SERVED", "TIMEDOUT", "WITHDRAWN"]
@@ -318,7 +319,6 @@ def _ceil_ns(seconds: float) -> int:
     ns = seconds * 1e9
     n = int(ns)
     return n + 1 if n < ns else n
-
 
 
 class LockBase:

@@ -98,7 +98,8 @@ from _thread import allocate_lock as _allocate_lock
 from _thread import get_ident as _get_ident
 from _thread import start_new_thread as _start_new_thread
 from collections import deque
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ._chan import Chan
 from ._errors import PanicError

@@ -39,10 +39,11 @@ entries cost ~1 us.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from heapq import heapify as _heapify
 from heapq import heappop as _heappop
 from heapq import heappush as _heappush
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["TimerEntry", "TimerHeap"]
 
@@ -54,9 +55,7 @@ class TimerEntry:
 
     __slots__ = ("when", "index", "key", "fn", "arg", "keepalive")
 
-    def __init__(
-        self, when: int, fn: Callable[[Any], None], arg: Any, keepalive: bool = False
-    ) -> None:
+    def __init__(self, when: int, fn: Callable[[Any], None], arg: Any, keepalive: bool = False) -> None:
         self.when = when
         self.index = -1  # 0 while scheduled, -1 when not
         self.key = -1  # the heap key while scheduled

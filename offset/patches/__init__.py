@@ -85,8 +85,21 @@ from ._registry import patch_area as _patch_area
 from ._registry import unpatch_all as _unpatch_all
 
 __all__ = [
-    "patch_all", "unpatch_all", "is_patched", "PatchWarning", "dns", "os", "queue", "select", "selectors",
-    "signal", "socket", "ssl", "subprocess", "threading", "time",
+    "patch_all",
+    "unpatch_all",
+    "is_patched",
+    "PatchWarning",
+    "dns",
+    "os",
+    "queue",
+    "select",
+    "selectors",
+    "signal",
+    "socket",
+    "ssl",
+    "subprocess",
+    "threading",
+    "time",
 ]
 
 # The order patch_all applies areas in; unpatch_all undoes them in reverse.
@@ -97,7 +110,17 @@ __all__ = [
 # correctness. It is fixed so that every program patches and unpatches in
 # the same order, which keeps PatchWarnings and tracebacks reproducible.
 AREAS = (
-    "time", "socket", "dns", "select", "selectors", "signal", "threading", "queue", "ssl", "os", "subprocess",
+    "time",
+    "socket",
+    "dns",
+    "select",
+    "selectors",
+    "signal",
+    "threading",
+    "queue",
+    "ssl",
+    "os",
+    "subprocess",
 )
 
 
@@ -117,7 +140,7 @@ def patch_all(**areas: bool) -> None:
     Raises:
         TypeError: an argument names no area.
     """
-    for name, wanted in areas.items():
+    for name, _wanted in areas.items():
         if name not in AREAS:
             raise TypeError(
                 f"patch_all() got an unexpected keyword argument {name!r}; the areas are: {', '.join(AREAS)}"

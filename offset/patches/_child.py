@@ -61,7 +61,8 @@ from __future__ import annotations
 import errno
 import operator
 import os
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .._core import current_goroutine, sleep_ns, wait_fd
 from . import _registry

@@ -36,8 +36,9 @@ import importlib
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 __all__ = [
     "PatchWarning",
@@ -63,7 +64,16 @@ class Patch:
     """One attribute to replace: where it is, and how to build the replacement."""
 
     __slots__ = (
-        "area", "module", "path", "factory", "scan", "restored", "enabled", "hooked", "original", "replacement",
+        "area",
+        "module",
+        "path",
+        "factory",
+        "scan",
+        "restored",
+        "enabled",
+        "hooked",
+        "original",
+        "replacement",
     )
 
     def __init__(

@@ -18,9 +18,9 @@ the original is called directly.
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 import _socket
+from collections.abc import Callable
+from typing import Any
 
 from .._core import blocking_call, current_goroutine
 from . import _registry

@@ -128,7 +128,8 @@ import stat
 import sys
 import threading
 import time as _time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from warnings import warn as _warn
 
 from .._core import blocking_call, current_goroutine, wait_fd
@@ -337,9 +338,7 @@ def _pool_write(fd: int, views: list[memoryview], offset: int) -> int:
     return os.pwritev(fd, views, offset)
 
 
-def _write_from(
-    fd: int, views: list[Any], offset: int, direct: Callable[..., Any], args: tuple[Any, ...] = ()
-) -> Any:
+def _write_from(fd: int, views: list[Any], offset: int, direct: Callable[..., Any], args: tuple[Any, ...] = ()) -> Any:
     """Write ``views`` to ``fd`` as a blocking write would, parking only the
     goroutine. Returns the count, or ``(direct(),)``."""
     pwritev = _pwritev
@@ -559,9 +558,7 @@ def _make_pread(original: Any) -> Any:
     local = _local
     nowait = _NOWAIT
 
-    def pread(
-        fd: Any = _MISSING, n: Any = _MISSING, offset: Any = _MISSING, /, *more: Any, **kwargs: Any
-    ) -> Any:
+    def pread(fd: Any = _MISSING, n: Any = _MISSING, offset: Any = _MISSING, /, *more: Any, **kwargs: Any) -> Any:
         if (
             type(n) is int
             and 0 < n <= _SCRATCH_MAX

@@ -35,8 +35,8 @@ from __future__ import annotations
 import operator
 import select as _select
 import time as _time
-from typing import Any, Callable
-
+from collections.abc import Callable
+from typing import Any
 
 from .._core import blocking_call, current_goroutine, notify_close, wait_fd, wait_fds
 from . import _registry
@@ -92,9 +92,7 @@ def _fd(obj: Any) -> int:
 # -- select.select -----------------------------------------------------------
 
 
-def _select_wrapper(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
+def _select_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if current_goroutine() is None or kwargs or not 3 <= len(args) <= 4:
         return wrapped(*args, **kwargs)
     valid, secs = _seconds(args[3] if len(args) == 4 else None, 1.0, _SELECT_MAX, negative_is_forever=False)
@@ -310,9 +308,13 @@ def _make_epoll(original: Any) -> Any:
     return epoll
 
 
-_registry.define(AREA, "select", "select", lambda original: _registry.function_wrapper(original, _select_wrapper), scan=True)
+_registry.define(
+    AREA, "select", "select", lambda original: _registry.function_wrapper(original, _select_wrapper), scan=True
+)
 if hasattr(_select, "poll"):
-    _registry.define(AREA, "select", "poll", lambda original: _registry.function_wrapper(original, _poll_wrapper), scan=True)
+    _registry.define(
+        AREA, "select", "poll", lambda original: _registry.function_wrapper(original, _poll_wrapper), scan=True
+    )
 if hasattr(_select, "epoll"):
     _registry.define(AREA, "select", "epoll", _make_epoll, scan=True)
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import selectors as _selectors
 import time as _time
-from typing import Any, Callable
-
+from collections.abc import Callable
+from typing import Any
 
 from .._core import current_goroutine, wait_fd, wait_fds
 from . import _registry

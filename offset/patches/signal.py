@@ -49,7 +49,8 @@ inside offset's code in a goroutine is not safe. Install handlers after
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # no stub: signal.py builds on it
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .._core import NOT_HELD, WrappedHandler, program_handler, set_handler_wrapping, set_program_handler
 from . import _registry

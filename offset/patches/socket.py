@@ -49,14 +49,14 @@ I/O call of a server.
 
 from __future__ import annotations
 
+import _socket
 import errno
 import operator
 import os
 import sys
 import time as _time
-from typing import Any, Callable
-
-import _socket
+from collections.abc import Callable
+from typing import Any
 
 from .._core import blocking_call, current_goroutine, mark_drained, notify_close, wait_fd, wait_quiet
 from . import _registry
@@ -765,7 +765,10 @@ if hasattr(_ss, "recvmsg"):
     ]
 if hasattr(_ss, "sendmsg"):
     _TABLE.append(
-        ("sendmsg", _make_addressed("w", _flags_injector(2, ([],), keywords=False), 3, _sendmsg_parses, sequences=(0, 1)))
+        (
+            "sendmsg",
+            _make_addressed("w", _flags_injector(2, ([],), keywords=False), 3, _sendmsg_parses, sequences=(0, 1)),
+        )
     )
 _TABLE += [
     ("_sendfile_use_sendfile", _make_sendfile),

@@ -100,10 +100,10 @@ Rejected designs:
 
 from __future__ import annotations
 
-import time as _time
-from typing import Any, Callable
-
 import _socket
+import time as _time
+from collections.abc import Callable
+from typing import Any
 
 from .._core import current_goroutine, wait_fd
 from . import _registry

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any, Callable
-
+from collections.abc import Callable
+from typing import Any
 
 from .._core import current_goroutine, sleep_ns
 from . import _registry

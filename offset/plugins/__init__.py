@@ -65,8 +65,8 @@ import importlib.metadata
 import threading
 import traceback
 import warnings
+from collections.abc import Callable
 from types import ModuleType
-from typing import Callable
 
 import wrapt
 
@@ -243,4 +243,3 @@ def plugins() -> list[tuple[str, str, str]]:
     names = {_PENDING: "pending", _RUNNING: "running", _APPLIED: "applied", _FAILED: "failed"}
     with _lock:
         return [(p.target, p.ref, names[p.state]) for p in _plugins]
-

@@ -64,9 +64,10 @@ import importlib
 import inspect
 import os
 import select as _select
+from collections.abc import Callable, Generator
 from time import monotonic
 from types import ModuleType
-from typing import Any, Callable, Generator, TypeVar
+from typing import Any, TypeVar
 
 from .._core import current_goroutine, wait_fd, wait_fds
 

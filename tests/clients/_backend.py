@@ -114,7 +114,7 @@ class Backend:
             self.proc.stdout.close()
         self.err.close()
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -39,11 +39,11 @@ import subprocess
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, NoReturn
+from typing import Any, NoReturn
 
 import pytest
-
 from patches.conftest import run_child
 
 HOST = "127.0.0.1"
@@ -101,8 +101,9 @@ def collect(done, n, limit):
 """
 
 
-def run_offset(code: str, *, timeout: float = 30.0, params: dict[str, Any] | None = None,
-               env: dict[str, str] | None = None) -> Any:
+def run_offset(
+    code: str, *, timeout: float = 30.0, params: dict[str, Any] | None = None, env: dict[str, str] | None = None
+) -> Any:
     """Run ``code`` under ``python -m offset`` in a fresh interpreter.
 
     ``code`` (dedented) is the script: its top-level code is the main
@@ -187,9 +188,28 @@ def redis_server() -> Iterator[RedisServer]:
         log = os.path.join(d, "redis.log")
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [binary, "--port", str(port), "--bind", HOST, "--dir", d, "--save", "", "--appendonly", "no",
-                 "--daemonize", "no", "--maxclients", "2000", "--logfile", ""],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    binary,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    HOST,
+                    "--dir",
+                    d,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "no",
+                    "--maxclients",
+                    "2000",
+                    "--logfile",
+                    "",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         try:
             _wait_until(lambda: _redis_pings(port), proc, "redis-server", log)
@@ -243,8 +263,9 @@ def _unprivileged_user() -> pwd.struct_passwd:
             pass
     useradd = shutil.which("useradd")
     if useradd is not None:
-        subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "offsettest"],
-                       capture_output=True)
+        subprocess.run(
+            [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "offsettest"], capture_output=True
+        )
         try:
             return pwd.getpwnam("offsettest")
         except KeyError:
@@ -267,8 +288,9 @@ def _pg_ready(datadir: str) -> bool:
 def postgres_server() -> Iterator[PostgresServer]:
     bindir = postgres_bindir()
     if bindir is None:
-        missing("PostgreSQL not found: no initdb/postgres in PATH or /usr/lib/postgresql/*/bin "
-                "(apt-get install postgresql)")
+        missing(
+            "PostgreSQL not found: no initdb/postgres in PATH or /usr/lib/postgresql/*/bin (apt-get install postgresql)"
+        )
     run_as: dict[str, Any] = {}
     tmp = tempfile.mkdtemp(prefix="offset-pg-")
     if os.geteuid() == 0:
@@ -283,9 +305,24 @@ def postgres_server() -> Iterator[PostgresServer]:
     proc: subprocess.Popen[bytes] | None = None
     try:
         init = subprocess.run(
-            [os.path.join(bindir, "initdb"), "-D", datadir, "-U", user, "--auth=trust", "--no-sync",
-             "-E", "UTF8", "--locale=C"],
-            capture_output=True, text=True, cwd=tmp, env=env, timeout=STARTUP_TIMEOUT, **run_as,
+            [
+                os.path.join(bindir, "initdb"),
+                "-D",
+                datadir,
+                "-U",
+                user,
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+            env=env,
+            timeout=STARTUP_TIMEOUT,
+            **run_as,
         )
         if init.returncode != 0:
             pytest.fail(f"initdb failed ({init.returncode}):\n{init.stdout}\n{init.stderr}", pytrace=False)
@@ -294,10 +331,33 @@ def postgres_server() -> Iterator[PostgresServer]:
             if run_as:
                 os.chown(log, run_as["user"], run_as["group"])
             proc = subprocess.Popen(
-                [os.path.join(bindir, "postgres"), "-D", datadir, "-p", str(port), "-h", HOST, "-k", tmp,
-                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                 "-c", "max_connections=200", "-c", "shared_buffers=16MB"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp, env=env, **run_as,
+                [
+                    os.path.join(bindir, "postgres"),
+                    "-D",
+                    datadir,
+                    "-p",
+                    str(port),
+                    "-h",
+                    HOST,
+                    "-k",
+                    tmp,
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                    "-c",
+                    "shared_buffers=16MB",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=tmp,
+                env=env,
+                **run_as,
             )
         _wait_until(lambda: _pg_ready(datadir), proc, "postgres", log)
         yield PostgresServer(HOST, port, user, "postgres")
@@ -308,6 +368,13 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 __all__ = [
-    "HOST", "PostgresServer", "RedisServer", "free_port", "missing", "postgres_bindir", "require",
-    "run_offset", "under_ci",
+    "HOST",
+    "PostgresServer",
+    "RedisServer",
+    "free_port",
+    "missing",
+    "postgres_bindir",
+    "require",
+    "run_offset",
+    "under_ci",
 ]

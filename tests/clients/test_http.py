@@ -19,7 +19,8 @@ the threading and queue patch areas must park just the waiting goroutine.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

@@ -58,13 +58,19 @@ else:
 
 
 def params(server: PostgresServer, driver: str, **more: Any) -> dict[str, Any]:
-    return {"host": server.host, "port": server.port, "user": server.user, "dbname": server.dbname,
-            "dsn": server.dsn, "driver": driver, **more}
+    return {
+        "host": server.host,
+        "port": server.port,
+        "user": server.user,
+        "dbname": server.dbname,
+        "dsn": server.dsn,
+        "driver": driver,
+        **more,
+    }
 
 
 def report(name: str, r: dict[str, Any]) -> None:
-    print(f"\n{name}: wall {r['wall']:.3f} s, sequential {r['sequential']:.3f} s "
-          f"({r['sequential'] / r['wall']:.1f}x)")
+    print(f"\n{name}: wall {r['wall']:.3f} s, sequential {r['sequential']:.3f} s ({r['sequential'] / r['wall']:.1f}x)")
 
 
 def check_plugin(r: dict[str, Any], driver: str) -> None:
@@ -169,8 +175,11 @@ def test_sqlalchemy_queuepool_5_connections_20_goroutines(
     n, d, size = 20, 0.2, 5
     p = params(postgres_server, driver, n=n, d=d, size=size, pool_timeout=pool_timeout)
     r = run_offset(PRELUDE + QUEUE_POOL, params=p, timeout=30)
-    report(f"SQLAlchemy+{driver}: QueuePool({size}, max_overflow=0, pool_timeout={pool_timeout}), "
-           f"{n} goroutines, SELECT pg_sleep({d})", r)
+    report(
+        f"SQLAlchemy+{driver}: QueuePool({size}, max_overflow=0, pool_timeout={pool_timeout}), "
+        f"{n} goroutines, SELECT pg_sleep({d})",
+        r,
+    )
     check_plugin(r, driver)
     out = r["out"]
     assert len(out) == n, f"only {len(out)} of {n} answered: {out}"

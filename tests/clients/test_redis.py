@@ -54,8 +54,7 @@ def params(server: RedisServer, **more: Any) -> dict[str, Any]:
 
 
 def report(name: str, r: dict[str, Any]) -> None:
-    print(f"\n{name}: wall {r['wall']:.3f} s, sequential {r['sequential']:.3f} s "
-          f"({r['sequential'] / r['wall']:.1f}x)")
+    print(f"\n{name}: wall {r['wall']:.3f} s, sequential {r['sequential']:.3f} s ({r['sequential'] / r['wall']:.1f}x)")
 
 
 ONE_CLIENT_100 = """
@@ -220,8 +219,10 @@ result = {
 def test_blpop_timeout_parks_only_its_goroutine(redis_server: RedisServer) -> None:
     d = 0.5
     r = run_offset(PRELUDE + BLPOP_PARKS, params=params(redis_server, d=d, run="parks"), timeout=30)
-    print(f"\nredis: BLPOP timeout {d} s took {r['none_wall']:.3f} s with {r['none_ticks']} ticks of 10 ms; "
-          f"served after {r['got_wall']:.3f} s with {r['got_ticks']} ticks")
+    print(
+        f"\nredis: BLPOP timeout {d} s took {r['none_wall']:.3f} s with {r['none_ticks']} ticks of 10 ms; "
+        f"served after {r['got_wall']:.3f} s with {r['got_ticks']} ticks"
+    )
     assert r["none"] is None
     assert d * 0.9 <= r["none_wall"] < d + 1.0
     assert r["none_ticks"] >= d / 0.01 / 3  # the ticker kept ticking (a blocked thread: 0)
@@ -281,9 +282,13 @@ result = {"received": received, "wall": time.perf_counter() - t0, "ticks": ticks
 
 def test_pubsub_listener_goroutine_receives_what_others_publish(redis_server: RedisServer) -> None:
     publishers, each = 10, 20
-    r = run_offset(PRELUDE + PUBSUB, params=params(redis_server, publishers=publishers, each=each, run="ps"), timeout=30)
-    print(f"\nredis: pub/sub, {publishers} publishers x {each} messages in {r['wall']:.3f} s, "
-          f"{r['ticks']} ticks meanwhile")
+    r = run_offset(
+        PRELUDE + PUBSUB, params=params(redis_server, publishers=publishers, each=each, run="ps"), timeout=30
+    )
+    print(
+        f"\nredis: pub/sub, {publishers} publishers x {each} messages in {r['wall']:.3f} s, "
+        f"{r['ticks']} ticks meanwhile"
+    )
     received = r["received"]
     assert len(received) == publishers * each
     assert sorted(received) == sorted(f"{k}:{j}" for k in range(publishers) for j in range(each))

@@ -46,9 +46,7 @@ def test_makechan_negative_size_is_value_error():
         makechan(-1)
 
 
-@pytest.mark.parametrize(
-    ("size", "typename"), [("3", "str"), (2.0, "float"), (None, "NoneType"), (True, "bool")]
-)
+@pytest.mark.parametrize(("size", "typename"), [("3", "str"), (2.0, "float"), (None, "NoneType"), (True, "bool")])
 def test_makechan_non_int_size_is_type_error(size, typename):
     with pytest.raises(TypeError, match=rf"^makechan\(\) argument 'size' must be int, not {typename}$"):
         makechan(size)

@@ -979,9 +979,7 @@ else:
 def _ctrl_c(kind: str) -> str:
     import subprocess
 
-    proc = subprocess.run(
-        [sys.executable, "-c", _CTRL_C, kind], capture_output=True, text=True, timeout=60
-    )
+    proc = subprocess.run([sys.executable, "-c", _CTRL_C, kind], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

@@ -484,7 +484,7 @@ def test_select_fairness():
         else:
             pytest.fail(f"select chose a case that was not ready: {ret!r}")
     bound = _binomial_bound(n, 0.25, 6)
-    for name, count in counts.items():
+    for _name, count in counts.items():
         assert abs(count - n / 4) <= bound, f"unfair select: {counts} (bound +-{bound:.0f})"
 
 

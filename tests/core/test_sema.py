@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import threading
 import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -128,32 +129,105 @@ def _sq_item_left(q: Any) -> None:
 
 
 PRIMS: dict[str, Prim] = {
-    "Mutex": Prim(sync.Mutex, lambda m: m.lock(), lambda m: m.lock(), lambda m: m.unlock(),
-                  lambda m: m._waitq, _mutex_held, _mutex_free),
-    "RWMutex.Lock": Prim(sync.RWMutex, lambda rw: rw.rlock(), lambda rw: rw.lock(), lambda rw: rw.runlock(),
-                         lambda rw: rw._wwait, lambda rw: (_rw_read_in(rw), rw.runlock(), _mutex_free(rw)),
-                         lambda rw: (_rw_read_in(rw), _mutex_free(rw))),
-    "RWMutex.RLock": Prim(sync.RWMutex, lambda rw: rw.lock(), lambda rw: rw.rlock(), lambda rw: rw.unlock(),
-                          lambda rw: rw._rwait, lambda rw: (rw.unlock(), _mutex_free(rw)), _mutex_free),
-    "WaitGroup": Prim(sync.WaitGroup, _wg_hold, lambda wg: wg.wait(), lambda wg: wg.done(),
-                      lambda wg: wg._waiters, lambda wg: (wg.done(), _wg_zero(wg)), _wg_zero),
-    "Cond": Prim(_cond_make, lambda c: None, _cond_wait, lambda c: c.signal(),
-                 lambda c: c._waiters, _cond_unlocked, _cond_unlocked),
-    "Semaphore": Prim(lambda: sync.Semaphore(2), lambda s: s.acquire(2), lambda s: s.acquire(2),
-                      lambda s: s.release(2), lambda s: s._waiters,
-                      lambda s: (s.release(2), _sem_units(2)(s)), _sem_units(2)),
-    "Semaphore+ctx": Prim(lambda: sync.Semaphore(2), lambda s: s.acquire(2), _ctx_acquire,
-                          lambda s: s.release(2), lambda s: s._waiters,
-                          lambda s: (s.release(2), _sem_units(2)(s)), _sem_units(2)),
-    "threading.Lock": Prim(pthreading.allocate_lock, lambda lk: lk.acquire(), lambda lk: lk.acquire(),
-                           lambda lk: lk.release(), lambda lk: lk._waitq, _lock_held, _lock_free),
-    "threading.Lock+timeout": Prim(pthreading.allocate_lock, lambda lk: lk.acquire(), lambda lk: lk.acquire(True, 60),
-                                   lambda lk: lk.release(), lambda lk: lk._waitq, _lock_held, _lock_free),
-    "threading.RLock": Prim(pthreading.RLock, lambda lk: lk.acquire(), lambda lk: lk.acquire(),
-                            lambda lk: lk.release(), lambda lk: lk._waitq,
-                            _rlock_still_mains, _lock_free),
-    "SimpleQueue": Prim(pqueue.SimpleQueue, _sq_hold, lambda q: q.get(), lambda q: q.put("item"),
-                        lambda q: q._getters, lambda q: None, _sq_item_left),
+    "Mutex": Prim(
+        sync.Mutex,
+        lambda m: m.lock(),
+        lambda m: m.lock(),
+        lambda m: m.unlock(),
+        lambda m: m._waitq,
+        _mutex_held,
+        _mutex_free,
+    ),
+    "RWMutex.Lock": Prim(
+        sync.RWMutex,
+        lambda rw: rw.rlock(),
+        lambda rw: rw.lock(),
+        lambda rw: rw.runlock(),
+        lambda rw: rw._wwait,
+        lambda rw: (_rw_read_in(rw), rw.runlock(), _mutex_free(rw)),
+        lambda rw: (_rw_read_in(rw), _mutex_free(rw)),
+    ),
+    "RWMutex.RLock": Prim(
+        sync.RWMutex,
+        lambda rw: rw.lock(),
+        lambda rw: rw.rlock(),
+        lambda rw: rw.unlock(),
+        lambda rw: rw._rwait,
+        lambda rw: (rw.unlock(), _mutex_free(rw)),
+        _mutex_free,
+    ),
+    "WaitGroup": Prim(
+        sync.WaitGroup,
+        _wg_hold,
+        lambda wg: wg.wait(),
+        lambda wg: wg.done(),
+        lambda wg: wg._waiters,
+        lambda wg: (wg.done(), _wg_zero(wg)),
+        _wg_zero,
+    ),
+    "Cond": Prim(
+        _cond_make,
+        lambda c: None,
+        _cond_wait,
+        lambda c: c.signal(),
+        lambda c: c._waiters,
+        _cond_unlocked,
+        _cond_unlocked,
+    ),
+    "Semaphore": Prim(
+        lambda: sync.Semaphore(2),
+        lambda s: s.acquire(2),
+        lambda s: s.acquire(2),
+        lambda s: s.release(2),
+        lambda s: s._waiters,
+        lambda s: (s.release(2), _sem_units(2)(s)),
+        _sem_units(2),
+    ),
+    "Semaphore+ctx": Prim(
+        lambda: sync.Semaphore(2),
+        lambda s: s.acquire(2),
+        _ctx_acquire,
+        lambda s: s.release(2),
+        lambda s: s._waiters,
+        lambda s: (s.release(2), _sem_units(2)(s)),
+        _sem_units(2),
+    ),
+    "threading.Lock": Prim(
+        pthreading.allocate_lock,
+        lambda lk: lk.acquire(),
+        lambda lk: lk.acquire(),
+        lambda lk: lk.release(),
+        lambda lk: lk._waitq,
+        _lock_held,
+        _lock_free,
+    ),
+    "threading.Lock+timeout": Prim(
+        pthreading.allocate_lock,
+        lambda lk: lk.acquire(),
+        lambda lk: lk.acquire(True, 60),
+        lambda lk: lk.release(),
+        lambda lk: lk._waitq,
+        _lock_held,
+        _lock_free,
+    ),
+    "threading.RLock": Prim(
+        pthreading.RLock,
+        lambda lk: lk.acquire(),
+        lambda lk: lk.acquire(),
+        lambda lk: lk.release(),
+        lambda lk: lk._waitq,
+        _rlock_still_mains,
+        _lock_free,
+    ),
+    "SimpleQueue": Prim(
+        pqueue.SimpleQueue,
+        _sq_hold,
+        lambda q: q.get(),
+        lambda q: q.put("item"),
+        lambda q: q._getters,
+        lambda q: None,
+        _sq_item_left,
+    ),
 }
 
 
@@ -256,11 +330,13 @@ def test_timeout_then_served_later(where: str) -> None:
         results.append(lk.acquire(True, TIMEOUT))
 
     if where == "goroutine":
+
         def main() -> None:
             go(waiter)
             offset.time.sleep(100 * offset.time.MILLISECOND)
             lk.release()
             poll(lambda: len(results) == 3, "the waiter")
+
         run(main)
     else:
         t = threading.Thread(target=waiter)

@@ -199,7 +199,7 @@ def check_delivery(r: Run, leftovers: list[list]):
     assert not never_sent, f"values received that no completed send sent: {never_sent}"
     lost = set(r.sent) - set(counts)
     assert not lost, f"values sent but neither received nor buffered: {lost}"
-    for gid, got in r.received.items():
+    for _gid, got in r.received.items():
         for v, ch in got:
             assert r.sent[v] == ch, f"{v} sent on channel {r.sent[v]} but received on {ch}"
     # FIFO per sender and channel: within each receiver, and the leftovers
@@ -449,7 +449,9 @@ class ChannelMachine(RuleBasedStateMachine):
     def select_blocking_when_ready(self, data):
         """A select without default on cases of which at least one is ready."""
         spec = data.draw(
-            st.lists(st.tuples(st.sampled_from(["send", "recv"]), st.integers(0, len(self.caps) - 1)), min_size=1, max_size=3)
+            st.lists(
+                st.tuples(st.sampled_from(["send", "recv"]), st.integers(0, len(self.caps) - 1)), min_size=1, max_size=3
+            )
         )
         if not any(self.ready(what, i) for what, i in spec):
             return

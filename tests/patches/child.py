@@ -22,7 +22,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 BLOCKED_LIMIT = 1.0
 MARK = "CHILD-REPORT:"
@@ -91,7 +92,9 @@ class Cases:
         self.fns[fn.__name__] = fn
         return fn
 
-    def run_all(self, names: list[str] | None = None, exclude: set[str] = set()) -> dict[str, Any]:
+    def run_all(
+        self, names: list[str] | None = None, exclude: frozenset[str] | set[str] = frozenset()
+    ) -> dict[str, Any]:
         return {
             name: outcome(fn)
             for name, fn in self.fns.items()

@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import child
 
@@ -74,8 +75,14 @@ def describe(f: Any) -> list[Any]:
     raw = f
     while hasattr(raw, "buffer") or hasattr(raw, "raw"):
         raw = getattr(raw, "buffer", None) or raw.raw
-    return [type(f).__name__, repr(f), getattr(f, "mode", None), type(raw).__name__, repr(raw),
-            isinstance(raw, io.FileIO)]
+    return [
+        type(f).__name__,
+        repr(f),
+        getattr(f, "mode", None),
+        type(raw).__name__,
+        repr(raw),
+        isinstance(raw, io.FileIO),
+    ]
 
 
 # -- os functions on a regular file ----------------------------------------
@@ -84,7 +91,7 @@ def describe(f: Any) -> list[Any]:
 @case
 def read_sizes() -> Any:
     with workdir(), fd_of("data") as fd:
-        out = [os.read(fd, n) == DATA[sum((1, 100, 4096, 5000)[:i]):][:n] for i, n in enumerate((1, 100, 4096, 5000))]
+        out = [os.read(fd, n) == DATA[sum((1, 100, 4096, 5000)[:i]) :][:n] for i, n in enumerate((1, 100, 4096, 5000))]
         os.lseek(fd, -10, os.SEEK_END)
         out += [os.read(fd, 100), os.read(fd, 100), os.read(fd, 0), os.lseek(fd, 0, os.SEEK_CUR)]
         return out
@@ -306,7 +313,7 @@ def open_modes() -> Any:
             out[mode] = desc
         for buffering in (0, 1, 2, 8192, -1, -5):
             out[f"buffering={buffering}"] = child.outcome(lambda: describe(open("data", "rb", buffering)))
-        out["text-buffering-1"] = child.outcome(lambda: describe(open("data", "r", 1, encoding="latin-1")))
+        out["text-buffering-1"] = child.outcome(lambda: describe(open("data", 1, encoding="latin-1")))
     return out
 
 
@@ -327,15 +334,15 @@ def open_errors() -> Any:
                 tb=lambda: open("data", "rtb"),
                 plus_only=lambda: open("data", "+"),
                 mode_int=lambda: open("data", 5),
-                mode_U=lambda: open("data", "U"),
+                mode_U=lambda: open("data"),
                 binary_encoding=lambda: open("data", "rb", encoding="utf-8"),
                 binary_errors=lambda: open("data", "rb", errors="strict"),
                 binary_newline=lambda: open("data", "rb", newline=""),
                 binary_line_buffered=lambda: describe(open("data", "rb", 1)),
-                unbuffered_text=lambda: open("data", "r", 0),
-                bad_encoding=lambda: open("data", "r", encoding="no-such-codec"),
-                bad_newline=lambda: open("data", "r", newline="x"),
-                bad_errors_type=lambda: open("data", "r", errors=5),
+                unbuffered_text=lambda: open("data", 0),
+                bad_encoding=lambda: open("data", encoding="no-such-codec"),
+                bad_newline=lambda: open("data", newline="x"),
+                bad_errors_type=lambda: open("data", errors=5),
                 buffering_str=lambda: open("data", "rb", "5"),
                 buffering_float=lambda: open("data", "rb", 1.5),
                 closefd_name=lambda: open("data", "rb", closefd=False),
@@ -350,7 +357,7 @@ def open_errors() -> Any:
                 unknown_kw=lambda: open("data", bogus=1),
                 file_kw=lambda: describe(open(file="data", mode="rb")),
                 duplicate=lambda: open("data", file="data"),
-                too_many=lambda: open("data", "r", -1, None, None, None, True, None, 9),
+                too_many=lambda: open("data", -1, None, None, None, True, None, 9),
                 no_args=lambda: open(),
                 opener_bad=lambda: open("data", opener=lambda p, f: -1),
             )
@@ -397,7 +404,7 @@ def file_object_reads() -> Any:
             out += [f.read(4096) == DATA[:4096], f.read1(100) == DATA[4096:4196], f.peek(1)[:1], len(f.read())]
             f.seek(3)
             out += [f.readline()[:5], f.tell()]
-        with open("data", "r", encoding="latin-1", newline="") as f:
+        with open("data", encoding="latin-1", newline="") as f:
             out += [len(f.read()), f.tell()]
         return out
 
@@ -451,6 +458,6 @@ def library_users() -> Any:
 
         with _io.open("data", "rb") as f:
             out += [describe(f)[0], describe(f)[3], len(f.read())]
-        with io.open("data", "rb") as f:
+        with open("data", "rb") as f:
             out += [describe(f)[0], describe(f)[3]]
         return out

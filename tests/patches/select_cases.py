@@ -12,7 +12,8 @@ import select
 import selectors
 import socket
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import child
 
@@ -112,6 +113,7 @@ def poll_object() -> Any:
         p = select.poll()
         p.register(a, select.POLLIN)
         p.register(b.fileno())
+
         def polled(*args: Any) -> Any:
             return [(names[fd], ev) for fd, ev in p.poll(*args)]
 

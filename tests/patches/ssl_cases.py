@@ -21,7 +21,8 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import child
 
@@ -348,6 +349,7 @@ def write_timeout_write() -> Any:
 @case
 def write_big_to_reader() -> Any:
     with tls_pair() as (c, s):
+
         def drain(s: socket.socket) -> int:
             n = 0
             while n < len(BIG):
@@ -363,6 +365,7 @@ def write_big_to_reader() -> Any:
 @case
 def write_big_to_reader_with_timeout() -> Any:
     with tls_pair() as (c, s):
+
         def drain(s: socket.socket) -> int:
             n = 0
             time.sleep(0.02)
@@ -407,6 +410,7 @@ def write_sendfile() -> Any:
     with tls_pair() as (c, s), tempfile.TemporaryFile() as f:
         f.write(b"z" * 300000)
         f.seek(0)
+
         def drain(s: socket.socket) -> int:
             n = 0
             while n < 300000:

@@ -47,7 +47,16 @@ def _timeout_expired(e: subprocess.TimeoutExpired) -> Any:
     one is rounded, as is its message."""
     timeout = round(e.timeout, 2)
     args = e.args[:1] + (round(e.args[1], 2),) + e.args[2:]
-    return (type(e).__name__, args, e.cmd, timeout, e.output, e.stderr, str(e).replace(str(e.timeout), str(timeout)), type(e.__context__).__name__)
+    return (
+        type(e).__name__,
+        args,
+        e.cmd,
+        timeout,
+        e.output,
+        e.stderr,
+        str(e).replace(str(e.timeout), str(timeout)),
+        type(e.__context__).__name__,
+    )
 
 
 # -- subprocess ----------------------------------------------------------
@@ -131,9 +140,7 @@ def communicate_one_pipe_no_timeout() -> Any:
 
 @case
 def communicate_timeout_then_again() -> Any:
-    p = subprocess.Popen(
-        [SH, "-c", "echo early; exec sleep 5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    p = subprocess.Popen([SH, "-c", "echo early; exec sleep 5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         p.communicate(timeout=0.5)
     except subprocess.TimeoutExpired as e:

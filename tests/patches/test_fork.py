@@ -82,7 +82,12 @@ def test_child_has_only_the_forking_goroutine() -> None:
     seen, status = run_child(FORK)
     assert status == 0
     assert eval(seen) == {  # noqa: S307 - our own child's repr
-        "live": 1, "main_is_me": True, "pool": True, "recv": "hello", "pooled": 7, "others_ran": [],
+        "live": 1,
+        "main_is_me": True,
+        "pool": True,
+        "recv": "hello",
+        "pooled": 7,
+        "others_ran": [],
     }
 
 
@@ -258,7 +263,10 @@ def test_multiprocessing_under_python_m_offset(tmp_path: Path) -> None:
     script.write_text(SCRIPT)
     proc = subprocess.run(
         [sys.executable, "-m", "offset", str(script), "fork", "forkserver", "spawn"],
-        capture_output=True, text=True, timeout=90, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n") == ["fork True", "forkserver True", "spawn True", ""]

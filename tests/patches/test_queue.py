@@ -72,8 +72,12 @@ def test_cases_before_run_match_unpatched(runs: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="offset bug: " + why))
-             for name, why in KNOWN_DIFFERENT.items()])
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="offset bug: " + why))
+        for name, why in KNOWN_DIFFERENT.items()
+    ],
+)
 def test_known_differences(name: str, unpatched: dict[str, Any], in_goroutines: dict[str, Any]) -> None:
     assert differences(in_goroutines["cases"], unpatched, names={name}) == {}
 
@@ -91,8 +95,12 @@ def test_unpatched_outcomes_are_what_the_cases_expect(unpatched: dict[str, Any])
     assert value("queue_get_timeout") == (empty, True, True)
     assert value("queue_put_timeout") == (["raise", "Full", "", None, None], True, True, 1)
     assert value("queue_task_done_and_join") == (
-        ["ok", "None"], True, [0, 1, 2, 3, 4], True, ["raise", "ValueError", "task_done() called too many times", None,
-                                                      None])
+        ["ok", "None"],
+        True,
+        [0, 1, 2, 3, 4],
+        True,
+        ["raise", "ValueError", "task_done() called too many times", None, None],
+    )
     assert value("lifo_and_priority_queues")[-1] == [(1, "1"), (2, "2"), (3, "3")]
     assert value("queue_between_several_workers") == (True, 80)
     assert value("simple_queue_fifo") == [7, False, 0, 1, 2, 3, 4, "x", "y", True, 0]
@@ -243,7 +251,8 @@ def test_simple_queue_put_from_a_signal_handler_wakes_the_getter(where: str) -> 
         script = SIGNAL_HANDLER_PUTS.replace("PATCH", "").replace("RUN", "child.report(main())")
     else:
         script = SIGNAL_HANDLER_PUTS.replace("PATCH", "import offset; offset.patch_all()").replace(
-            "RUN", "child.report(offset.run(main))")
+            "RUN", "child.report(offset.run(main))"
+        )
     assert run_child(script) == ["from the handler", True]
 
 

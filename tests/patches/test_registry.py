@@ -113,13 +113,31 @@ child.report(out)
 def test_selective_patching() -> None:
     r = run_child(SELECTIVE)
     assert r["all_but"] == {
-        "time": True, "socket": False, "dns": False, "select": True, "selectors": True, "signal": True,
-        "threading": True, "queue": True, "ssl": True, "os": True, "subprocess": False,
+        "time": True,
+        "socket": False,
+        "dns": False,
+        "select": True,
+        "selectors": True,
+        "signal": True,
+        "threading": True,
+        "queue": True,
+        "ssl": True,
+        "os": True,
+        "subprocess": False,
     }
     assert r["none"] == dict.fromkeys(r["none"], False)
     assert r["time_only"] == {
-        "time": True, "socket": False, "dns": False, "select": False, "selectors": False, "signal": False,
-        "threading": False, "queue": False, "ssl": False, "os": False, "subprocess": False,
+        "time": True,
+        "socket": False,
+        "dns": False,
+        "select": False,
+        "selectors": False,
+        "signal": False,
+        "threading": False,
+        "queue": False,
+        "ssl": False,
+        "os": False,
+        "subprocess": False,
     }
     assert r["time_wrapped"] and r["time_unwrapped"]
     assert r["subprocess_off"] is False

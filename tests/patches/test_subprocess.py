@@ -75,7 +75,11 @@ def test_cases_match_the_stdlib_before_run() -> None:
 
 
 def test_cases_match_the_stdlib_in_a_plain_thread() -> None:
-    expected = {k: v for k, v in plain().items() if k not in ("sigchld_handler_reaps_before_wait", "sigchld_handler_reaps_during_wait")}
+    expected = {
+        k: v
+        for k, v in plain().items()
+        if k not in ("sigchld_handler_reaps_before_wait", "sigchld_handler_reaps_during_wait")
+    }
     assert run_child(IN_A_THREAD) == expected
 
 

@@ -74,8 +74,12 @@ def test_cases_before_run_match_unpatched(runs: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="offset bug: " + why))
-             for name, why in KNOWN_DIFFERENT.items()])
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="offset bug: " + why))
+        for name, why in KNOWN_DIFFERENT.items()
+    ],
+)
 def test_known_differences(name: str, unpatched: dict[str, Any], in_goroutines: dict[str, Any]) -> None:
     assert differences(in_goroutines["cases"], unpatched, names={name}) == {}
 
@@ -91,7 +95,10 @@ def test_unpatched_outcomes_are_what_the_cases_expect(unpatched: dict[str, Any])
         return ["raise", kind, message, None, None]
 
     assert value("lock_held_across_a_socket_wait") == (
-        ["holder in", "sending", ("holder got", b"hi"), ("contender in", True)], True, False)
+        ["holder in", "sending", ("holder got", b"hi"), ("contender in", True)],
+        True,
+        False,
+    )
     assert value("lock_acquire_timeout_while_held") == (["ok", "False"], True, True)
     assert value("lock_acquire_timeout_in_a_worker") == (["ok", "False"], True, True, True)
     assert value("lock_acquire_nonblocking") == [True, False, False, False, False, True]
@@ -100,8 +107,10 @@ def test_unpatched_outcomes_are_what_the_cases_expect(unpatched: dict[str, Any])
     # "must be positive" until 3.12, "must be a non-negative number" from 3.13
     assert bad["negative_timeout"][0][:2] == ["raise", "ValueError"]
     assert bad["negative_timeout"][0][2].startswith("timeout value must be ")
-    assert bad["nonblocking_with_timeout"] == [error("ValueError", "can't specify a timeout for a non-blocking call"),
-                                               False]
+    assert bad["nonblocking_with_timeout"] == [
+        error("ValueError", "can't specify a timeout for a non-blocking call"),
+        False,
+    ]
     assert bad["str_timeout"][0][:2] == ["raise", "TypeError"]
     assert value("rlock_acquire_bad_arguments")["negative_timeout"][0] == bad["negative_timeout"][0]
     assert value("lock_with_statement_waits_for_a_worker") == (["worker in", "worker out", "case in"], True)
@@ -109,14 +118,21 @@ def test_unpatched_outcomes_are_what_the_cases_expect(unpatched: dict[str, Any])
     assert value("lock_at_fork_reinit") == [False, True, True, False]
     assert value("locks_cannot_be_copied_or_pickled") == (
         [error("TypeError", "cannot pickle '_thread.lock' object")] * 3
-        + [error("TypeError", "cannot pickle '_thread.RLock' object")] * 3)
+        + [error("TypeError", "cannot pickle '_thread.RLock' object")] * 3
+    )
     assert value("lock_contended_by_workers_and_a_thread") == (350, 1, False)
     assert value("rlock_two_workers_exclude_each_other") == (18, True)
     assert value("rlock_release_unowned") == error("RuntimeError", "cannot release un-acquired lock")
     assert value("rlock_owned_by_the_case_excludes_a_worker")[0][:3] == [
-        False, ["ok", "False"], error("RuntimeError", "cannot release un-acquired lock")]
+        False,
+        ["ok", "False"],
+        error("RuntimeError", "cannot release un-acquired lock"),
+    ]
     assert value("rlock_owned_by_a_plain_thread") == (
-        [True, True, True], [False, error("RuntimeError", "cannot release un-acquired lock"), False], True)
+        [True, True, True],
+        [False, error("RuntimeError", "cannot release un-acquired lock"), False],
+        True,
+    )
     assert value("condition_default_rlock_wait_notify") == ([0, 1, 2], [True, True, True], True, True)
     assert value("condition_wait_timeout") == (["ok", "False"], True, True, True)
     assert value("condition_notify_one_wakes_exactly_one") == (["False", "False", "True"], [True])
@@ -274,7 +290,12 @@ child.report({"counter": counter[0], "most inside": inside[1], "handed over": ha
 
 def test_goroutines_of_two_schedulers_contend() -> None:
     assert run_child(TWO_SCHEDULERS) == {
-        "counter": 1000, "most inside": 1, "handed over": True, "items": True, "ticked": [True, True]}
+        "counter": 1000,
+        "most inside": 1,
+        "handed over": True,
+        "items": True,
+        "ticked": [True, True],
+    }
 
 
 RLOCK_ACROSS_SCHEDULERS = """
@@ -310,7 +331,9 @@ child.report([offset.run(main), out])
 
 def test_rlock_owned_by_a_goroutine_of_another_scheduler() -> None:
     assert run_child(RLOCK_ACROSS_SCHEDULERS) == [
-        None, {"other scheduler": [False, False], "release": "cannot release un-acquired lock", "after": True}]
+        None,
+        {"other scheduler": [False, False], "release": "cannot release un-acquired lock", "after": True},
+    ]
 
 
 DEADLOCK = """
@@ -425,8 +448,10 @@ def test_a_signal_handler_interrupts_waits_in_the_main_goroutine_as_in_the_main_
     scripts = [
         SIGNALS.replace("PATCH", "").replace("RUN", "child.report(main())"),
         SIGNALS.replace("PATCH", "import offset; offset.patch_all()").replace(
-            "RUN", "def with_a_sleeper():\n    offset.go(time.sleep, 30)\n    return main()\n"
-            "child.report(offset.run(with_a_sleeper))"),
+            "RUN",
+            "def with_a_sleeper():\n    offset.go(time.sleep, 30)\n    return main()\n"
+            "child.report(offset.run(with_a_sleeper))",
+        ),
     ]
     with ThreadPoolExecutor(2) as pool:
         plain, patched = pool.map(run_child, scripts)
@@ -639,10 +664,19 @@ report["unpatched again"] = same()
 child.report(report)
 """
 
-ALL_NAMES = sorted([
-    "threading.Lock", "threading._allocate_lock", "threading.RLock", "threading.Thread.join",
-    "_thread.allocate_lock", "_thread.LockType", "_thread.RLock", "queue.SimpleQueue", "logging._lock",
-])
+ALL_NAMES = sorted(
+    [
+        "threading.Lock",
+        "threading._allocate_lock",
+        "threading.RLock",
+        "threading.Thread.join",
+        "_thread.allocate_lock",
+        "_thread.LockType",
+        "_thread.RLock",
+        "queue.SimpleQueue",
+        "logging._lock",
+    ]
+)
 
 
 def test_unpatch_all_puts_back_the_very_originals() -> None:

@@ -285,7 +285,15 @@ def test_lock_condition_and_queue_against_the_model() -> None:
     assert stats["examples"] >= SETTINGS.max_examples
     # The examples exercised what the model checks: contention, timeouts,
     # full and empty queues, and waits ended both ways.
-    for what in ("lock block got", "lock timeout missed", "lock try missed", "put full", "get empty",
-                 "wait forever woken", "wait brief timed out", "wait brief woken"):
+    for what in (
+        "lock block got",
+        "lock timeout missed",
+        "lock try missed",
+        "put full",
+        "get empty",
+        "wait forever woken",
+        "wait brief timed out",
+        "wait brief woken",
+    ):
         assert stats.get(what, 0) > 0, (what, stats)
     assert stats["items"] > 50

@@ -28,9 +28,11 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import child
+
 import offset
 import offset.time
 from offset._core import current_goroutine
@@ -44,7 +46,7 @@ pair = child.pair
 LIMIT = 10.0  # seconds: how long any helper waits before calling it a hang
 
 
-def run_all(names: list[str] | None = None, exclude: set[str] = set()) -> dict[str, Any]:
+def run_all(names: list[str] | None = None, exclude: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     cases = _queue_cases if os.environ.get("OFFSET_CASES") == "queue" else _threading_cases
     return cases.run_all(names, exclude)
 
@@ -227,8 +229,14 @@ def lock_acquire_timeout_served_in_time() -> Any:
 def lock_acquire_nonblocking() -> Any:
     lock = threading.Lock()
     first = lock.acquire(False)
-    return [first, lock.acquire(False), lock.acquire(blocking=False), lock.acquire(0), lock.acquire(timeout=0),
-            lock.locked()]
+    return [
+        first,
+        lock.acquire(False),
+        lock.acquire(blocking=False),
+        lock.acquire(0),
+        lock.acquire(timeout=0),
+        lock.locked(),
+    ]
 
 
 @case
@@ -411,8 +419,11 @@ def locks_cannot_be_copied_or_pickled() -> Any:
     import copy
     import pickle
 
-    return [child.outcome(lambda: fn(make())) for make in (threading.Lock, threading.RLock)
-            for fn in (copy.copy, copy.deepcopy, pickle.dumps)]
+    return [
+        child.outcome(lambda: fn(make()))
+        for make in (threading.Lock, threading.RLock)
+        for fn in (copy.copy, copy.deepcopy, pickle.dumps)
+    ]
 
 
 @case
@@ -474,8 +485,9 @@ def rlock_two_workers_exclude_each_other() -> Any:
     ws = [spawn(work, n) for n in "abc"]
     for w in ws:
         w.join()
-    paired = all(events[i].split()[0] == events[i + 1].split()[0] and events[i].endswith("in")
-                 for i in range(0, len(events), 2))
+    paired = all(
+        events[i].split()[0] == events[i + 1].split()[0] and events[i].endswith("in") for i in range(0, len(events), 2)
+    )
     return len(events), paired
 
 
@@ -970,8 +982,13 @@ def futures_exception_and_cancel() -> Any:
         cancelled = queued.cancel()
         failing = pool.submit(fail)
         release.set()
-        return [blocker.result(LIMIT), cancelled, child.outcome(lambda: queued.result(LIMIT)),
-                child.outcome(lambda: failing.result(LIMIT)), repr(failing.exception(LIMIT))]
+        return [
+            blocker.result(LIMIT),
+            cancelled,
+            child.outcome(lambda: queued.result(LIMIT)),
+            child.outcome(lambda: failing.result(LIMIT)),
+            repr(failing.exception(LIMIT)),
+        ]
 
 
 @case
@@ -980,8 +997,9 @@ def futures_wait_and_as_completed() -> Any:
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         quick = pool.submit(_slow_square, 3)
         slow = pool.submit(release.wait, LIMIT)
-        done, not_done = concurrent.futures.wait([quick, slow], timeout=LIMIT,
-                                                 return_when=concurrent.futures.FIRST_COMPLETED)
+        done, not_done = concurrent.futures.wait(
+            [quick, slow], timeout=LIMIT, return_when=concurrent.futures.FIRST_COMPLETED
+        )
         first = [f is quick for f in done], [f is slow for f in not_done]
         t0 = time.monotonic()
         waited = concurrent.futures.wait([slow], timeout=0.1)
@@ -1051,8 +1069,14 @@ def queue_nowait_and_bad_timeouts() -> Any:
     q: queue.Queue[int] = queue.Queue(1)
     seen = [child.outcome(q.get_nowait), child.outcome(lambda: q.get(False)), child.outcome(lambda: q.get(True, -1))]
     q.put_nowait(1)
-    seen += [child.outcome(lambda: q.put_nowait(2)), child.outcome(lambda: q.put(2, False)),
-             child.outcome(lambda: q.put(2, timeout=-1)), q.full(), q.empty(), q.qsize()]
+    seen += [
+        child.outcome(lambda: q.put_nowait(2)),
+        child.outcome(lambda: q.put(2, False)),
+        child.outcome(lambda: q.put(2, timeout=-1)),
+        q.full(),
+        q.empty(),
+        q.qsize(),
+    ]
     return seen
 
 
@@ -1098,8 +1122,13 @@ def lifo_and_priority_queues() -> Any:
     w = spawn(putter)
     first = lifo.get(timeout=LIMIT)  # whatever came first: the getter waited
     w.join()
-    return [first, lifo.get(), lifo.get(), child.outcome(lambda: lifo.get(timeout=0.01))[:2],
-            [prio.get(timeout=LIMIT) for _ in range(3)]]
+    return [
+        first,
+        lifo.get(),
+        lifo.get(),
+        child.outcome(lambda: lifo.get(timeout=0.01))[:2],
+        [prio.get(timeout=LIMIT) for _ in range(3)],
+    ]
 
 
 @queue_case
@@ -1256,7 +1285,8 @@ def simple_queue_many_getters_many_putters() -> Any:
     # Each getter saw each putter's items in order (FIFO).
     in_order = all(
         [x for x in g.result if x // per == k] == sorted(x for x in g.result if x // per == k)
-        for g in getters for k in range(n_putters)
+        for g in getters
+        for k in range(n_putters)
     )
     return len(got), sorted(got) == list(range(n_putters * per)), in_order, q.empty()
 

@@ -65,7 +65,8 @@ import signal
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # Bound before anything is patched, so that the event stream and the dump
 # stay plain system calls whatever a patch area does to os one day.
@@ -155,8 +156,13 @@ def _run(args: argparse.Namespace, events: Events) -> None:
     except Exception as e:
         detail = "".join(traceback.format_exception(type(e), e, e.__traceback__))
         events.emit(ev="collected", ids=[])
-        events.emit(ev="fixture", id=f"{args.module}.<import>", outcome="error",
-                    msg=_one_line(type(e), e, e.__traceback__), detail=detail[-8000:])
+        events.emit(
+            ev="fixture",
+            id=f"{args.module}.<import>",
+            outcome="error",
+            msg=_one_line(type(e), e, e.__traceback__),
+            detail=detail[-8000:],
+        )
         events.emit(ev="done")
         return
 

@@ -81,7 +81,8 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Callable, Iterable, TextIO
+from collections.abc import Callable, Iterable
+from typing import TextIO
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -818,7 +819,9 @@ def check(
         # would cost another timeout: the patched run leaves it out.
         broken = [t for t, r in plain.results.items() if r.outcome in (HUNG, CRASHED)]
         if broken:
-            plain.notes.append(f"plain: {', '.join(broken)} hung or crashed without offset; left out of the patched run")
+            plain.notes.append(
+                f"plain: {', '.join(broken)} hung or crashed without offset; left out of the patched run"
+            )
         patched = run_module(module, "patched", timeout=timeout, paths=paths, select=select, exclude=broken, log=log)
         runs = {"plain": plain, "patched": patched}
         regressions = compare(runs["plain"], runs["patched"])
@@ -921,13 +924,17 @@ def _print_report(report: Report, modules: list[str], jobs: int, verbose: bool, 
     width = max([len(m) for m in modules] + [len("total")])
     say("")
     say(f"{'':<{width}}  {'':>5}  {'':>4}  {'':>4}  {'':>5}  {' wall ':-^17}  {' tests that ran in both ':-^31}")
-    say(f"{'module':<{width}}  {'tests':>5}  {'regr':>4}  {'hung':>4}  {'crash':>5}  {'plain':>8} {'patched':>8}  "
-        f"{'n':>5}  {'plain':>8} {'patched':>8}  {'ratio':>6}")
+    say(
+        f"{'module':<{width}}  {'tests':>5}  {'regr':>4}  {'hung':>4}  {'crash':>5}  {'plain':>8} {'patched':>8}  "
+        f"{'n':>5}  {'plain':>8} {'patched':>8}  {'ratio':>6}"
+    )
 
     def row(name: str, cells: list[int], walls: tuple[float, float], both: Timing) -> None:
         tests, regr, hung, crash = cells
-        say(f"{name:<{width}}  {tests:>5}  {regr:>4}  {hung:>4}  {crash:>5}  {walls[0]:>7.1f}s {walls[1]:>7.1f}s  "
-            f"{len(both.pairs):>5}  {both.plain:>7.1f}s {both.patched:>7.1f}s  {_ratio(both):>6}")
+        say(
+            f"{name:<{width}}  {tests:>5}  {regr:>4}  {hung:>4}  {crash:>5}  {walls[0]:>7.1f}s {walls[1]:>7.1f}s  "
+            f"{len(both.pairs):>5}  {both.plain:>7.1f}s {both.patched:>7.1f}s  {_ratio(both):>6}"
+        )
 
     totals = [0, 0, 0, 0]
     walls = [0.0, 0.0]
@@ -943,12 +950,16 @@ def _print_report(report: Report, modules: list[str], jobs: int, verbose: bool, 
     total = total_timing(report.runs)
     row("total", totals, (walls[0], walls[1]), total)
     say("")
-    say(f"patched/unpatched, tests that ran in both: {_ratio(total)} "
-        f"({len(total.pairs)} tests, {total.plain:.1f}s plain, {total.patched:.1f}s patched)")
+    say(
+        f"patched/unpatched, tests that ran in both: {_ratio(total)} "
+        f"({len(total.pairs)} tests, {total.plain:.1f}s plain, {total.patched:.1f}s patched)"
+    )
     wall_ratio = f"{walls[1] / walls[0]:.2f}" if walls[0] else "n/a"
     reruns = f"; reruns of regressions {rerun_wall:.1f}s" if rerun_wall else ""
-    say(f"patched/unpatched, whole-module walls: {wall_ratio} (hangs, restarts, imports and fixtures included)"
-        f"{reruns}; the whole check took {report.elapsed:.1f}s with -j {jobs}")
+    say(
+        f"patched/unpatched, whole-module walls: {wall_ratio} (hangs, restarts, imports and fixtures included)"
+        f"{reruns}; the whole check took {report.elapsed:.1f}s with -j {jobs}"
+    )
     largest = total.largest()
     if largest:
         say("Largest patched-minus-plain differences:")
@@ -956,7 +967,7 @@ def _print_report(report: Report, modules: list[str], jobs: int, verbose: bool, 
             say(f"  {q - p:+7.2f}s  {test_id} ({p:.2f}s plain, {q:.2f}s patched)")
 
     for m in modules:
-        for mode, run in report.runs[m].items():
+        for _mode, run in report.runs[m].items():
             for note in run.notes:
                 say(f"note: {m}: {note}")
 
@@ -1015,7 +1026,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=None, help="modules at once (default: CPUs)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="per-test watchdog, seconds")
     parser.add_argument(
-        "-k", "--match", action="append", metavar="PATTERN",
+        "-k",
+        "--match",
+        action="append",
+        metavar="PATTERN",
         help="run only the tests whose id matches, as unittest -k: a substring, or an fnmatch pattern if it has a *",
     )
     parser.add_argument("--no-rerun", action="store_true", help="do not run regressions again to find flaky ones")

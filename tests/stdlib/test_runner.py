@@ -9,9 +9,8 @@ from __future__ import annotations
 import io
 import json
 import os
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +22,13 @@ TIMEOUT = 1.5  # the watchdog; the fixtures' hangs are sleeps of an hour
 pytestmark = pytest.mark.skipif(not runner.has_test_package(), reason="CPython's test package is not installed")
 
 MODULES = [
-    "fake_pass", "fake_fail", "fake_hang", "fake_hang_fixtures", "fake_crash", "fake_test_main", "fake_hang_plain"
+    "fake_pass",
+    "fake_fail",
+    "fake_hang",
+    "fake_hang_fixtures",
+    "fake_crash",
+    "fake_test_main",
+    "fake_hang_plain",
 ]
 SLEEP = 0.3  # fake_hang_plain.HangsPlain.test_1_sleeps
 
@@ -151,9 +156,9 @@ def test_the_report(checked: tuple[runner.Report, str]) -> None:
     assert row.split()[7] == "3"
     assert 0.5 < float(row.split()[10]) < 2
     block = lines.index("Largest patched-minus-plain differences:")
-    assert [line.startswith("  ") and line.rstrip().endswith("s patched)") for line in lines[block + 1:block + 6]] == [
-        True
-    ] * 5
+    assert [
+        line.startswith("  ") and line.rstrip().endswith("s patched)") for line in lines[block + 1 : block + 6]
+    ] == [True] * 5
     assert "!! 6 test(s) HUNG or CRASHED under offset" in text
     assert "!!   CRASHED  fake_crash.Crashing.test_2_sigkill: killed by SIGKILL" in text
     assert lines[-1].startswith("stdlib-check: FAILED: 15 regression(s): 15 new, 0 known, 0 flaky")
@@ -216,8 +221,9 @@ def test_the_json(checked: tuple[runner.Report, str], tmp_path: Path) -> None:
     assert len(data["both"]["largest_differences"]) == 5
     module = data["modules"]["fake_hang_plain"]
     assert module["both"]["tests"] == 3
-    assert module["both"]["plain"] == pytest.approx(runner.timing(report.runs["fake_hang_plain"]["plain"],
-                                                                  report.runs["fake_hang_plain"]["patched"]).plain)
+    assert module["both"]["plain"] == pytest.approx(
+        runner.timing(report.runs["fake_hang_plain"]["plain"], report.runs["fake_hang_plain"]["patched"]).plain
+    )
     outcome, _, duration = module["plain"]["results"]["fake_hang_plain.HangsPlain.test_1_sleeps"]
     assert outcome == "pass" and duration >= SLEEP
     assert module["plain"]["results"]["fake_hang_plain.HangsPlain.test_2_hangs_plain"][2] is None
@@ -230,7 +236,9 @@ def test_known_failures(checked: tuple[runner.Report, str], tmp_path: Path) -> N
     def judge(text: str) -> tuple[list[tuple[str, str]], int]:
         path = tmp_path / "known_failures.txt"
         path.write_text(text)
-        to_remove, status = runner.judge(report.regressions, runner.parse_known_failures(str(path)), modules, report.runs)
+        to_remove, status = runner.judge(
+            report.regressions, runner.parse_known_failures(str(path)), modules, report.runs
+        )
         return [(e.pattern, why) for e, why in to_remove], status
 
     everything = (
