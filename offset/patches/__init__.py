@@ -16,6 +16,13 @@ Patching is cheap to get wrong in the other order and harmless to repeat:
 patching twice is a no-op, unpatching what is not patched is a no-op, and a
 module that is not imported yet is patched when it is imported.
 
+The originals stay within reach: ``get_original("time", "sleep")`` is the
+``time.sleep`` that offset replaced (the same object, patched or not), for
+code that means to block its thread. It is the twin of gevent's
+``gevent.monkey.get_original``: a name or a list of names (a list of
+originals back), a module name or a list of them to try in turn, and a
+dotted name for a method (``get_original("socket", "socket.recv")``).
+
 The rule every patched callable follows: it cooperates (parks only the
 calling goroutine, letting the others run) only when called from a
 goroutine while that goroutine's scheduler runs. Called from a plain
@@ -79,15 +86,16 @@ from . import ssl as ssl
 from . import subprocess as subprocess
 from . import threading as threading
 from . import time as time
+from ._registry import Area as _Area
 from ._registry import PatchWarning as PatchWarning
-from ._registry import is_enabled as _is_enabled
-from ._registry import patch_area as _patch_area
+from ._registry import get_original as get_original
 from ._registry import unpatch_all as _unpatch_all
 
 __all__ = [
     "patch_all",
     "unpatch_all",
     "is_patched",
+    "get_original",
     "PatchWarning",
     "dns",
     "os",
@@ -109,19 +117,22 @@ __all__ = [
 # select originals they were made with), so no order is needed for
 # correctness. It is fixed so that every program patches and unpatches in
 # the same order, which keeps PatchWarnings and tracebacks reproducible.
-AREAS = (
-    "time",
-    "socket",
-    "dns",
-    "select",
-    "selectors",
-    "signal",
-    "threading",
-    "queue",
-    "ssl",
-    "os",
-    "subprocess",
+_ORDER: tuple[_Area, ...] = (
+    time.AREA,
+    socket.AREA,
+    dns.AREA,
+    select.AREA,
+    selectors.AREA,
+    signal.AREA,
+    threading.AREA,
+    queue.AREA,
+    ssl.AREA,
+    os.AREA,
+    subprocess.AREA,
 )
+_BY_NAME = {area.name: area for area in _ORDER}
+# The areas' names, in that order: patch_all's keywords.
+AREAS = tuple(_BY_NAME)
 
 
 def patch_all(**areas: bool) -> None:
@@ -145,9 +156,9 @@ def patch_all(**areas: bool) -> None:
             raise TypeError(
                 f"patch_all() got an unexpected keyword argument {name!r}; the areas are: {', '.join(AREAS)}"
             )
-    for name in AREAS:
-        if areas.get(name, True):
-            _patch_area(name)
+    for area in _ORDER:
+        if areas.get(area.name, True):
+            area.patch()
     # Libraries that wait in their own C code (psycopg), fitted when imported.
     from .. import plugins
 
@@ -172,6 +183,7 @@ def is_patched(name: str) -> bool:
     Raises:
         ValueError: ``name`` is not an area.
     """
-    if name not in AREAS:
+    area = _BY_NAME.get(name) if isinstance(name, str) else None
+    if area is None:
         raise ValueError(f"is_patched(): no area {name!r}; the areas are: {', '.join(AREAS)}")
-    return _is_enabled(name)
+    return area.is_patched()

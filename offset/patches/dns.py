@@ -27,7 +27,7 @@ from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
-AREA = "dns"
+AREA = _registry.Area("dns", __name__, "resolver functions (``socket.getaddrinfo`` and the rest)")
 
 _inet_pton: Callable[[int, str], bytes] | None = getattr(_socket, "inet_pton", None)
 _FAMILIES = [f for f in (getattr(_socket, "AF_INET", None), getattr(_socket, "AF_INET6", None)) if f is not None]
@@ -85,23 +85,11 @@ def _factory(wrapper: Callable[..., Any]) -> Callable[[Any], Any]:
     return make
 
 
-_registry.define(AREA, "socket", "getaddrinfo", _factory(_on_pool_unless_numeric), scan=True)
-_registry.define(AREA, "socket", "gethostbyname", _factory(_on_pool_unless_numeric), scan=True)
+AREA.define("socket", "getaddrinfo", _factory(_on_pool_unless_numeric), scan=True)
+AREA.define("socket", "gethostbyname", _factory(_on_pool_unless_numeric), scan=True)
 for _name in ("gethostbyname_ex", "gethostbyaddr", "getnameinfo"):
-    _registry.define(AREA, "socket", _name, _factory(_on_pool), scan=True)
+    AREA.define("socket", _name, _factory(_on_pool), scan=True)
 del _name
 
 
-def patch() -> None:
-    """Patch the resolver functions (a no-op if patched already)."""
-    _registry.patch_area(AREA)
-
-
-def unpatch() -> None:
-    """Restore the original resolver functions (a no-op if not patched)."""
-    _registry.unpatch_area(AREA)
-
-
-def is_patched() -> bool:
-    """Whether the resolver functions are patched."""
-    return _registry.is_enabled(AREA)
+patch, unpatch, is_patched = AREA.functions()

@@ -138,7 +138,7 @@ from . import _child, _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
-AREA = "os"
+AREA = _registry.Area("os", __name__, "os file I/O, ``open()`` and child waits")
 
 # Originals, bound at import: the pool runs these, never a replacement.
 _read = os.read
@@ -1009,12 +1009,12 @@ _OS_FUNCTIONS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
 )
 for _path, _factory in _OS_FUNCTIONS:
     if hasattr(os, _path):
-        _registry.define(AREA, "os", _path, _factory, scan=True)
-_registry.define(AREA, "builtins", "open", _make_open)
-_registry.define(AREA, "io", "open", _make_open)
-_registry.define(AREA, "_io", "open", _make_open)
+        AREA.define("os", _path, _factory, scan=True)
+AREA.define("builtins", "open", _make_open)
+AREA.define("io", "open", _make_open)
+AREA.define("_io", "open", _make_open)
 for _path, _factory in _child.OS_PATCHES:
-    _registry.define(AREA, "os", _path, _factory, scan=True)
+    AREA.define("os", _path, _factory, scan=True)
 # subprocess binds os.waitpid as _waitpid when imported (offset's own
 # imports may import it before patch_all: wrapt imports asyncio), for
 # Popen._internal_poll's WNOHANG calls, which never block; Popen's blocking
@@ -1022,16 +1022,4 @@ for _path, _factory in _child.OS_PATCHES:
 _registry.held_on_purpose("subprocess", "_waitpid", "os.waitpid")
 
 
-def patch() -> None:
-    """Patch the os area."""
-    _registry.patch_area(AREA)
-
-
-def unpatch() -> None:
-    """Restore the os area's originals."""
-    _registry.unpatch_area(AREA)
-
-
-def is_patched() -> bool:
-    """Whether the os area is patched."""
-    return _registry.is_enabled(AREA)
+patch, unpatch, is_patched = AREA.functions()

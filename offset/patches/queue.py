@@ -27,7 +27,7 @@ from . import _registry
 
 __all__ = ["SimpleQueue", "patch", "unpatch", "is_patched"]
 
-AREA = "queue"
+AREA = _registry.Area("queue", __name__, "``queue.SimpleQueue``")
 
 T = TypeVar("T")
 
@@ -135,19 +135,7 @@ class SimpleQueue(Generic[T]):
 
 SimpleQueue.__wrapped__ = _CSimpleQueue  # type: ignore[attr-defined]  # wrapt puts it back from here
 
-_registry.define(AREA, "queue", "SimpleQueue", lambda original: SimpleQueue)
+AREA.define("queue", "SimpleQueue", lambda original: SimpleQueue)
 
 
-def patch() -> None:
-    """Patch ``queue.SimpleQueue`` (a no-op if it is patched already)."""
-    _registry.patch_area(AREA)
-
-
-def unpatch() -> None:
-    """Restore the original ``queue.SimpleQueue`` (a no-op if it is not patched)."""
-    _registry.unpatch_area(AREA)
-
-
-def is_patched() -> bool:
-    """Whether ``queue.SimpleQueue`` is patched."""
-    return _registry.is_enabled(AREA)
+patch, unpatch, is_patched = AREA.functions()

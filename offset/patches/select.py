@@ -43,7 +43,7 @@ from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
-AREA = "select"
+AREA = _registry.Area("select", __name__, "``select.select``, ``select.poll`` and ``select.epoll``")
 
 _monotonic = _time.monotonic
 # Timeouts at or past these, in the argument's own unit, are left to the
@@ -308,27 +308,11 @@ def _make_epoll(original: Any) -> Any:
     return epoll
 
 
-_registry.define(
-    AREA, "select", "select", lambda original: _registry.function_wrapper(original, _select_wrapper), scan=True
-)
+AREA.define("select", "select", lambda original: _registry.function_wrapper(original, _select_wrapper), scan=True)
 if hasattr(_select, "poll"):
-    _registry.define(
-        AREA, "select", "poll", lambda original: _registry.function_wrapper(original, _poll_wrapper), scan=True
-    )
+    AREA.define("select", "poll", lambda original: _registry.function_wrapper(original, _poll_wrapper), scan=True)
 if hasattr(_select, "epoll"):
-    _registry.define(AREA, "select", "epoll", _make_epoll, scan=True)
+    AREA.define("select", "epoll", _make_epoll, scan=True)
 
 
-def patch() -> None:
-    """Patch select.select, select.poll and select.epoll (a no-op if patched)."""
-    _registry.patch_area(AREA)
-
-
-def unpatch() -> None:
-    """Restore the select module's originals (a no-op if not patched)."""
-    _registry.unpatch_area(AREA)
-
-
-def is_patched() -> bool:
-    """Whether the select module is patched."""
-    return _registry.is_enabled(AREA)
+patch, unpatch, is_patched = AREA.functions()

@@ -32,7 +32,7 @@ from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
-AREA = "selectors"
+AREA = _registry.Area("selectors", __name__, "``select()`` of the selector classes")
 
 _monotonic = _time.monotonic
 _READ = _selectors.EVENT_READ
@@ -96,20 +96,8 @@ def _make_select(original: Any) -> Any:
 
 
 for _name in _CLASSES:
-    _registry.define(AREA, "selectors", f"{_name}.select", _make_select)
+    AREA.define("selectors", f"{_name}.select", _make_select)
 del _name
 
 
-def patch() -> None:
-    """Patch the selector classes' select() (a no-op if patched already)."""
-    _registry.patch_area(AREA)
-
-
-def unpatch() -> None:
-    """Restore the selector classes' select() (a no-op if not patched)."""
-    _registry.unpatch_area(AREA)
-
-
-def is_patched() -> bool:
-    """Whether the selector classes' select() are patched."""
-    return _registry.is_enabled(AREA)
+patch, unpatch, is_patched = AREA.functions()

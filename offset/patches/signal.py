@@ -57,7 +57,9 @@ from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
-AREA = "signal"
+AREA = _registry.Area(
+    "signal", __name__, "``signal.signal`` and ``signal.getsignal`` (and the handlers installed before, wrapped)"
+)
 
 _getsignal = _signal.getsignal
 _valid_signals: Callable[[], Any] = _signal.valid_signals
@@ -133,20 +135,8 @@ def _make_getsignal(original: Any) -> Any:
     return _registry.lean(getsignal, original)
 
 
-_registry.define(AREA, "signal", "signal", _make_signal, scan=True, restored=_restore_signal)
-_registry.define(AREA, "signal", "getsignal", _make_getsignal, scan=True)
+AREA.define("signal", "signal", _make_signal, scan=True, restored=_restore_signal)
+AREA.define("signal", "getsignal", _make_getsignal, scan=True)
 
 
-def patch() -> None:
-    """Patch signal.signal and signal.getsignal (and wrap the Ctrl-C handler)."""
-    _registry.patch_area(AREA)
-
-
-def unpatch() -> None:
-    """Restore signal.signal and signal.getsignal, and the handlers unwrapped."""
-    _registry.unpatch_area(AREA)
-
-
-def is_patched() -> bool:
-    """Whether the signal module is patched."""
-    return _registry.is_enabled(AREA)
+patch, unpatch, is_patched = AREA.functions()

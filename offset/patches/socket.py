@@ -63,7 +63,7 @@ from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
-AREA = "socket"
+AREA = _registry.Area("socket", __name__, "the socket class's blocking methods")
 
 _ss = _socket.socket
 _gettimeout = _ss.gettimeout
@@ -776,20 +776,8 @@ _TABLE += [
 ]
 
 for _name, _factory in _TABLE:
-    _registry.define(AREA, "socket", f"socket.{_name}", _factory)
+    AREA.define("socket", f"socket.{_name}", _factory)
 del _name, _factory
 
 
-def patch() -> None:
-    """Patch the socket class's blocking methods (a no-op if patched already)."""
-    _registry.patch_area(AREA)
-
-
-def unpatch() -> None:
-    """Restore the socket class's original methods (a no-op if not patched)."""
-    _registry.unpatch_area(AREA)
-
-
-def is_patched() -> bool:
-    """Whether the socket class's methods are patched."""
-    return _registry.is_enabled(AREA)
+patch, unpatch, is_patched = AREA.functions()

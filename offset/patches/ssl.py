@@ -110,7 +110,7 @@ from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
-AREA = "ssl"
+AREA = _registry.Area("ssl", __name__, "``ssl.SSLSocket``'s I/O methods")
 
 _ss = _socket.socket
 _gettimeout = _ss.gettimeout
@@ -233,20 +233,8 @@ _TABLE: list[tuple[str, Callable[[Any], Any]]] = [
 ]
 
 for _name, _factory in _TABLE:
-    _registry.define(AREA, "ssl", f"SSLSocket.{_name}", _factory)
+    AREA.define("ssl", f"SSLSocket.{_name}", _factory)
 del _name, _factory
 
 
-def patch() -> None:
-    """Patch ``ssl.SSLSocket``'s I/O methods (a no-op if patched already)."""
-    _registry.patch_area(AREA)
-
-
-def unpatch() -> None:
-    """Restore ``ssl.SSLSocket``'s original methods (a no-op if not patched)."""
-    _registry.unpatch_area(AREA)
-
-
-def is_patched() -> bool:
-    """Whether ``ssl.SSLSocket``'s I/O methods are patched."""
-    return _registry.is_enabled(AREA)
+patch, unpatch, is_patched = AREA.functions()

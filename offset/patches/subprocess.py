@@ -63,7 +63,7 @@ from ._child import ExitWatch
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
-AREA = "subprocess"
+AREA = _registry.Area("subprocess", __name__, "``subprocess.Popen._wait``")
 
 _monotonic = _time.monotonic
 _WNOHANG: int = getattr(os, "WNOHANG", 1)
@@ -126,19 +126,7 @@ def _make_wait(original: Any) -> Any:
 
 
 if sys.platform != "win32":
-    _registry.define(AREA, "subprocess", "Popen._wait", _make_wait)
+    AREA.define("subprocess", "Popen._wait", _make_wait)
 
 
-def patch() -> None:
-    """Patch ``subprocess.Popen._wait`` (a no-op if it is patched already)."""
-    _registry.patch_area(AREA)
-
-
-def unpatch() -> None:
-    """Restore the original ``Popen._wait`` (a no-op if it is not patched)."""
-    _registry.unpatch_area(AREA)
-
-
-def is_patched() -> bool:
-    """Whether ``subprocess.Popen._wait`` is patched."""
-    return _registry.is_enabled(AREA)
+patch, unpatch, is_patched = AREA.functions()

@@ -68,7 +68,7 @@ from . import _registry
 
 __all__ = ["Lock", "RLock", "allocate_lock", "patch", "unpatch", "is_patched"]
 
-AREA = "threading"
+AREA = _registry.Area("threading", __name__, "threading's locks (and ``Thread.join``, logging's locks)")
 
 _allocate_lock = _thread.allocate_lock
 _get_ident = _thread.get_ident
@@ -401,10 +401,10 @@ _LOCK_PATHS = [
 if hasattr(_thread, "lock"):  # 3.13 names the type too; pickle finds a class by it
     _LOCK_PATHS.append(("_thread", "lock"))
 for _module, _path in _LOCK_PATHS:
-    _registry.define(AREA, _module, _path, _lock_factory)
-_registry.define(AREA, "_thread", "RLock", _rlock_factory)
-_registry.define(AREA, "threading", "RLock", _rlock_factory)
-_registry.define(AREA, "threading", "Thread.join", lambda original: _registry.function_wrapper(original, _join))
+    AREA.define(_module, _path, _lock_factory)
+AREA.define("_thread", "RLock", _rlock_factory)
+AREA.define("threading", "RLock", _rlock_factory)
+AREA.define("threading", "Thread.join", lambda original: _registry.function_wrapper(original, _join))
 
 
 # -- the import system's module locks ----------------------------------------
@@ -451,7 +451,7 @@ class _ImportThread(type(_thread)):  # type: ignore[misc]
         return repr(self.__wrapped__)
 
 
-_registry.define(AREA, "_frozen_importlib", "_thread", _ImportThread)
+AREA.define("_frozen_importlib", "_thread", _ImportThread)
 
 
 # -- logging's locks, made before patching -----------------------------------
@@ -481,19 +481,7 @@ def _restore_logging_locks(original: Any) -> None:
     _swapped.clear()
 
 
-_registry.define(AREA, "logging", "_lock", _make_logging_lock, restored=_restore_logging_locks)
+AREA.define("logging", "_lock", _make_logging_lock, restored=_restore_logging_locks)
 
 
-def patch() -> None:
-    """Patch threading's locks (a no-op if they are patched already)."""
-    _registry.patch_area(AREA)
-
-
-def unpatch() -> None:
-    """Restore threading's original locks (a no-op if they are not patched)."""
-    _registry.unpatch_area(AREA)
-
-
-def is_patched() -> bool:
-    """Whether threading's locks are patched."""
-    return _registry.is_enabled(AREA)
+patch, unpatch, is_patched = AREA.functions()

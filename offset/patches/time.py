@@ -19,7 +19,7 @@ from . import _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
-AREA = "time"
+AREA = _registry.Area("time", __name__, "``time.sleep``")
 
 # Past this many seconds (about 285 years is the C limit), the original
 # decides: it raises OverflowError, as the stdlib does.
@@ -50,19 +50,7 @@ def _make_sleep(original: Any) -> Any:
     return _registry.function_wrapper(original, _sleep)
 
 
-_registry.define(AREA, "time", "sleep", _make_sleep, scan=True)
+AREA.define("time", "sleep", _make_sleep, scan=True)
 
 
-def patch() -> None:
-    """Patch ``time.sleep`` (a no-op if it is patched already)."""
-    _registry.patch_area(AREA)
-
-
-def unpatch() -> None:
-    """Restore the original ``time.sleep`` (a no-op if it is not patched)."""
-    _registry.unpatch_area(AREA)
-
-
-def is_patched() -> bool:
-    """Whether ``time.sleep`` is patched."""
-    return _registry.is_enabled(AREA)
+patch, unpatch, is_patched = AREA.functions()

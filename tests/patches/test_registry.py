@@ -17,8 +17,8 @@ from offset.patches import _registry
 
 def snapshot():
     out = {}
-    for area, patches in _registry._areas.items():
-        for p in patches:
+    for area in _registry._areas.values():
+        for p in area.patches:
             module = __import__(p.module)
             owner = module
             *path, name = p.path.split(".")
@@ -162,14 +162,15 @@ with open(os.path.join(d, "lateimport.py"), "w") as f:
 sys.path.insert(0, d)
 def wrapper(wrapped, instance, args, kwargs):
     return "patched"
-_registry.define("late", "lateimport", "fn", lambda original: _registry.function_wrapper(original, wrapper))
-_registry.patch_area("late")
+late = _registry.Area("late", "late_area", "``lateimport.fn``")
+late.define("lateimport", "fn", lambda original: _registry.function_wrapper(original, wrapper))
+late.patch()
 out["not_imported_yet"] = "lateimport" not in sys.modules
 import lateimport
 out["patched_on_import"] = lateimport.fn()
-_registry.unpatch_area("late")
+late.unpatch()
 out["unpatched"] = lateimport.fn()
-_registry.patch_area("late")
+late.patch()
 out["patched_again"] = lateimport.fn()
 offset.unpatch_all()
 out["unpatch_all"] = lateimport.fn()
@@ -196,11 +197,12 @@ d = tempfile.mkdtemp()
 with open(os.path.join(d, "lateimport2.py"), "w") as f:
     f.write("def fn():\\n    return 'original'\\n")
 sys.path.insert(0, d)
-_registry.define("late2", "lateimport2", "fn", lambda original: _registry.function_wrapper(original, lambda *a: "patched"))
-_registry.patch_area("late2")
-_registry.unpatch_area("late2")
+late2 = _registry.Area("late2", "late2_area", "``lateimport2.fn``")
+late2.define("lateimport2", "fn", lambda original: _registry.function_wrapper(original, lambda *a: "patched"))
+late2.patch()
+late2.unpatch()
 import lateimport2
-child.report([lateimport2.fn(), _registry.is_enabled("late2")])
+child.report([lateimport2.fn(), late2.is_patched()])
 """
 
 
@@ -311,3 +313,186 @@ def test_patched_functions_pickle_by_reference() -> None:
     r = run_child(PICKLING)
     assert r["same"] == dict.fromkeys(r["same"], True)
     assert r["pool"] is None
+
+
+AREA_FUNCTIONS = """
+import child; child.start()
+import inspect
+from offset import patches
+from offset.patches import _registry
+out = {}
+for name in patches.AREAS:
+    module = getattr(patches, name)
+    fns = [module.patch, module.unpatch, module.is_patched]
+    out[name] = {
+        "area": module.AREA.name,
+        "names": [f.__name__ for f in fns],
+        "modules": sorted({f.__module__ for f in fns}),
+        "signatures": [str(inspect.signature(f)) for f in fns],
+        "docs": [f.__doc__ for f in fns],
+    }
+out["order"] = sorted(_registry._areas) == sorted(patches.AREAS)
+errors = []
+def attempt(fn):
+    try:
+        fn()
+    except Exception as e:
+        errors.append([type(e).__name__, str(e)])
+attempt(lambda: _registry.Area("time", "x", "again"))
+attempt(lambda: _registry.Area("other", "x", "t").define("time", "sleep", lambda o: o))
+out["errors"] = errors
+# An area with nothing to patch on this system: patching is a no-op, and
+# it never counts as patched.
+empty = _registry.Area("empty", "empty_area", "nothing")
+empty.patch()
+out["empty"] = [empty.is_patched(), repr(empty)]
+child.report(out)
+"""
+
+
+def test_each_area_module_gets_its_functions_from_its_area() -> None:
+    r = run_child(AREA_FUNCTIONS)
+    assert r.pop("order") is True
+    assert r.pop("errors") == [
+        ["ValueError", "Area(): an area named 'time' exists already"],
+        ["ValueError", "define(): time.sleep is patched by area 'time' already"],
+    ]
+    assert r.pop("empty") == [False, "<patch area 'empty' (0 patches)>"]
+    for name, info in r.items():
+        assert info["area"] == name
+        assert info["names"] == ["patch", "unpatch", "is_patched"]
+        assert info["modules"] == [f"offset.patches.{name}"]
+        assert info["signatures"] == ["() -> 'None'", "() -> 'None'", "() -> 'bool'"]
+    assert r["time"]["docs"] == [
+        "Patch ``time.sleep`` (a no-op if patched already).",
+        "Put back the original ``time.sleep`` (a no-op if not patched).",
+        "Whether the time area (``time.sleep``) is patched.",
+    ]
+
+
+AREA_STATE = """
+import child; child.start()
+import os, sys, tempfile
+from offset.patches import _registry
+d = tempfile.mkdtemp()
+with open(os.path.join(d, "areamod.py"), "w") as f:
+    f.write("def a():\\n    return 'a'\\ndef b():\\n    return 'b'\\n")
+sys.path.insert(0, d)
+import areamod
+def tag(original):
+    return _registry.function_wrapper(original, lambda wrapped, instance, args, kwargs: "patched " + wrapped())
+order = []
+first = _registry.Area("first", "first_area", "a")
+first.define("areamod", "a", tag, restored=lambda original: order.append(("restored", original.__name__)))
+second = _registry.Area("second", "second_area", "b")
+second.define("areamod", "b", tag, restored=lambda original: order.append(("restored", original.__name__)))
+patch_first, unpatch_first, is_first = first.functions()
+out = {"before": [areamod.a(), areamod.b(), is_first(), second.is_patched()]}
+patch_first(); patch_first()
+out["first"] = [areamod.a(), areamod.b(), is_first(), second.is_patched()]
+second.patch()
+_registry.unpatch_all()
+out["all_off"] = [areamod.a(), areamod.b(), is_first(), second.is_patched(), order]
+unpatch_first()
+child.report(out)
+"""
+
+
+def test_areas_switch_on_and_off_on_their_own_and_unpatch_all_goes_newest_first() -> None:
+    assert run_child(AREA_STATE) == {
+        "before": ["a", "b", False, False],
+        "first": ["patched a", "b", True, False],
+        "all_off": ["a", "b", False, False, [["restored", "b"], ["restored", "a"]]],
+    }
+
+
+GET_ORIGINAL = """
+import child; child.start()
+import os, sys, tempfile
+import offset
+from offset.patches import get_original
+import select, socket, time
+before = {
+    "sleep": time.sleep,
+    "recv": socket.socket.recv,
+    "select": select.select,
+    "lock": __import__("threading").Lock,
+    "open": open,
+}
+def same(name, value):
+    return value is before[name]
+out = {}
+offset.patch_all()
+out["patched_differs"] = time.sleep is not before["sleep"]
+out["patched"] = [
+    same("sleep", get_original("time", "sleep")),
+    same("recv", get_original("socket", "socket.recv")),
+    same("select", get_original("select", "select")),
+    same("lock", get_original("threading", "Lock")),
+    same("open", get_original("builtins", "open")),
+]
+out["list"] = [same(n, v) for n, v in zip(["sleep", "select"], [*get_original("time", ["sleep"]), get_original("select", ("select",))[0]])]
+out["list_type"] = type(get_original("time", ("sleep", "monotonic"))).__name__
+out["unpatched_name"] = get_original("time", "monotonic") is time.monotonic
+out["alternatives"] = get_original(["no_such_module_x", "time"], "sleep") is before["sleep"]
+out["class"] = get_original("socket", "socket") is socket.socket
+offset.unpatch_all()
+out["after_unpatch"] = get_original("time", "sleep") is time.sleep is before["sleep"]
+# A module imported by get_original: patched on import, original returned.
+d = tempfile.mkdtemp()
+with open(os.path.join(d, "notyet.py"), "w") as f:
+    f.write("def fn():\\n    return 'original'\\n")
+sys.path.insert(0, d)
+from offset.patches import _registry
+area = _registry.Area("notyet", "notyet_area", "``notyet.fn``")
+area.define("notyet", "fn", lambda o: _registry.function_wrapper(o, lambda w, i, a, k: "patched"))
+area.patch()
+fn = get_original("notyet", "fn")
+import notyet
+out["imported"] = [fn(), notyet.fn(), fn is notyet.fn.__wrapped__]
+errors = []
+for args in [(1, "sleep"), ("time", 1), ("time", [1]), (b"time", "sleep"), ("time", None),
+             ("", "sleep"), ("time", ""), ("time", []), ([], "sleep"), (".time", "sleep"), ("time", "a..b"),
+             ("no_such_module_x", "sleep"), (["no_such_module_x", "no_such_module_y"], "sleep"),
+             ("time", "no_such_attr"), ("socket", "socket.no_such_attr")]:
+    try:
+        get_original(*args)
+    except Exception as e:
+        errors.append([type(e).__name__, str(e)])
+    else:
+        errors.append(None)
+out["errors"] = errors
+child.report(out)
+"""
+
+
+def test_get_original() -> None:
+    r = run_child(GET_ORIGINAL)
+    assert r.pop("errors") == [
+        ["TypeError", "get_original() argument 'module_name' must be str or a sequence of str, not int"],
+        ["TypeError", "get_original() argument 'attr' must be str or a sequence of str, not int"],
+        ["TypeError", "get_original() argument 'attr' must be str or a sequence of str, not list"],
+        ["TypeError", "get_original() argument 'module_name' must be str or a sequence of str, not bytes"],
+        ["TypeError", "get_original() argument 'attr' must be str or a sequence of str, not NoneType"],
+        ["ValueError", "get_original(): module_name must not be an empty string"],
+        ["ValueError", "get_original(): attr must not be an empty string"],
+        ["ValueError", "get_original(): attr must not be an empty sequence"],
+        ["ValueError", "get_original(): module_name must not be an empty sequence"],
+        ["ValueError", "get_original(): module_name must be an absolute module name, not '.time'"],
+        ["ValueError", "get_original(): attr 'a..b' is not an attribute name"],
+        ["ModuleNotFoundError", "No module named 'no_such_module_x'"],
+        ["ModuleNotFoundError", "No module named 'no_such_module_y'"],
+        ["AttributeError", "module 'time' has no attribute 'no_such_attr'"],
+        ["AttributeError", "type object 'socket' has no attribute 'no_such_attr'"],
+    ]
+    assert r == {
+        "patched_differs": True,
+        "patched": [True, True, True, True, True],
+        "list": [True, True],
+        "list_type": "list",
+        "unpatched_name": True,
+        "alternatives": True,
+        "class": True,
+        "after_unpatch": True,
+        "imported": ["original", "patched", True],
+    }
