@@ -1,6 +1,7 @@
 """Go's sync package for goroutines and threads alike.
 
-``Mutex``, ``RWMutex``, ``WaitGroup``, ``Once``, ``Cond`` and a weighted
+``Mutex``, ``RWMutex``, ``WaitGroup``, ``Once`` (and Go 1.21's
+``once_func``, ``once_value``, ``once_values``), ``Cond`` and a weighted
 ``Semaphore`` (golang.org/x/sync/semaphore's), plus ``offset.sync.atomic``.
 Every one of them may be shared by goroutines of any scheduler and plain
 threads: a goroutine that waits parks (its scheduler runs the others), a
@@ -23,9 +24,24 @@ from ._wait import Cond as Cond
 from ._wait import Once as Once
 from ._wait import Semaphore as Semaphore
 from ._wait import WaitGroup as WaitGroup
+from ._wait import once_func as once_func
+from ._wait import once_value as once_value
+from ._wait import once_values as once_values
 
-__all__ = ["Locker", "Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Semaphore", "atomic"]
+__all__ = [
+    "Locker",
+    "Mutex",
+    "RWMutex",
+    "WaitGroup",
+    "Once",
+    "once_func",
+    "once_value",
+    "once_values",
+    "Cond",
+    "Semaphore",
+    "atomic",
+]
 
-for _cls in (Locker, Mutex, RWMutex, WaitGroup, Once, Cond, Semaphore):
-    _cls.__module__ = "offset.sync"
-del _cls
+for _obj in (Locker, Mutex, RWMutex, WaitGroup, Once, once_func, once_value, once_values, Cond, Semaphore):
+    _obj.__module__ = "offset.sync"
+del _obj

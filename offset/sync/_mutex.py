@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .._core import SERVED, LockBase, PanicError, Sudog, WaitQueue, chanlock, waitreason
+from .._core import SERVED, InternalError, LockBase, PanicError, Sudog, WaitQueue, chanlock, waitreason
 
 __all__ = ["Locker", "Mutex", "RWMutex"]
 
@@ -236,7 +236,9 @@ class RWMutex:
                 _release()
                 return
             w = self._wwait.serve()
-            assert w is not None
+            if w is None:
+                _release()
+                raise InternalError("RWMutex: a non-empty writer queue served nobody")
             self._writer = True
             _release()
             w.parker.ready()

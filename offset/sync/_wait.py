@@ -1,5 +1,6 @@
-"""WaitGroup, Once, Cond and the weighted Semaphore (Go: src/sync/waitgroup.go,
-once.go, cond.go; golang.org/x/sync/semaphore).
+"""WaitGroup, Once (and once_func/once_value/once_values), Cond and the
+weighted Semaphore (Go: src/sync/waitgroup.go, once.go, oncefunc.go,
+cond.go; golang.org/x/sync/semaphore).
 
 What: the waiting primitives of Go's sync, for goroutines of any scheduler
 and plain threads alike. Each keeps its waiters in the core's one wait
@@ -23,7 +24,16 @@ so no wake-up is lost with it; the wait queue tells served from not.
 
 A Semaphore acquire that also watches a context cannot park on one queue:
 it waits in ``select`` on its context's done channel and on a channel of
-its own that serving it closes (x/sync/semaphore does the same).
+its own that serving it closes (x/sync/semaphore does the same). A done
+context always wins (x/sync since go.dev/issue/63615): it is looked at
+before the free units, and units granted as it ended go back through
+``release``, so the acquire fails holding nothing and whoever fits behind
+it is served.
+
+once_func/once_value/once_values are Go 1.21's OnceFunc family: a Mutex
+held while ``f`` runs, and a ``done`` flag read without it once set (Go's
+Once, with the outcome kept: a result, or the exception every call
+raises again).
 
 Rejected: building these on channels (a WaitGroup as a channel closed at
 zero, a Semaphore as a buffered channel of tokens, as x/sync's Simple).
@@ -35,16 +45,34 @@ channel per wait, where a queue of parked waiters needs nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from .._core import SERVED, Chan, PanicError, Sudog, WaitQueue, chanlock, current_parker, makechan, select, waitreason
+from .._core import (
+    SERVED,
+    Chan,
+    InternalError,
+    PanicError,
+    Sudog,
+    WaitQueue,
+    chanlock,
+    current_parker,
+    default,
+    makechan,
+    select,
+    waitreason,
+)
 from .._core import go as _go
 from ._mutex import Locker, Mutex
 
 if TYPE_CHECKING:  # offset.sync does not need offset.context at run time
     from ..context import Context
 
-__all__ = ["WaitGroup", "Once", "Cond", "Semaphore"]
+__all__ = ["WaitGroup", "Once", "once_func", "once_value", "once_values", "Cond", "Semaphore"]
+
+T = TypeVar("T")
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
 
 _acquire = chanlock.acquire
 _release = chanlock.release
@@ -174,6 +202,119 @@ class Once:
         return f"<offset.sync.Once {'done' if self._done else 'not done'} at {id(self):#x}>"
 
 
+def once_func(f: Callable[[], object]) -> Callable[[], None]:
+    """A function that calls ``f()`` only the first time it is called.
+
+    Go 1.21's sync.OnceFunc. Any goroutine or thread may call the returned
+    function, at once or one after another: ``f`` runs at most once, and a
+    call made while it runs waits for it. If ``f`` raises, every call (the
+    first with ``f``'s own traceback) raises that same exception object, as
+    Go's "will panic with the same value on every call". Unlike ``Once``,
+    nothing is remembered until the first call.
+
+    A BaseException that is not an Exception (the first caller's goroutine
+    being stopped, KeyboardInterrupt, SystemExit) interrupts ``f`` rather
+    than being its outcome: it reaches the first caller only, and later
+    calls raise ``PanicError`` ("sync: once function interrupted by
+    GoroutineExit before it returned"; Go would panic with nil there).
+
+    Args:
+        f: called with no arguments; not kept once it has run.
+
+    Raises:
+        TypeError: ``f`` is not callable.
+    """
+    call = _once(f, "once_func", False)
+
+    def once() -> None:
+        call()
+
+    return once
+
+
+def once_value(f: Callable[[], T]) -> Callable[[], T]:
+    """A function that calls ``f()`` only the first time and returns its value every time.
+
+    Go 1.21's sync.OnceValue: as ``once_func``, and each call returns what
+    the one call of ``f`` returned (or raises what it raised).
+
+    Args:
+        f: called with no arguments; not kept once it has run.
+
+    Raises:
+        TypeError: ``f`` is not callable.
+    """
+    return cast("Callable[[], T]", _once(f, "once_value", False))
+
+
+def once_values(f: Callable[[], tuple[T1, T2]]) -> Callable[[], tuple[T1, T2]]:
+    """A function that calls ``f()`` only the first time and returns its pair every time.
+
+    Go 1.21's sync.OnceValues, for an ``f`` that returns two values (Go's
+    ``(T1, T2)``, often a value and an error): ``f`` returns a 2-tuple and
+    each call returns that tuple. Otherwise as ``once_value``.
+
+    Args:
+        f: called with no arguments; must return a tuple of two values.
+
+    Raises:
+        TypeError: ``f`` is not callable; or (from the returned function,
+            on every call) ``f`` returned something other than a 2-tuple.
+    """
+    return cast("Callable[[], tuple[T1, T2]]", _once(f, "once_values", True))
+
+
+def _once(f: Callable[[], Any], name: str, pair: bool) -> Callable[[], Any]:
+    """The shared body of once_func, once_value and once_values (Go's OnceValue).
+
+    Invariant: ``done`` goes from False to True once, under ``mu``, after
+    ``result``/``exc`` are written; a call that reads it True without
+    ``mu`` (a cell load, atomic under the GIL, which also orders it after
+    those writes) only reads them. Callers that find it False wait on
+    ``mu``, which the one running ``f`` holds.
+    """
+    if not callable(f):
+        raise TypeError(f"{name}() argument 'f' must be callable, not {type(f).__name__}")
+    mu = Mutex()
+    fn: Callable[[], Any] | None = f
+    done = False
+    result: Any = None
+    exc: BaseException | None = None
+    tb: TracebackType | None = None
+
+    def call() -> Any:
+        nonlocal fn, done, result, exc, tb
+        if not done:
+            with mu:
+                if not done:
+                    g = fn
+                    if g is None:
+                        raise InternalError(f"{name}: function gone before its one call")
+                    fn = None  # do not keep f alive after its call (Go)
+                    try:
+                        r = g()
+                        if pair and not (type(r) is tuple and len(r) == 2):
+                            raise TypeError(f"{name}() argument 'f' must return a 2-tuple, not {type(r).__name__}")
+                    except Exception as e:
+                        exc, tb = e, e.__traceback__
+                        done = True
+                        raise  # the first call: f's own traceback
+                    except BaseException as e:
+                        exc = PanicError(f"sync: once function interrupted by {type(e).__name__} before it returned")
+                        done = True
+                        raise
+                    result = r
+                    done = True
+                    return r
+        if exc is not None:
+            # The same object every time; its traceback reset to f's, so
+            # that repeated calls do not grow it.
+            raise exc.with_traceback(tb)
+        return result
+
+    return call
+
+
 class Cond:
     """A condition variable over any Locker (a Mutex, an RWMutex's rlocker...).
 
@@ -270,9 +411,12 @@ class Semaphore:
 
         x/sync's Weighted.Acquire. With ``ctx`` (an offset.context
         Context), give up when it is done: raise ``ctx.err()`` and leave
-        the semaphore unchanged; a request that was granted as the context
-        ended counts as granted, as in Go. As in Go, asking for more than
-        the semaphore's size waits for ``ctx`` (forever without one).
+        the semaphore unchanged. As in x/sync since go.dev/issue/63615, a
+        context already done fails the acquire even when the units are
+        free, and units granted as the context ended are given back (to
+        the waiters behind, if they now fit) before the error is raised.
+        As in Go, asking for more than the semaphore's size waits for
+        ``ctx`` (forever without one).
 
         Raises:
             TypeError: ``k`` is not an int.
@@ -280,9 +424,15 @@ class Semaphore:
             offset.context.Canceled, offset.context.DeadlineExceeded: ``ctx`` ended first.
         """
         _weight(k, "k")
-        # Before chanlock: done() may take the context's lock, which comes
-        # first in the lock order (offset/context.py).
-        done = ctx.done() if ctx is not None else None
+        done = None
+        if ctx is not None:
+            # Before chanlock: done() may take the context's lock, which
+            # comes first in the lock order (offset/context.py).
+            done = ctx.done()
+            if done is not None and _closed(done):
+                # Done before the call, or while it began: fail, even
+                # though the units may be free (x/sync).
+                raise _ctx_err(ctx)
         _acquire()
         if self._size - self._cur >= k and not self._waiters:
             self._cur += k
@@ -291,8 +441,7 @@ class Semaphore:
         if k > self._size:
             # Doomed: don't make other acquires queue behind it.
             _release()
-            select(done.if_recv() if done is not None else None)  # forever without a ctx
-            assert ctx is not None
+            select(done.if_recv() if done is not None else None)  # forever if never done
             raise _ctx_err(ctx)
         if done is None:
             self._waiters.park(waitreason.SEMACQUIRE, value=k, abandon=self._abandon)
@@ -307,11 +456,15 @@ class Semaphore:
             self._abandon(w)
             raise
         if ret == granted.if_recv():
-            return
-        if self._waiters.withdraw(w):
-            return  # granted as ctx ended: pretend we did not notice (Go)
-        self._abandon(w)
-        assert ctx is not None
+            if not _closed(done):
+                return
+            # Granted, but the context is done too: fail (x/sync).
+        elif not self._waiters.withdraw(w):
+            self._abandon(w)  # left unserved: the waiters behind may fit now
+            raise _ctx_err(ctx)
+        # Granted as the context ended: give the units back (which serves
+        # whoever fits now), and fail.
+        self.release(k)
         raise _ctx_err(ctx)
 
     def _abandon(self, w: Sudog) -> None:
@@ -367,7 +520,9 @@ class Semaphore:
                 break  # not enough for the head: everyone behind it waits too
             self._cur += n
             w = q.serve()
-            assert w is not None
+            if w is None:
+                _release()
+                raise InternalError("Semaphore: a non-empty wait queue served nobody")
             served.append(w)
         _release()
         for w in served:
@@ -383,9 +538,20 @@ class Semaphore:
         return f"<offset.sync.Semaphore {self._cur}/{self._size} held, {len(self._waiters)} waiting at {id(self):#x}>"
 
 
-def _ctx_err(ctx: Context) -> BaseException:
+def _closed(done: Chan[Any]) -> bool:
+    """Whether ``done`` is closed (a done channel never carries a value)."""
+    return select(done.if_recv(), default) is not default
+
+
+def _ctx_err(ctx: Context | None) -> BaseException:
+    """``ctx.err()`` of a context whose done channel is closed."""
+    if ctx is None:
+        raise InternalError("Semaphore.acquire without a context stopped waiting")
     err = ctx.err()
-    assert err is not None, "a done context has an err()"
+    if err is None:
+        from ..context import Canceled  # a foreign Context broke the contract: Go would return nil
+
+        return Canceled()
     return err
 
 

@@ -2,11 +2,12 @@
 
 What: values that goroutines of any scheduler and plain threads may read
 and update at once without a Mutex. Integers wrap around on overflow
-exactly as Go's fixed-width integers do.
+exactly as Go's fixed-width integers do; they have Go 1.23's ``and_``
+and ``or_`` (And/Or, returning the old value) besides Go's older methods.
 
 How: under the GIL a plain attribute read or write is already atomic, so
-``load`` takes no lock; every read-modify-write (``add``, ``swap``,
-``compare_and_swap``), and ``store`` with them so that a store cannot land
+``load`` takes no lock; every read-modify-write (``add``, ``and_``,
+``or_``, ``swap``, ``compare_and_swap``), and ``store`` with them so that a store cannot land
 between the read and the write of an ``add``, holds ``_lock``, one
 process-wide ``threading.Lock`` held for a few bytecodes and never across
 anything that blocks.
@@ -114,6 +115,49 @@ class _Int:
                 v = ((v - self._MIN) & ((1 << self._BITS) - 1)) + self._MIN
             self._v = v
         return v
+
+    def and_(self, mask: int) -> int:
+        """Set the value to ``value & mask``; return the old value.
+
+        Go 1.23's And. ``mask`` is taken modulo 2**bits, as ``add`` takes
+        ``delta``, so ``~4`` clears bit 2 of an unsigned value too (Go
+        writes ``^uint32(4)``).
+
+        Raises:
+            TypeError: ``mask`` is not an int.
+        """
+        m = self._mask(mask)
+        with _lock:
+            old = self._v
+            self._v = old & m
+        return old
+
+    def or_(self, mask: int) -> int:
+        """Set the value to ``value | mask``; return the old value.
+
+        Go 1.23's Or; ``mask`` is taken modulo 2**bits, as in ``and_``.
+
+        Raises:
+            TypeError: ``mask`` is not an int.
+        """
+        m = self._mask(mask)
+        with _lock:
+            old = self._v
+            self._v = old | m
+        return old
+
+    def _mask(self, mask: object) -> int:
+        """``mask`` as a value of this type: its low ``bits`` bits, in two's complement.
+
+        The bitwise and/or of two values in range is in range (Python's
+        ints behave as two's complement of unbounded width), so and_/or_
+        need no wrap-around of their own.
+        """
+        if isinstance(mask, bool) or not isinstance(mask, int):
+            raise TypeError(f"{self._NAME} argument 'mask' must be int, not {type(mask).__name__}")
+        if self._MIN <= mask <= self._MAX:
+            return mask
+        return ((mask - self._MIN) & ((1 << self._BITS) - 1)) + self._MIN
 
     def __repr__(self) -> str:
         return f"<offset.sync.atomic.{self._NAME} {self._v}>"
