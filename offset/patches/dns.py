@@ -6,9 +6,11 @@ Replaces ``socket.getaddrinfo``, ``socket.gethostbyname``,
 original call runs on a pool thread (``offset.syscall``'s pool, sized by
 OFFSET_MAX_THREADS) and only the calling goroutine waits: the C resolver
 cannot be made non-blocking, so this is Go's cgo resolver, not its pure-Go
-one. A numeric host (``"127.0.0.1"``, ``"::1"``, None) given to getaddrinfo
-or gethostbyname is answered in place: the C library answers those without
-the network, and a pool round trip would cost more than the call.
+one. A host the C code answers without a lookup, given to getaddrinfo
+(an address literal, ``"127.0.0.1"`` or ``"::1"``, or None) or
+gethostbyname (an IPv4 literal, ``""`` or ``"<broadcast>"``), is answered
+in place: a pool round trip would cost more than the call. Which hosts
+those are is ``_hostname``'s one check, shared with the socket area.
 
 Results and exceptions (``socket.gaierror``, ``socket.herror``, the
 TypeError for a wrong argument) are the originals', raised with the
@@ -24,33 +26,35 @@ from typing import Any
 
 from .._core import blocking_call, current_goroutine
 from . import _registry
+from ._hostname import encoded, literal, setipaddr_answers
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
 AREA = _registry.Area("dns", __name__, "resolver functions (``socket.getaddrinfo`` and the rest)")
 
-_inet_pton: Callable[[int, str], bytes] | None = getattr(_socket, "inet_pton", None)
-_FAMILIES = [f for f in (getattr(_socket, "AF_INET", None), getattr(_socket, "AF_INET6", None)) if f is not None]
+_AF_INET = _socket.AF_INET
+_AF_UNSPEC: int = getattr(_socket, "AF_UNSPEC", 0)
 
 
-def _numeric(host: Any) -> bool:
-    """Whether ``host`` is None or an IP address literal (no resolver needed)."""
+def _getaddrinfo_answers(host: Any) -> bool:
+    """Whether getaddrinfo answers ``host`` without a lookup (see _hostname).
+
+    The C code hands the C library None (the local addresses) or the
+    encoded host, which it answers itself when it is an address literal
+    of either family.
+    """
     if host is None:
         return True
-    if type(host) is bytes:
-        try:
-            host = host.decode("ascii")
-        except UnicodeDecodeError:
-            return False
-    if type(host) is not str or _inet_pton is None or "%" in host:
-        return False
-    for family in _FAMILIES:
-        try:
-            _inet_pton(family, host)
-        except OSError:
-            continue
-        return True
-    return False
+    name = encoded(host)
+    return name is not None and literal(name, _AF_UNSPEC)
+
+
+def _gethostbyname_answers(host: Any) -> bool:
+    """Whether gethostbyname answers ``host`` without a lookup: setipaddr for AF_INET."""
+    if host is None:
+        return True  # the C code's TypeError
+    name = encoded(host)
+    return name is not None and setipaddr_answers(name, _AF_INET)
 
 
 def _on_pool(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -63,19 +67,24 @@ def _on_pool(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], 
         raise
 
 
-def _on_pool_unless_numeric(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    if current_goroutine() is None:
-        return wrapped(*args, **kwargs)
-    host = args[0] if args else kwargs.get("host", kwargs.get("hostname"))
-    if (args or kwargs) and _numeric(host):
-        return wrapped(*args, **kwargs)
-    try:
-        return blocking_call(wrapped, *args, **kwargs)
-    except BaseException:
-        del args, kwargs, host
-        raise
+def _on_pool_unless(answers: Callable[[Any], bool]) -> Callable[..., Any]:
+    """The wrapper for a resolver function that ``answers(host)`` itself for some hosts."""
+
+    def on_pool_unless(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if current_goroutine() is None:
+            return wrapped(*args, **kwargs)
+        host = args[0] if args else kwargs.get("host", kwargs.get("hostname"))
+        if (args or kwargs) and answers(host):
+            return wrapped(*args, **kwargs)
+        try:
+            return blocking_call(wrapped, *args, **kwargs)
+        except BaseException:
+            del args, kwargs, host
+            raise
+
+    return on_pool_unless
 
 
 def _factory(wrapper: Callable[..., Any]) -> Callable[[Any], Any]:
@@ -85,8 +94,8 @@ def _factory(wrapper: Callable[..., Any]) -> Callable[[Any], Any]:
     return make
 
 
-AREA.define("socket", "getaddrinfo", _factory(_on_pool_unless_numeric), scan=True)
-AREA.define("socket", "gethostbyname", _factory(_on_pool_unless_numeric), scan=True)
+AREA.define("socket", "getaddrinfo", _factory(_on_pool_unless(_getaddrinfo_answers)), scan=True)
+AREA.define("socket", "gethostbyname", _factory(_on_pool_unless(_gethostbyname_answers)), scan=True)
 for _name in ("gethostbyname_ex", "gethostbyaddr", "getnameinfo"):
     AREA.define("socket", _name, _factory(_on_pool), scan=True)
 del _name

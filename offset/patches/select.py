@@ -34,18 +34,17 @@ from __future__ import annotations
 
 import operator
 import select as _select
-import time as _time
 from collections.abc import Callable
 from typing import Any
 
 from .._core import blocking_call, current_goroutine, notify_close, wait_fd, wait_fds
 from . import _registry
+from ._deadline import NOT_READY, retry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
 AREA = _registry.Area("select", __name__, "``select.select``, ``select.poll`` and ``select.epoll``")
 
-_monotonic = _time.monotonic
 # Timeouts at or past these, in the argument's own unit, are left to the
 # original, which raises OverflowError for most of them.
 _SELECT_MAX = 1e9  # seconds
@@ -120,13 +119,15 @@ def _select_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any,
         if any(_fd(o) not in known for o in xl):
             return blocking_call(wrapped, rl, wl, xl, secs)
     pairs = [(fd, "r") for fd in rfds] + [(_fd(o), "w") for o in wl]
-    deadline = None if secs is None else _monotonic() + secs
-    while True:
-        remaining = None if deadline is None else deadline - _monotonic()
-        fired = wait_fds(pairs, remaining)
-        result = wrapped(rl, wl, xl, 0)
-        if result[0] or result[1] or result[2] or not fired:
-            return result
+
+    def look() -> Any:
+        return wrapped(rl, wl, xl, 0)
+
+    def attempt() -> Any:
+        result = look()
+        return result if result[0] or result[1] or result[2] else NOT_READY
+
+    return retry(attempt, lambda remaining: wait_fds(pairs, remaining), secs, look, wait_first=True)
 
 
 # -- select.poll -------------------------------------------------------------
@@ -194,15 +195,15 @@ class poll:
             if not mask & (_POLL_READ & ~_POLL_PRI | _POLL_WRITE):
                 # POLLPRI alone, or only errors: no netpoller mode for it.
                 return blocking_call(real.poll, *args)
-        deadline = None if secs is None else _monotonic() + secs
         self._running = True
         try:
-            while True:
-                remaining = None if deadline is None else deadline - _monotonic()
-                fired = wait_fds(pairs, remaining)
-                result = real.poll(0)
-                if result or not fired:
-                    return result
+            return retry(
+                lambda: real.poll(0) or NOT_READY,
+                lambda remaining: wait_fds(pairs, remaining),
+                secs,
+                lambda: real.poll(0),
+                wait_first=True,
+            )
         finally:
             self._running = False
 
@@ -282,16 +283,16 @@ class epoll:
         result = ep.poll(0, maxevents)
         if result or secs == 0:
             return result
-        deadline = None if secs is None else _monotonic() + secs
-        while True:
-            remaining = None if deadline is None else deadline - _monotonic()
+
+        def wait(remaining: float | None) -> bool:
             try:
-                fired = wait_fd(ep.fileno(), "r", remaining, self)
+                return wait_fd(ep.fileno(), "r", remaining, self)
             except OSError:
-                fired = True  # closed under us: the next poll says so
-            result = ep.poll(0, maxevents)
-            if result or not fired:
-                return result
+                return True  # closed under us: the next poll says so
+
+        return retry(  # type: ignore[no-any-return]
+            lambda: ep.poll(0, maxevents) or NOT_READY, wait, secs, lambda: ep.poll(0, maxevents), wait_first=True
+        )
 
     def __repr__(self) -> str:
         return f"<offset-patched {self._ep!r}>"

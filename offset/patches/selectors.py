@@ -23,18 +23,17 @@ This is what socketserver's ``serve_forever``, subprocess's
 from __future__ import annotations
 
 import selectors as _selectors
-import time as _time
 from collections.abc import Callable
 from typing import Any
 
 from .._core import current_goroutine, wait_fd, wait_fds
 from . import _registry
+from ._deadline import NOT_READY, retry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
 AREA = _registry.Area("selectors", __name__, "``select()`` of the selector classes")
 
-_monotonic = _time.monotonic
 _READ = _selectors.EVENT_READ
 _WRITE = _selectors.EVENT_WRITE
 # Selectors whose own fd is readable when events are ready.
@@ -65,30 +64,22 @@ def _select(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], k
     if timeout is not None:
         if not isinstance(timeout, (int, float)) or timeout != timeout or timeout <= 0:
             return wrapped(*args, **kwargs)  # never blocks, or raises
-    deadline = None if timeout is None else _monotonic() + timeout
-    while True:
-        ready = wrapped(0)
-        if ready:
-            return ready
-        if deadline is None:
-            remaining = None
-        else:
-            remaining = deadline - _monotonic()
-            if remaining <= 0:
-                return ready
+
+    def wait(remaining: float | None) -> bool:
         if isinstance(instance, _FD_SELECTORS):
             try:
-                wait_fd(instance.fileno(), "r", remaining, instance)
+                return wait_fd(instance.fileno(), "r", remaining, instance)
             except OSError:
-                pass  # closed under us: the next select says so
-        else:
-            pairs = []
-            for key in (instance.get_map() or {}).values():
-                if key.events & _READ:
-                    pairs.append((key.fd, "r"))
-                if key.events & _WRITE:
-                    pairs.append((key.fd, "w"))
-            wait_fds(pairs, remaining)
+                return True  # closed under us: the next select says so
+        pairs = []
+        for key in (instance.get_map() or {}).values():
+            if key.events & _READ:
+                pairs.append((key.fd, "r"))
+            if key.events & _WRITE:
+                pairs.append((key.fd, "w"))
+        return wait_fds(pairs, remaining)
+
+    return retry(lambda: wrapped(0) or NOT_READY, wait, timeout, lambda: wrapped(0))
 
 
 def _make_select(original: Any) -> Any:

@@ -54,12 +54,14 @@ import errno
 import operator
 import os
 import sys
-import time as _time
 from collections.abc import Callable
 from typing import Any
 
 from .._core import blocking_call, current_goroutine, mark_drained, notify_close, wait_fd, wait_quiet
 from . import _registry
+from ._deadline import NOT_READY, retry, timed_out
+from ._hostname import encoded as _encoded
+from ._hostname import setipaddr_answers as _setipaddr_answers
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
@@ -80,8 +82,6 @@ _STREAM_FAMILIES = tuple(getattr(_socket, name) for name in ("AF_INET", "AF_INET
 _DONTWAIT: int = getattr(_socket, "MSG_DONTWAIT", 0)
 _AF_INET = _socket.AF_INET
 _AF_INET6: int = getattr(_socket, "AF_INET6", -1)
-_inet_pton: Callable[[int, str], bytes] | None = getattr(_socket, "inet_pton", None)
-_monotonic = _time.monotonic
 _index = operator.index
 _EINPROGRESS = errno.EINPROGRESS
 _EAGAIN = errno.EAGAIN
@@ -116,25 +116,28 @@ def _toggled(
 
     Each attempt runs with the socket's timeout at 0.0, put back to ``t``
     (None: blocking, or > 0) right after; between attempts the goroutine
-    waits in the netpoller for at most what is left of ``t``.
+    waits in the netpoller for at most what is left of ``t`` (``retry``).
     """
-    deadline = None if t is None else _monotonic() + t
-    while True:
+
+    def attempt() -> Any:
         _settimeout(sock, 0.0)
         try:
             return _call(fn, sock, args, kwargs)
         except BlockingIOError:
-            pass
+            return NOT_READY
         finally:
             _settimeout(sock, t)
-        # Raised here, outside the except clause, so the exception carries
-        # no BlockingIOError as __context__: the stdlib's has none.
-        if deadline is None:
-            wait_fd(_fileno(sock), mode, None, sock)
-        else:
-            remaining = deadline - _monotonic()
-            if remaining <= 0 or not wait_fd(_fileno(sock), mode, remaining, sock):
-                raise TimeoutError("timed out")
+
+    return retry(attempt, _waiter(sock, mode), t, timed_out)
+
+
+def _waiter(sock: Any, mode: str) -> Callable[[float | None], bool]:
+    """``retry``'s wait for ``sock``: the netpoller, for ``mode``."""
+
+    def wait(remaining: float | None) -> bool:
+        return wait_fd(_fileno(sock), mode, remaining, sock)
+
+    return wait
 
 
 def _int_or_none(flags: Any) -> int | None:
@@ -441,36 +444,33 @@ def _sendall_rest(
     """
     send = _ss.send
     dontwait = _DONTWAIT if t is None else 0
-    deadline = None if t is None else _monotonic() + t
-    blocked = wait_first
-    while True:
-        if blocked:
-            if deadline is None:
-                wait_fd(_fileno(sock), "w", None, sock)
-            else:
-                remaining = deadline - _monotonic()
-                if remaining <= 0 or not wait_fd(_fileno(sock), "w", remaining, sock):
-                    raise TimeoutError("timed out")
-        chunk = data if view is None else view[pos:]
-        try:
-            if dontwait:
-                sent = send(sock, chunk, flags | dontwait)
-            else:
-                _settimeout(sock, 0.0)
-                try:
-                    sent = send(sock, chunk, flags)
-                finally:
-                    _settimeout(sock, t)
-        except BlockingIOError:
-            sent = -1
-        if view is None:
-            view = memoryview(data).cast("B")
-        blocked = sent < 0
-        if not blocked:
+
+    def attempt() -> Any:
+        # Sends until all is out (None) or the OS says EAGAIN (NOT_READY).
+        nonlocal view, pos
+        while True:
+            chunk = data if view is None else view[pos:]
+            try:
+                if dontwait:
+                    sent = send(sock, chunk, flags | dontwait)
+                else:
+                    _settimeout(sock, 0.0)
+                    try:
+                        sent = send(sock, chunk, flags)
+                    finally:
+                        _settimeout(sock, t)
+            except BlockingIOError:
+                sent = -1
+            if view is None:
+                view = memoryview(data).cast("B")
+            if sent < 0:
+                return NOT_READY
             pos += sent
             if pos >= view.nbytes:
                 view.release()
                 return None
+
+    retry(attempt, _waiter(sock, "w"), t, timed_out, wait_first=wait_first)
 
 
 def _host_to_resolve(family: int, address: tuple[Any, ...]) -> bytes | None:
@@ -478,40 +478,20 @@ def _host_to_resolve(family: int, address: tuple[Any, ...]) -> bytes | None:
 
     Follows getsockaddrarg for AF_INET and AF_INET6: the tuple is parsed
     whole (``"O&i"``, or ``"O&i|II"`` for AF_INET6; the host by
-    idna_converter) before setipaddr looks at the host, and setipaddr
-    answers "", "<broadcast>", "255.255.255.255" and numeric addresses
-    itself. None whenever the C code would not call the resolver: the
-    address is malformed (the original then raises its own error, before
-    any lookup) or its host needs none. What comes after the lookup (the
-    port and flowinfo ranges) is the original's to check.
+    idna_converter, ``_hostname.encoded``) before setipaddr looks at the
+    host, and setipaddr answers "", "<broadcast>" and address literals
+    itself (``_hostname.setipaddr_answers``). None whenever the C code
+    would not call the resolver: the address is malformed (the original
+    then raises its own error, before any lookup) or its host needs none.
+    What comes after the lookup (the port and flowinfo ranges) is the
+    original's to check.
     """
     n = len(address)
     if n != 2 and not (family == _AF_INET6 and 2 <= n <= 4):
         return None
-    host = address[0]
-    # idna_converter: an ASCII str (an exact str: a subclass is not a
-    # compact string) as it is, any other str through the idna codec.
-    if type(host) is str and host.isascii():
-        text: str | None = host
-        name = None  # host.encode("ascii"), made only if needed
-        if "\0" in host:
-            return None
-    else:
-        if isinstance(host, str):
-            try:
-                name = host.encode("idna")
-            except Exception:  # noqa: BLE001 - the C code's "encoding of hostname failed"
-                return None
-        elif isinstance(host, (bytes, bytearray)):
-            name = bytes(host)
-        else:
-            return None
-        if b"\0" in name:
-            return None
-        try:
-            text = name.decode("ascii")
-        except UnicodeDecodeError:
-            text = None  # not numeric, not "" nor "<broadcast>"
+    name = _encoded(address[0])
+    if name is None:
+        return None
     port = address[1]
     if type(port) is not int or n > 2:
         try:
@@ -522,19 +502,9 @@ def _host_to_resolve(family: int, address: tuple[Any, ...]) -> bytes | None:
             return None
     if not -(2**31) <= port < 2**31:
         return None  # "i": OverflowError, which the C code words as a port range
-    if text is not None:
-        if text == "" or text == "<broadcast>" or text == "255.255.255.255" or _inet_pton is None:
-            return None
-        try:
-            if family == _AF_INET:
-                _inet_pton(_AF_INET, text)
-                return None
-            if "%" not in text:  # with a scope id, setipaddr asks getaddrinfo
-                _inet_pton(_AF_INET6, text)
-                return None
-        except OSError:
-            pass
-    return name if name is not None else host.encode("ascii")
+    if _setipaddr_answers(name, family):
+        return None
+    return name
 
 
 def _resolve(sock: Any, address: Any) -> Any:

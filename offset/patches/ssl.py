@@ -101,12 +101,12 @@ Rejected designs:
 from __future__ import annotations
 
 import _socket
-import time as _time
 from collections.abc import Callable
 from typing import Any
 
 from .._core import current_goroutine, wait_fd
 from . import _registry
+from ._deadline import NOT_READY, retry
 
 __all__ = ["patch", "unpatch", "is_patched"]
 
@@ -116,7 +116,6 @@ _ss = _socket.socket
 _gettimeout = _ss.gettimeout
 _settimeout = _ss.settimeout
 _fileno = _ss.fileno
-_monotonic = _time.monotonic
 # The last attempt's timeout: the C code's deadline has passed by the time
 # OpenSSL returns, so it raises its own timeout error at once.
 _TINY = 1e-9
@@ -149,28 +148,31 @@ def _cooperate(sock: Any, t: float | None, fn: Any, args: tuple[Any, ...], kwarg
     socket's own is put back after each attempt. Caller: in a goroutine,
     the socket open and with its TLS object.
     """
-    deadline = None if t is None else _monotonic() + t
     want_read = _want_read
     want_write = _want_write
     timeout = _gettimeout(sock)
-    while True:
+    mode = "r"  # what the last attempt's OpenSSL wanted to wait for
+
+    def attempt() -> Any:
+        # Returns NOT_READY inside the except clauses, so that what a later
+        # attempt raises carries no want-error as __context__.
+        nonlocal mode
         _settimeout(sock, 0.0)
         try:
             return fn(sock, *args, **kwargs) if kwargs else fn(sock, *args)
         except want_read:
             mode = "r"
+            return NOT_READY
         except want_write:
             mode = "w"
+            return NOT_READY
         finally:
             _settimeout(sock, timeout)
-        # Waited here, outside the except clauses, so that what the next
-        # attempt raises carries no want-error as __context__.
-        if deadline is None:
-            wait_fd(_fileno(sock), mode, None, sock)
-        else:
-            remaining = deadline - _monotonic()
-            if remaining <= 0 or not wait_fd(_fileno(sock), mode, remaining, sock):
-                return _last_try(sock, timeout, fn, args, kwargs)
+
+    def wait(remaining: float | None) -> bool:
+        return wait_fd(_fileno(sock), mode, remaining, sock)
+
+    return retry(attempt, wait, t, lambda: _last_try(sock, timeout, fn, args, kwargs))
 
 
 def _last_try(sock: Any, timeout: float | None, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
