@@ -6,6 +6,23 @@ an optional deadline and values. Contexts form a tree: cancelling one
 cancels every context derived from it; cancelling a child leaves its
 parent alone.
 
+Go 1.21's additions are here too: ``after_func(ctx, f)`` runs ``f`` in a
+goroutine once ``ctx`` is done (an ``_AfterFuncCtx``: a cancel context
+whose cancelling starts ``f`` instead of closing a channel anyone reads),
+``without_cancel`` keeps the values and drops the rest, and
+``with_deadline_cause``/``with_timeout_cause`` give the deadline a cause.
+
+Finding the offset context inside another (Go's parentCancelCtx). Every
+cancel context answers ``value(_CANCEL_CTX_KEY)`` with itself, and a
+``without_cancel`` context with None. So a user's Context subclass that
+wraps an offset context and delegates ``value`` to it still leads to it:
+``cause()`` reads the cause through the wrapper, and a child made from the
+wrapper joins that context's ``_children`` (cancelled with it at once, in
+the same critical section) if the wrapper's ``done()`` is that context's
+channel. A wrapper with a done channel of its own is a foreign context:
+offset uses its ``after_func(f) -> stop`` method if it has one (Go's
+afterFuncer), else watches it with a goroutine.
+
 Invariants (under ``_ctxlock``):
 - ``_err`` is set once, and before ``_done`` is closed, so whoever sees
   the channel closed then sees ``err()`` non-None (and ``err()`` waits out
@@ -17,13 +34,21 @@ Invariants (under ``_ctxlock``):
   a child that is never cancelled itself costs nothing once its parent is.
 - ``_done`` is made only when someone asks for it; a context cancelled
   before that shares one closed channel.
+- An ``_AfterFuncCtx``'s ``_f`` is taken (set to None) exactly once:
+  by its cancelling, which then starts it, or by ``stop()``, which then
+  returns True (Go's ``once``).
+- ``_stop`` is set only on a context registered with a foreign parent's
+  ``after_func``; cancelling the context itself calls it (outside the
+  lock: it is the user's code).
 
 Locking: one process-wide ``_ctxlock`` guards every context's state. It
 is taken before offset.time's timer lock and before the core's chanlock
 (closing a done channel, stopping a timer), never after them. A deadline
 fires on the scheduler loop of the thread that made the context (a timer
 entry, no goroutine), or in a fallback timer thread for a context made
-outside any goroutine.
+outside any goroutine. Code that is not offset's (a foreign context's
+methods, an afterFuncer's stop, ``after_func``'s ``f``) never runs under
+``_ctxlock``.
 
 Rejected: a goroutine per context watching its parent (Go does this only
 for foreign Context implementations, and so does offset), and Go's lock
@@ -35,9 +60,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from ._core import Chan, PanicError, current_goroutine, go, makechan, select
+from ._core import Chan, PanicError, Scheduler, current_goroutine, go, makechan, select
 from .time import Timer, _call_after, now
 
 __all__ = [
@@ -51,8 +76,12 @@ __all__ = [
     "with_cancel",
     "with_cancel_cause",
     "with_deadline",
+    "with_deadline_cause",
     "with_timeout",
+    "with_timeout_cause",
     "with_value",
+    "without_cancel",
+    "after_func",
     "cause",
 ]
 
@@ -64,6 +93,9 @@ _ctxlock = threading.Lock()
 # The done channel of every context cancelled before anyone asked for it.
 _closedchan: Chan[None] = makechan()
 _closedchan.close()
+
+# The key every cancel context answers with itself (Go's &cancelCtxKey).
+_CANCEL_CTX_KEY = object()
 
 
 class Canceled(Exception):
@@ -88,11 +120,19 @@ class Context:
     """A deadline, a cancellation signal and values, across API boundaries.
 
     Go's context.Context interface. Make one with ``background()`` or
-    ``todo()`` and derive others with the ``with_*`` functions. A subclass
-    may implement the four methods itself (offset then watches its done
-    channel with a goroutine, as Go does for foreign contexts). The base
+    ``todo()`` and derive others with the ``with_*`` functions. The base
     class is a context that is never cancelled, has no deadline and no
     values.
+
+    A subclass may implement the four methods itself. One that wraps an
+    offset context, delegating ``done`` and ``value`` to it, works as the
+    context it wraps: ``cause()`` sees through it, and contexts derived
+    from it are cancelled with the wrapped one at once (Go finds it the
+    same way, through ``Value``). One with a done channel of its own is
+    watched with a goroutine, as Go does, unless it has an
+    ``after_func(f) -> stop`` method (Go's afterFuncer: call ``f`` once
+    when done; ``stop()`` returns True if that stopped the call), which
+    offset then uses instead.
     """
 
     __slots__ = ("__weakref__",)
@@ -121,10 +161,20 @@ class Context:
         return None
 
     def _cancel_ctx(self) -> _CancelCtx | None:
-        # The nearest cancellable offset context whose done channel is ours
-        # (Go's parentCancelCtx); None for a context that never cancels or
-        # a foreign one.
-        return None
+        """The nearest cancel context whose done channel is ours, or None.
+
+        Go's parentCancelCtx, for a subclass: ask ``value`` for the cancel
+        context and use it only if ``done()`` is its channel (a subclass
+        with a channel of its own is foreign). offset's own contexts answer
+        without asking. Not called under ``_ctxlock``: it runs user code.
+        """
+        done = self.done()
+        if done is None or done is _closedchan:
+            return None  # never cancelled, or already: nothing to join
+        p = self.value(_CANCEL_CTX_KEY)
+        if not isinstance(p, _CancelCtx) or p._done is not done:
+            return None
+        return p
 
 
 class _EmptyCtx(Context):
@@ -132,6 +182,9 @@ class _EmptyCtx(Context):
 
     def __init__(self, name: str) -> None:
         self._name = name
+
+    def _cancel_ctx(self) -> None:
+        return None
 
     def __repr__(self) -> str:
         return self._name
@@ -179,7 +232,7 @@ class _ValueCtx(Context):
 
 
 class _CancelCtx(Context):
-    __slots__ = ("_parent", "_done", "_err", "_cause", "_children", "_timer")
+    __slots__ = ("_parent", "_done", "_err", "_cause", "_children", "_timer", "_stop")
 
     def __init__(self, parent: Context) -> None:
         self._parent = parent
@@ -188,6 +241,7 @@ class _CancelCtx(Context):
         self._cause: BaseException | None = None
         self._children: dict[_CancelCtx, None] | None = None
         self._timer: Timer | None = None
+        self._stop: Callable[[], object] | None = None  # a foreign parent's after_func stop
 
     def deadline(self) -> int | None:
         return self._parent.deadline()
@@ -215,7 +269,13 @@ class _CancelCtx(Context):
         return self
 
     def _cancel(self, remove: bool, err: BaseException, cause: BaseException | None) -> None:
-        """Cancel this context and its subtree with ``err``; optionally leave the parent."""
+        """Cancel this context and its subtree with ``err``; optionally leave the parent.
+
+        Starts the ``f`` of every after_func context in the subtree.
+        """
+        # Outside the lock: for a wrapper parent this runs the user's code.
+        p = _parent_cancel_ctx(self._parent) if remove else None
+        fire: list[tuple[Callable[[], object], Scheduler | None]] = []
         with _ctxlock:
             if self._err is not None:
                 return
@@ -240,21 +300,31 @@ class _CancelCtx(Context):
                 if t is not None:
                     c._timer = None
                     t.stop()
-            if remove:
-                p = _parent_cancel_ctx(self._parent)
-                if p is not None and p._children:
-                    p._children.pop(self, None)
+                if type(c) is _AfterFuncCtx:
+                    f = c._f
+                    if f is not None:
+                        c._f = None
+                        fire.append((f, c._sched))
+            if p is not None and p._children:
+                p._children.pop(self, None)
+            stop = self._stop
+            self._stop = None
+        if remove and stop is not None:
+            stop()  # leave a foreign parent's after_func (Go's stopCtx)
+        for f, sched in fire:
+            _start(f, sched)
 
     def __repr__(self) -> str:
         return f"{self._parent!r}.WithCancel"
 
 
 class _TimerCtx(_CancelCtx):
-    __slots__ = ("_deadline",)
+    __slots__ = ("_deadline", "_why")
 
-    def __init__(self, parent: Context, deadline: int) -> None:
+    def __init__(self, parent: Context, deadline: int, why: BaseException | None) -> None:
         super().__init__(parent)
         self._deadline = deadline
+        self._why = why  # the cause when the deadline passes
 
     def deadline(self) -> int:
         return self._deadline
@@ -264,6 +334,46 @@ class _TimerCtx(_CancelCtx):
         return f"{self._parent!r}.WithDeadline({self._deadline} [{left / 1e9:.6f}s])"
 
 
+class _AfterFuncCtx(_CancelCtx):
+    """``after_func``'s registration: a child whose cancelling starts ``_f``."""
+
+    __slots__ = ("_f", "_sched")
+
+    def __init__(self, parent: Context, f: Callable[[], object], sched: Scheduler | None) -> None:
+        super().__init__(parent)
+        self._f: Callable[[], object] | None = f
+        self._sched = sched  # where f runs; None: in a thread of its own
+
+    def __repr__(self) -> str:
+        return f"{self._parent!r}.AfterFunc"
+
+
+class _WithoutCancelCtx(Context):
+    __slots__ = ("_parent",)
+
+    def __init__(self, parent: Context) -> None:
+        self._parent = parent
+
+    def value(self, key: object) -> Any:
+        return _value(self, key)
+
+    def _cancel_ctx(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"{self._parent!r}.WithoutCancel"
+
+
+def _start(f: Callable[[], object], sched: Scheduler | None) -> None:
+    """Start an after_func's ``f`` as a goroutine of ``sched`` (or in a thread if None)."""
+    if sched is None:
+        threading.Thread(target=f, name="offset-context-afterfunc", daemon=True).start()
+    elif sched.ident == threading.get_ident():
+        go(f)  # in a goroutine, or on the loop (a deadline firing)
+    else:
+        sched.call_threadsafe(go, f)
+
+
 def _fresh(err: BaseException) -> BaseException:
     """A new instance of offset's own errors for each context; others shared."""
     t = type(err)
@@ -271,11 +381,8 @@ def _fresh(err: BaseException) -> BaseException:
 
 
 def _parent_cancel_ctx(parent: Context) -> _CancelCtx | None:
-    find = getattr(parent, "_cancel_ctx", None)
-    if find is None:
-        return None
-    p: _CancelCtx | None = find()
-    return p
+    """The cancel context a child of ``parent`` joins, if any (Go's parentCancelCtx)."""
+    return parent._cancel_ctx()
 
 
 def _value(c: Context, key: object) -> Any:
@@ -284,13 +391,18 @@ def _value(c: Context, key: object) -> Any:
     while True:
         t = type(c)
         if t is _ValueCtx:
-            assert isinstance(c, _ValueCtx)
-            if c._key == key:
-                return c._val
-            c = c._parent
-        elif t is _CancelCtx or t is _TimerCtx:
-            assert isinstance(c, _CancelCtx)
-            c = c._parent
+            v = cast(_ValueCtx, c)
+            if v._key == key:
+                return v._val
+            c = v._parent
+        elif t is _CancelCtx or t is _TimerCtx or t is _AfterFuncCtx:
+            if key is _CANCEL_CTX_KEY:
+                return c
+            c = cast(_CancelCtx, c)._parent
+        elif t is _WithoutCancelCtx:
+            if key is _CANCEL_CTX_KEY:
+                return None  # so that cause(without_cancel(ctx)) is None (Go)
+            c = cast(_WithoutCancelCtx, c)._parent
         elif t is _EmptyCtx:
             return None
         else:
@@ -325,6 +437,23 @@ def _propagate(parent: Context, child: _CancelCtx) -> None:
     err = parent.err()
     if err is not None:
         child._cancel(False, _fresh(err), cause(parent))
+        return
+    after = getattr(parent, "after_func", None)
+    if callable(after):
+        # A foreign Context that can call back when done (Go's afterFuncer).
+
+        def fire() -> None:
+            e = parent.err()
+            child._cancel(False, _fresh(e) if e is not None else Canceled(), cause(parent))
+
+        stop = after(fire)
+        if not callable(stop):
+            raise TypeError(
+                f"{type(parent).__name__}.after_func() must return a stop function, not {type(stop).__name__}"
+            )
+        with _ctxlock:
+            if child._err is None:
+                child._stop = stop
         return
     # A foreign Context: watch it, as Go does, with a goroutine (or, outside
     # any goroutine, a daemon thread).
@@ -391,13 +520,30 @@ def with_deadline(parent: Context, t: int) -> tuple[Context, CancelFunc]:
         PanicError: ``parent`` is None ("cannot create context from nil parent").
         TypeError: ``parent`` is not a Context, or ``t`` not an int.
     """
+    return with_deadline_cause(parent, t, None)
+
+
+def with_deadline_cause(parent: Context, t: int, cause: BaseException | None) -> tuple[Context, CancelFunc]:
+    """Like ``with_deadline``, with ``cause`` as the ``cause()`` once the deadline passes.
+
+    Go 1.21's context.WithDeadlineCause: when ``t`` passes, ``err()`` is
+    ``DeadlineExceeded`` and ``cause(ctx)`` is ``cause`` (the
+    ``DeadlineExceeded`` itself if ``cause`` is None). The returned
+    ``cancel`` does not set a cause.
+
+    Raises:
+        PanicError: ``parent`` is None ("cannot create context from nil parent").
+        TypeError: ``parent`` is not a Context, ``t`` not an int, or
+            ``cause`` not an exception or None.
+    """
     parent = _check_parent(parent)
     if isinstance(t, bool) or not isinstance(t, int):
         raise TypeError(f"argument 't' must be an int of nanoseconds, not {type(t).__name__}")
+    why = _check_cause(cause)
     cur = parent.deadline()
     if cur is not None and cur < t:
         return with_cancel(parent)  # the parent's deadline comes first
-    c = _TimerCtx(parent, t)
+    c = _TimerCtx(parent, t, why)
     _propagate(parent, c)
 
     def cancel() -> None:
@@ -405,7 +551,7 @@ def with_deadline(parent: Context, t: int) -> tuple[Context, CancelFunc]:
 
     d = t - now()
     if d <= 0:
-        c._cancel(True, DeadlineExceeded(), None)
+        c._cancel(True, DeadlineExceeded(), why)
         return c, cancel
     with _ctxlock:
         if c._err is None:
@@ -413,8 +559,8 @@ def with_deadline(parent: Context, t: int) -> tuple[Context, CancelFunc]:
     return c, cancel
 
 
-def _expire(c: _CancelCtx) -> None:
-    c._cancel(True, DeadlineExceeded(), None)
+def _expire(c: _TimerCtx) -> None:
+    c._cancel(True, DeadlineExceeded(), c._why)
 
 
 def with_timeout(parent: Context, d: int) -> tuple[Context, CancelFunc]:
@@ -426,7 +572,26 @@ def with_timeout(parent: Context, d: int) -> tuple[Context, CancelFunc]:
     """
     if isinstance(d, bool) or not isinstance(d, int):
         raise TypeError(f"argument 'd' must be an int of nanoseconds, not {type(d).__name__}")
-    return with_deadline(parent, now() + d)
+    return with_deadline_cause(parent, now() + d, None)
+
+
+def with_timeout_cause(parent: Context, d: int, cause: BaseException | None) -> tuple[Context, CancelFunc]:
+    """``with_deadline_cause(parent, time.now() + d, cause)`` (Go 1.21's context.WithTimeoutCause).
+
+    Raises:
+        PanicError: ``parent`` is None ("cannot create context from nil parent").
+        TypeError: ``parent`` is not a Context, ``d`` not an int, or
+            ``cause`` not an exception or None.
+    """
+    if isinstance(d, bool) or not isinstance(d, int):
+        raise TypeError(f"argument 'd' must be an int of nanoseconds, not {type(d).__name__}")
+    return with_deadline_cause(parent, now() + d, cause)
+
+
+def _check_cause(cause: object) -> BaseException | None:
+    if cause is not None and not isinstance(cause, BaseException):
+        raise TypeError(f"argument 'cause' must be an exception or None, not {type(cause).__name__}")
+    return cause
 
 
 def with_value(parent: Context, key: object, value: Any) -> Context:
@@ -446,16 +611,75 @@ def with_value(parent: Context, key: object, value: Any) -> Context:
     return _ValueCtx(parent, key, value)
 
 
+def without_cancel(parent: Context) -> Context:
+    """A context with ``parent``'s values that is never cancelled (Go 1.21's context.WithoutCancel).
+
+    Its ``done()`` is None, ``err()`` None, ``deadline()`` None and
+    ``cause()`` None, whatever becomes of ``parent``; ``value(key)`` is
+    ``parent``'s. For work that must finish even when the request that
+    started it is cancelled.
+
+    Raises:
+        PanicError: ``parent`` is None ("cannot create context from nil parent").
+        TypeError: ``parent`` is not a Context.
+    """
+    return _WithoutCancelCtx(_check_parent(parent))
+
+
+def after_func(ctx: Context, f: Callable[[], object]) -> Callable[[], bool]:
+    """Arrange for ``f()`` to run in its own goroutine once ``ctx`` is done; return ``stop``.
+
+    Go 1.21's context.AfterFunc. ``f`` runs at most once, and at once if
+    ``ctx`` is already done. ``stop()`` unregisters it: it returns True if
+    that kept ``f`` from being started, False if ``f`` had already been
+    started (or stopped); it does not wait for ``f``. Several calls with
+    one ``ctx`` register independently. ``f``'s goroutine goes to the
+    scheduler of the goroutine that called ``after_func``, whichever thread
+    cancels ``ctx``; called outside any goroutine, ``f`` runs in a daemon
+    thread of its own (there is no scheduler to start a goroutine on), as
+    ``time.AfterFunc`` does.
+
+    Raises:
+        TypeError: ``ctx`` is not a Context, or ``f`` not callable.
+    """
+    if not isinstance(ctx, Context):
+        raise TypeError(f"after_func() argument 'ctx' must be a Context, not {type(ctx).__name__}")
+    if not callable(f):
+        raise TypeError(f"after_func() argument 'f' must be callable, not {type(f).__name__}")
+    g = current_goroutine()
+    a = _AfterFuncCtx(ctx, f, g.sched if g is not None else None)
+    _propagate(ctx, a)
+
+    def stop() -> bool:
+        with _ctxlock:
+            stopped = a._f is not None
+            a._f = None
+        if stopped:
+            a._cancel(True, Canceled(), None)  # leave the parent
+        return stopped
+
+    return stop
+
+
 def cause(c: Context) -> BaseException | None:
     """Why ``c`` was cancelled: the cause given to a ``with_cancel_cause`` cancel, else ``c.err()``.
 
-    Go 1.20's context.Cause: None while ``c`` is not cancelled.
+    Go 1.20's context.Cause: None while ``c`` is not cancelled. The cause
+    is found through any context derived from the cancelled one, and
+    through a Context subclass that delegates ``value`` to it (Go looks it
+    up with ``Value`` too); none through ``without_cancel``. A deadline's
+    cause is the one given to ``with_deadline_cause``.
+
+    Raises:
+        TypeError: ``c`` is not a Context.
     """
-    p = _parent_cancel_ctx(c)
-    if p is None:
-        return c.err()
-    with _ctxlock:
-        return p._cause
+    if not isinstance(c, Context):
+        raise TypeError(f"cause() argument 'c' must be a Context, not {type(c).__name__}")
+    p = _value(c, _CANCEL_CTX_KEY)
+    if isinstance(p, _CancelCtx):
+        with _ctxlock:
+            return p._cause
+    return c.err()
 
 
 for _obj in (Context, Canceled, DeadlineExceeded):
