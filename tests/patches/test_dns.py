@@ -86,3 +86,109 @@ child.report(offset.run(main))
 
 def test_numeric_hosts_are_answered_in_place_names_on_the_pool() -> None:
     assert run_child(NUMERIC_INLINE) == [True, True]
+
+
+# The one numeric-host check (offset/patches/_hostname.py), through both
+# areas that use it: what getaddrinfo and gethostbyname answer, and what
+# socket methods that resolve an address's host (connect_ex, sendto, bind)
+# do, patched in a goroutine against unpatched. Hosts needing a lookup are
+# only under .invalid (RFC 6761: never resolved) or localhost.
+HOSTS = """
+import child; child.start()
+import socket
+HOSTS = {
+    "ascii_name": "localhost",
+    "ipv4": "127.0.0.1",
+    "ipv4_bytes": b"127.0.0.1",
+    "ipv4_bytearray": bytearray(b"127.0.0.1"),
+    "ipv4_short": "127.1",
+    "ipv6": "::1",
+    "ipv6_bytes": b"::1",
+    "ipv6_scoped": "::1%lo",
+    "ipv6_link_local_scoped": "fe80::1%lo",
+    "ipv6_scoped_bytes": b"fe80::1%lo",
+    "non_ascii_str": "\\u00f1.invalid",
+    "non_ascii_bytes": b"\\xc3\\xb1.invalid",
+    "non_ascii_bytes_digits": b"127.0.0.1\\xff",
+    "fullwidth_digits": "\\uff11\\uff12\\uff17.\\uff10.\\uff10.\\uff11",
+    "surrogate": "\\udcff",
+    "nul_str": "127.0.0.1\\x00x",
+    "nul_bytes": b"127.0.0.1\\x00x",
+    "empty": "",
+    "broadcast": "<broadcast>",
+    "long_label": "a" * 70,
+    "not_a_host": 5,
+}
+# Answered in place, patched: the C code makes no lookup for these.
+LITERAL_GAI = {"ipv4", "ipv4_bytes", "ipv4_bytearray", "ipv6", "ipv6_bytes", "fullwidth_digits"}
+LITERAL_GHBN = {"ipv4", "ipv4_bytes", "ipv4_bytearray", "fullwidth_digits", "empty", "broadcast"}
+LOOKUP = {"ascii_name", "non_ascii_str", "non_ascii_bytes", "non_ascii_bytes_digits"}
+
+def shown(name, result):
+    # A lookup's gaierror may say "not known" or "temporary failure" from
+    # one run to the next: its type is what counts.
+    if name in LOOKUP and result[0] == "raise" and result[1] == "gaierror":
+        return ["raise", "gaierror"]
+    return result
+
+def cases(pool_calls):
+    out = {}
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    port = receiver.getsockname()[1]
+    for name, host in HOSTS.items():
+        row = {}
+        for call, fn in [
+            ("getaddrinfo", lambda: sorted(socket.getaddrinfo(host, 80, type=socket.SOCK_DGRAM))),
+            ("gethostbyname", lambda: socket.gethostbyname(host)),
+        ]:
+            before = pool_calls[0]
+            row[call] = shown(name, child.outcome(fn))
+            row[call + "_pool"] = pool_calls[0] - before
+        for family in (socket.AF_INET, socket.AF_INET6):
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                row[f"sendto_{family.name}"] = shown(name, child.outcome(lambda: s.sendto(b"x", (host, port))))
+                row[f"connect_ex_{family.name}"] = shown(name, child.outcome(lambda: s.connect_ex((host, port))))
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                row[f"bind_{family.name}"] = shown(name, child.outcome(lambda: s.bind((host, 0))))
+        out[name] = row
+    receiver.close()
+    return out
+
+if MODE == "patched":
+    import offset
+    from offset.patches import dns as dns_area, socket as socket_area
+    pool_calls = [0]
+    def counting(real):
+        def call(*args, **kwargs):
+            pool_calls[0] += 1
+            return real(*args, **kwargs)
+        return call
+    dns_area.blocking_call = counting(dns_area.blocking_call)
+    socket_area.blocking_call = counting(socket_area.blocking_call)
+    offset.patch_all()
+    child.report({"cases": offset.run(cases, pool_calls), "LITERAL_GAI": sorted(LITERAL_GAI), "LITERAL_GHBN": sorted(LITERAL_GHBN)})
+else:
+    child.report({"cases": cases([0])})
+"""
+
+
+def test_numeric_hosts_give_the_stdlib_answers_on_both_paths() -> None:
+    plain = run_child("MODE = 'plain'\n" + HOSTS)["cases"]
+    patched = run_child("MODE = 'patched'\n" + HOSTS)
+    got = patched["cases"]
+    literal_gai, literal_ghbn = set(patched["LITERAL_GAI"]), set(patched["LITERAL_GHBN"])
+    pools = {}
+    for name, row in got.items():
+        pools[name] = (row.pop("getaddrinfo_pool"), row.pop("gethostbyname_pool"))
+        del plain[name]["getaddrinfo_pool"], plain[name]["gethostbyname_pool"]
+    assert {k: {c: (got[k][c], v) for c, v in plain[k].items() if got[k][c] != v} for k in plain} == dict.fromkeys(
+        plain, {}
+    )
+    # In place exactly where the C code makes no lookup; the pool otherwise.
+    assert pools == {name: (int(name not in literal_gai), int(name not in literal_ghbn)) for name in pools}
+    # The stdlib's own answers, for the record of what the check decides.
+    assert plain["fullwidth_digits"]["gethostbyname"] == ["ok", "'127.0.0.1'"]
+    assert plain["nul_str"]["getaddrinfo"][0] == "ok"  # the C library sees "127.0.0.1"
+    assert plain["surrogate"]["getaddrinfo"][1] == "UnicodeError"
+    assert plain["ipv6_link_local_scoped"]["getaddrinfo"][0] == "ok"

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from offset.patches import _deadline
+
 from .conftest import cases_script, run_child
 
 PLAIN = cases_script("select_cases", "plain")
@@ -76,3 +80,101 @@ def test_waits_wake_when_another_goroutine_writes() -> None:
     # All six wait at once; each wakes about 50 ms later, not after 5 s.
     assert sorted(out) == sorted(["select", "poll", "epoll", "SelectSelector", "PollSelector", "EpollSelector"])
     assert all(ready and took < 1.0 for ready, took in out.values()), out
+
+
+# -- the deadline-and-retry helper under every patched wait ------------------
+# (offset/patches/_deadline.py), on a fake clock: attempts and waits are
+# scripted, so each step of the loop can be checked without a scheduler.
+
+
+class Script:
+    """A fake clock, and the attempt/wait/expired callables of one call."""
+
+    def __init__(self, attempts: list[Any], waits: list[bool], *, attempt_cost: float = 0.0) -> None:
+        self.now = 100.0
+        self.attempts = list(attempts)
+        self.waits = list(waits)
+        self.attempt_cost = attempt_cost
+        self.log: list[Any] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def attempt(self) -> Any:
+        self.now += self.attempt_cost
+        self.log.append("attempt")
+        result = self.attempts.pop(0)
+        if result == "EAGAIN":
+            try:
+                raise BlockingIOError(11, "Resource temporarily unavailable")
+            except BlockingIOError:
+                return _deadline.NOT_READY
+        return result
+
+    def wait(self, remaining: float | None) -> bool:
+        self.log.append(("wait", remaining))
+        fired = self.waits.pop(0)
+        if not fired and remaining is not None:
+            self.now += remaining
+        return fired
+
+
+def run_script(monkeypatch: pytest.MonkeyPatch, script: Script, timeout: float | None, **kw: Any) -> Any:
+    monkeypatch.setattr(_deadline, "_monotonic", script.clock)
+    return _deadline.retry(script.attempt, script.wait, timeout, _deadline.timed_out, **kw)
+
+
+def test_retry_returns_the_first_ready_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Script(["EAGAIN", "EAGAIN", b"data"], [True, True])
+    assert run_script(monkeypatch, s, None) == b"data"
+    assert s.log == ["attempt", ("wait", None), "attempt", ("wait", None), "attempt"]
+
+
+def test_retry_waits_only_for_what_is_left_of_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each attempt costs 0.25 s of the 1 s timeout; a wait that fires early
+    # (a spurious wake-up) costs nothing; the deadline is taken once.
+    s = Script(["EAGAIN", "EAGAIN", "EAGAIN"], [True, True, False], attempt_cost=0.25)
+    with pytest.raises(TimeoutError, match=r"^timed out$") as info:
+        run_script(monkeypatch, s, 1.0)
+    assert s.log == ["attempt", ("wait", 0.75), "attempt", ("wait", 0.5), "attempt", ("wait", 0.25)]
+    # Raised at the deadline outside any except clause: like the stdlib's,
+    # the error carries no BlockingIOError as its context.
+    assert info.value.__context__ is None
+
+
+def test_retry_does_not_wait_past_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The attempt itself used up the timeout: no wait of zero or less.
+    s = Script(["EAGAIN"], [], attempt_cost=2.0)
+    with pytest.raises(TimeoutError):
+        run_script(monkeypatch, s, 1.0)
+    assert s.log == ["attempt"]
+
+
+def test_retry_gives_expired_answer_for_select_like_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    # select, poll, epoll and selectors look once more at the deadline and
+    # return what they find (empty, or what became ready meanwhile).
+    s = Script([[], [("fd", 1)]], [False])
+    monkeypatch.setattr(_deadline, "_monotonic", s.clock)
+    looks = iter([[]])
+    result = _deadline.retry(lambda: s.attempt() or _deadline.NOT_READY, s.wait, 0.5, lambda: next(looks))
+    assert result == []
+    assert s.log == ["attempt", ("wait", 0.5)]
+
+
+def test_retry_wait_first_skips_the_attempt_the_caller_just_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Script([b"done"], [True])
+    assert run_script(monkeypatch, s, 3.0, wait_first=True) == b"done"
+    assert s.log == [("wait", 3.0), "attempt"]
+
+
+def test_retry_lets_a_wait_exception_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A signal handler's exception, or EBADF for an fd closed under the
+    # wait, comes out of the call unchanged.
+    s = Script(["EAGAIN"], [])
+
+    def wait(remaining: float | None) -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_deadline, "_monotonic", s.clock)
+    with pytest.raises(KeyboardInterrupt):
+        _deadline.retry(s.attempt, wait, 1.0, _deadline.timed_out)
