@@ -1,12 +1,15 @@
-"""offset.sync: Mutex, RWMutex, WaitGroup, Once, Cond, Semaphore, atomic.
+"""offset.sync: Mutex, RWMutex, WaitGroup, Once, once_value, Cond, Semaphore, atomic.
 
 Go's src/sync/*_test.go are the model: mutual exclusion under contention
 (mutex_test.go HammerMutex), WaitGroup's wait/done ordering and panics
 (waitgroup_test.go), Once's run-once-even-on-panic (once_test.go),
+OnceFunc/OnceValue/OnceValues re-panicking with the same value
+(oncefunc_test.go), atomic And/Or returning the old value (Go 1.23),
 Cond's signal/broadcast (cond_test.go), RWMutex's writer preference
-(rwmutex_test.go), and x/sync/semaphore's FIFO weights. Every primitive is
-also used across schedulers and from plain threads. Waits are bounded;
-nothing sleeps to let things settle: tests poll for the state they need.
+(rwmutex_test.go), and x/sync/semaphore's FIFO weights and its context
+rules (go.dev/issue/63615). Every primitive is also used across
+schedulers and from plain threads. Waits are bounded; nothing sleeps to
+let things settle: tests poll for the state they need.
 """
 
 from __future__ import annotations
@@ -582,6 +585,189 @@ def test_once_that_raises_is_still_done() -> None:
     assert calls == 1
 
 
+# -- once_func, once_value, once_values (Go 1.21's OnceFunc family) ----------------
+
+
+def test_once_value_calls_f_once_and_returns_its_value_every_time() -> None:
+    # Go: oncefunc_test.go TestOnceValue.
+    calls = 0
+
+    def f() -> list[int]:
+        nonlocal calls
+        calls += 1
+        return [calls]
+
+    get = sync.once_value(f)
+    assert calls == 0  # nothing runs before the first call
+    first = get()
+    assert first == [1]
+    assert get() is first and get() is first
+    assert calls == 1
+
+
+def test_once_func_returns_none_and_once_values_the_pair() -> None:
+    calls: list[str] = []
+    fn = sync.once_func(lambda: calls.append("f") or "ignored")
+    assert fn() is None and fn() is None
+    assert calls == ["f"]
+    pair = sync.once_values(lambda: (calls.append("pair") or 1, "err"))
+    assert pair() == (1, "err")
+    assert pair() == (1, "err")
+    assert calls == ["f", "pair"]
+
+
+def test_once_value_many_goroutines_at_once_wait_for_the_one_call() -> None:
+    calls = 0
+    results: list[object] = []
+
+    def slow() -> object:
+        nonlocal calls
+        calls += 1
+        for _ in range(20):
+            gosched()  # every other caller arrives while f runs
+        return object()
+
+    get = sync.once_value(slow)
+
+    def main() -> None:
+        wg = sync.WaitGroup()
+        for _ in range(200):
+            wg.go(lambda: results.append(get()))
+        wg.wait()
+
+    run(main)
+    assert calls == 1
+    assert len(results) == 200 and all(r is results[0] for r in results)
+
+
+def test_once_value_from_threads_and_goroutines() -> None:
+    calls = 0
+    release = threading.Event()
+    results: list[int] = []
+
+    def f() -> int:
+        nonlocal calls
+        calls += 1
+        assert release.wait(TIMEOUT)  # blocks whichever thread got here first
+        return 42
+
+    get = sync.once_value(f)
+    threads = [start(lambda: results.append(get())) for _ in range(8)]
+    schedulers = [run_in_thread(lambda: results.append(get())) for _ in range(2)]
+    release.set()
+    for t in threads + schedulers:
+        t.join()
+    assert calls == 1
+    assert results == [42] * 10
+
+
+def test_once_value_that_raises_raises_the_same_exception_every_time() -> None:
+    # Go: "If f panics, the returned function will panic with the same value
+    # on every call" (TestOnceFuncPanic, TestOnceValuePanic).
+    calls = 0
+
+    def fail() -> int:
+        nonlocal calls
+        calls += 1
+        raise ValueError("boom")
+
+    for once in (sync.once_func, sync.once_value, sync.once_values):
+        calls = 0
+        fn = once(fail)  # type: ignore[operator]
+        with pytest.raises(ValueError, match="^boom$") as first:
+            fn()
+        assert first.tb is not None and "fail" in {e.name for e in first.traceback}  # f's own frame
+        depth = len(first.traceback)
+        for _ in range(3):
+            with pytest.raises(ValueError) as again:
+                fn()
+            assert again.value is first.value
+            assert len(again.traceback) <= depth + 1  # reset each time, not grown
+        assert calls == 1
+
+
+def test_once_value_raise_reaches_every_waiting_goroutine() -> None:
+    started = makechan()
+    seen: list[BaseException] = []
+
+    def fail() -> None:
+        started.close()
+        for _ in range(5):
+            gosched()
+        raise KeyError("k")
+
+    fn = sync.once_value(fail)
+
+    def call() -> None:
+        try:
+            fn()
+        except KeyError as e:
+            seen.append(e)
+
+    def main() -> None:
+        wg = sync.WaitGroup()
+        wg.go(call)
+        started.recv()
+        for _ in range(10):
+            wg.go(call)
+        wg.wait()
+
+    run(main)
+    assert len(seen) == 11 and all(e is seen[0] for e in seen)
+
+
+def test_once_value_interrupted_call_panics_for_later_callers() -> None:
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    fn = sync.once_value(interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fn()
+    for _ in range(2):
+        with pytest.raises(
+            PanicError, match=r"^sync: once function interrupted by KeyboardInterrupt before it returned$"
+        ):
+            fn()
+
+
+def test_once_value_stopped_goroutine_panics_for_later_callers() -> None:
+    never = makechan()
+    entered: list[str] = []
+
+    def blocks() -> int:
+        entered.append("f")
+        never.recv()  # the goroutine is stopped here when main returns
+        return 1
+
+    fn = sync.once_value(blocks)
+
+    def main() -> None:
+        go(fn)
+        gosched()
+        assert entered == ["f"]
+
+    run(main)
+    with pytest.raises(PanicError, match=r"^sync: once function interrupted by GoroutineExit before it returned$"):
+        fn()
+    assert entered == ["f"]
+
+
+def test_once_values_needs_a_pair() -> None:
+    fn = sync.once_values(lambda: 1)  # type: ignore[arg-type,return-value]
+    for _ in range(2):
+        with pytest.raises(TypeError, match=r"^once_values\(\) argument 'f' must return a 2-tuple, not int$"):
+            fn()
+    with pytest.raises(TypeError):
+        sync.once_values(lambda: (1, 2, 3))()  # type: ignore[arg-type,return-value]
+
+
+def test_once_funcs_reject_a_non_callable() -> None:
+    for once in (sync.once_func, sync.once_value, sync.once_values):
+        name = once.__name__
+        with pytest.raises(TypeError, match=rf"^{name}\(\) argument 'f' must be callable, not int$"):
+            once(42)  # type: ignore[operator]
+
+
 # -- Cond ------------------------------------------------------------------------
 
 
@@ -836,6 +1022,111 @@ def test_semaphore_withdrawn_head_lets_the_next_waiter_in() -> None:
     assert got == ["big gave up", "small"]
 
 
+def test_semaphore_acquire_with_a_done_context_fails_even_with_free_units() -> None:
+    # x/sync/semaphore since go.dev/issue/63615: a context done before the
+    # call "happened before" the acquire.
+    sem = sync.Semaphore(2)
+    ctx, cancel = context.with_cancel_cause(context.background())
+    cancel(ValueError("gone"))
+    for k in (0, 1, 2, 3):  # free, free, free, more than the size
+        with pytest.raises(context.Canceled):
+            sem.acquire(k, ctx=ctx)
+    assert sem._cur == 0 and not sem._waiters
+    assert sem.try_acquire(2)
+    dctx, _ = context.with_deadline(context.background(), time.now() - 1)
+    sem.release(2)
+    with pytest.raises(context.DeadlineExceeded):
+        sem.acquire(1, ctx=dctx)
+    assert sem.try_acquire(2)
+
+
+def test_semaphore_cancelled_waiter_keeps_no_units() -> None:
+    sem = sync.Semaphore(2)
+
+    def main() -> None:
+        sem.acquire(2)
+        ctx, cancel = context.with_cancel(context.background())
+        out = makechan(1)
+
+        def waiter() -> None:
+            try:
+                sem.acquire(1, ctx=ctx)
+            except context.Canceled as e:
+                out.send(e)
+            else:
+                out.send(None)
+
+        go(waiter)
+        gosched()
+        assert len(sem._waiters) == 1
+        cancel()
+        assert isinstance(out.recv(), context.Canceled)
+        assert sem._cur == 2 and not sem._waiters
+        sem.release(2)
+        assert sem.try_acquire(2)
+
+    run(main)
+
+
+@pytest.mark.parametrize("cancel_first", [False, True])
+def test_semaphore_granted_as_the_context_ends_gives_the_units_back(cancel_first: bool) -> None:
+    # go.dev/issue/63615: granted and cancelled before the waiter runs again
+    # (in either order), it fails holding nothing, and the waiter behind it
+    # gets the units.
+    sem = sync.Semaphore(2)
+    got: list[str] = []
+
+    def main() -> None:
+        sem.acquire(2)
+        ctx, cancel = context.with_cancel(context.background())
+
+        def first() -> None:
+            try:
+                sem.acquire(2, ctx=ctx)
+            except context.Canceled:
+                got.append("first failed")
+            else:
+                got.append("first got it")
+
+        def second() -> None:
+            sem.acquire(2)
+            got.append("second")
+            sem.release(2)
+
+        wg = sync.WaitGroup()
+        wg.go(first)
+        gosched()
+        wg.go(second)
+        gosched()
+        assert len(sem._waiters) == 2
+        if cancel_first:
+            cancel()  # first's select picks done...
+            sem.release(2)  # ...and the release still serves it, queued
+        else:
+            sem.release(2)  # serves first, which has not run yet...
+            cancel()  # ...and its context ends too
+        assert sem._cur == 2
+        wg.wait()
+        assert sem._cur == 0
+
+    run(main)
+    assert got == ["first failed", "second"]
+
+
+def test_semaphore_waiter_in_a_thread_cancelled_from_a_goroutine() -> None:
+    sem = sync.Semaphore(1)
+    sem.acquire()
+    ctx, cancel = context.with_cancel(context.background())
+    t = start(lambda: sem.acquire(1, ctx=ctx))
+    poll(lambda: len(sem._waiters) == 1, "the thread to wait")
+    run(cancel)
+    with pytest.raises(context.Canceled):
+        t.join()
+    assert not sem._waiters
+    sem.release()
+    assert sem.try_acquire()
+
+
 # -- atomic ----------------------------------------------------------------------
 
 
@@ -867,6 +1158,61 @@ def test_atomic_int32_and_unsigned_wrap() -> None:
     assert u64.add(2) == 1
     with pytest.raises(ValueError, match="out of range"):
         atomic.Uint32(-1)
+
+
+@pytest.mark.parametrize("cls", [atomic.Int32, atomic.Int64, atomic.Uint32, atomic.Uint64])
+def test_atomic_and_or_return_the_old_value(cls: type[atomic.Int64]) -> None:
+    # Go 1.23's And/Or: "atomically performs a bitwise AND/OR operation ...
+    # and returns the old value".
+    x = cls(0b1100)
+    assert x.and_(0b1010) == 0b1100
+    assert x.load() == 0b1000
+    assert x.or_(0b0011) == 0b1000
+    assert x.load() == 0b1011
+    assert x.and_(~0b0001) == 0b1011  # a negative mask clears bits (Go's ^T(1))
+    assert x.load() == 0b1010
+    assert x.or_(0) == 0b1010 and x.and_(-1) == 0b1010 and x.load() == 0b1010
+    bits = cls._BITS
+    top = 1 << (bits - 1)
+    assert x.or_(top) == 0b1010  # the sign bit of a signed type: wraps, as add does
+    with_top = x._MIN + 0b1010 if x._MIN else top | 0b1010
+    assert x.load() == with_top
+    assert x.and_(top - 1) == with_top
+    assert x.load() == 0b1010
+    assert x.or_(1 << bits) == 0b1010 and x.load() == 0b1010  # beyond the width: no bits
+    for bad in (1.0, True, "1", None):
+        with pytest.raises(TypeError, match=rf"^{cls.__name__} argument 'mask' must be int, not "):
+            x.and_(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=rf"^{cls.__name__} argument 'mask' must be int, not "):
+            x.or_(bad)  # type: ignore[arg-type]
+
+
+def test_atomic_or_and_are_atomic_across_threads_and_goroutines() -> None:
+    x = atomic.Uint64()
+    olds: list[int] = []
+
+    def setbits(base: int) -> None:
+        for i in range(base, base + 8):
+            olds.append(x.or_(1 << i))
+            gosched()
+
+    ts = [start(setbits, 8 * i) for i in range(4)]
+    run_threads = [run_in_thread(setbits, 8 * i) for i in range(4, 8)]
+    for t in ts + run_threads:
+        t.join()
+    assert x.load() == (1 << 64) - 1
+    assert len(olds) == 64 and len(set(olds)) == 64  # each or_ saw a different state
+    masks = [~(1 << i) for i in range(64)]
+
+    def clear(ms: list[int]) -> None:
+        for m in ms:
+            x.and_(m)
+            gosched()
+
+    ts = [start(clear, masks[i::4]) for i in range(4)]
+    for t in ts:
+        t.join()
+    assert x.load() == 0
 
 
 def test_atomic_bool() -> None:
