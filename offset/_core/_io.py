@@ -36,8 +36,13 @@ Invariants:
   goroutine is readied exactly once per wait, whatever fires.
 - The netpoller holds at most one waiter per (fd, mode). A second goroutine
   waiting on the same fd and mode (two goroutines in ``accept`` on one
-  listening socket, as threads may be in the stdlib) *joins* it: it goes on
+  listening socket, as threads may be in the stdlib) *joins* it: the
+  netpoller refuses its arm with ``AlreadyArmedError`` (only that: any
+  other error from ``arm`` is the caller's), and it goes on
   the armed waiter's ``more`` list and records the armed one as ``head``.
+  So two goroutines that wait on one fd behave as two threads blocked in
+  the same call on it: both are woken, one gets the data, the other finds
+  EAGAIN and waits again. The user never sees the refusal.
   Firing the head fires everything on its list. A head that withdraws
   (timeout, goroutine stopped) hands its list to the first joined waiter,
   which is armed in its place.
@@ -69,7 +74,8 @@ import time as _time
 from typing import Any
 
 from . import _waitreason as waitreason
-from ._netpoll import Netpoll
+from ._errors import InternalError
+from ._netpoll import AlreadyArmedError, Netpoll
 from ._sched import G, current_goroutine
 from ._timers import TimerEntry
 
@@ -121,15 +127,18 @@ def _expire(lead: _Waiter) -> None:
 def _arm(poller: Netpoll, fd: int, mode: str, w: _Waiter, owner: object = None) -> None:
     try:
         poller.arm(fd, mode, w, owner)
-    except RuntimeError:
+    except AlreadyArmedError:
         _join(poller, fd, mode, w)
 
 
 def _join(poller: Netpoll, fd: int, mode: str, w: _Waiter) -> None:
-    """Someone waits on this fd and mode already: go on their list."""
+    """Someone waits on this fd and mode already: go on their list.
+
+    Only this module arms the netpoller, so what is armed is a _Waiter.
+    """
     head = poller.armed(fd, mode)
     if not isinstance(head, _Waiter):
-        raise RuntimeError(f"fd {fd} is armed by something other than wait_fd: {head!r}")
+        raise InternalError(f"fd {fd} ({mode!r}) is armed by something other than wait_fd: {head!r}")
     if head.more is None:
         head.more = []
     head.more.append(w)
@@ -148,7 +157,10 @@ def _withdraw(poller: Netpoll, fd: int, mode: str, w: _Waiter) -> None:
                 nxt.more = more
                 for m in more:
                     m.head = nxt
-            poller.arm(fd, mode, nxt)
+            try:
+                poller.arm(fd, mode, nxt)
+            except AlreadyArmedError as e:  # w was armed until the disarm just above
+                raise InternalError(f"fd {fd} ({mode!r}) armed again while its waiter withdrew") from e
         return
     head = w.head
     if head is not None:
@@ -209,7 +221,7 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
         # The hot path (a socket without a timeout): arm, park, done.
         try:
             poller.arm(fd, mode, w, owner)
-        except RuntimeError:
+        except AlreadyArmedError:
             _join(poller, fd, mode, w)
         try:
             g.park(waitreason.IO_WAIT)
@@ -244,7 +256,7 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
         return False
     if state == _CLOSED:
         raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-    raise AssertionError(f"wait_fd resumed in state {state}")  # pragma: no cover
+    raise InternalError(f"wait_fd resumed in state {state}")  # pragma: no cover
 
 
 def mark_drained(fd: int, owner: object) -> None:
@@ -279,7 +291,10 @@ def wait_quiet(fd: int, owner: object) -> bool:
     if poller is None or not poller.quiet(fd, owner):
         return False
     w = _Waiter(g)
-    poller.arm(fd, "r", w, owner)  # quiet() said no reader is armed
+    try:
+        poller.arm(fd, "r", w, owner)
+    except AlreadyArmedError as e:
+        raise InternalError(f"fd {fd} has a reader armed though quiet() said none") from e
     try:
         g.park(waitreason.IO_WAIT)
     except BaseException:

@@ -11,8 +11,10 @@ The backend contract (Go: runtime/netpoll.go), for every implementation:
 
 ``arm(fd, mode, waiter, owner=None)``
     Ask to be told when ``fd`` is ready for ``mode`` ("r" or "w"). At most
-    one waiter per (fd, mode); a second raises RuntimeError (the caller
-    joins the first instead, see ``armed``). ``waiter`` is any object with
+    one waiter per (fd, mode); a second raises ``AlreadyArmedError`` and
+    changes nothing (the caller joins the first instead, see ``armed``).
+    Any other exception is a real failure (the OS refused the fd) and
+    leaves nothing armed. ``waiter`` is any object with
     ``fire(ok: bool)``. The caller arms only after the fd said EAGAIN (or
     a look without blocking found it not ready) and before the next
     ``poll``: a backend may rely on that and report only *changes* of
@@ -55,14 +57,38 @@ The backend contract (Go: runtime/netpoll.go), for every implementation:
     fire the waiters whose fds are ready with ok=True. Returns how many
     fired. Wake-ups from ``wakeup()`` are consumed here.
 ``wakeup()``
-    Safe from any thread: make a blocked or upcoming ``poll`` return.
+    Safe from any thread: make a blocked or upcoming ``poll`` return. Also
+    safe racing with ``close()`` and after it, when it does nothing: it
+    never writes to an fd that ``close`` has released, whose number the
+    process may already have given to another file.
 ``nwaiting``
     How many waiters are armed; the scheduler uses it to tell an idle wait
     from a deadlock.
 ``close()``
-    Release the OS resources.
+    Release the OS resources; a second call does nothing. The waiters
+    still armed are not fired; ``nwaiting`` keeps its value. The scheduler
+    calls it when its ``run()`` returns (see "Lifecycle" in _sched.py).
 
 Only the scheduler's own thread calls anything but ``wakeup``.
+
+Lifecycle. A backend belongs to one ``run()`` of one scheduler: made at the
+first wait, closed when that ``run()`` returns; a later ``run()`` in the
+same thread makes a new one. In a forked child every backend the parent
+had open is closed (the child's copies of its fds; the parent keeps its
+own), and the child's scheduler makes a new one when it next needs it.
+Wake-ups from other threads can race with ``close``, which is why
+``wakeup`` and ``close`` take the backend's lock: the check that the
+backend is open and the write must be one step against the close.
+
+Rejected, for the lifecycle: closing the fds when the scheduler object is
+collected (a thread that ended holds it in nothing, but goroutines parked
+on channels and timers of a Ticker do, for as long as those live: the fds
+would outlive the thread by an unknown time); keeping a pool of backends
+for later schedulers (a late ``wakeup`` would land in another scheduler's
+backend: harmless, but the fds of a burst of threads would stay open);
+and a lock-free ``wakeup`` that checks a closed flag and then writes
+(another thread can close, and the process reuse the fd number, between
+the check and the write).
 
 Rejected: a thread per blocking socket (what threads-per-connection code
 pays), and readiness by polling each socket with a short timeout.
@@ -74,7 +100,18 @@ import os
 import select
 from typing import Any, Protocol
 
-__all__ = ["Netpoll", "FdWaiter", "make_netpoll"]
+from ._errors import InternalError
+
+__all__ = ["AlreadyArmedError", "Netpoll", "FdWaiter", "NO_NETPOLL", "make_netpoll"]
+
+
+class AlreadyArmedError(Exception):
+    """``arm`` found another waiter armed for this (fd, mode).
+
+    Internal: _io.py catches it and joins the armed waiter; where offset
+    arms knowing the slot is free, it is offset's bug (``InternalError``).
+    Not a RuntimeError, so that catching it cannot swallow anything else.
+    """
 
 
 class FdWaiter(Protocol):
@@ -93,6 +130,53 @@ class Netpoll(Protocol):
     def poll(self, timeout: float | None) -> int: ...
     def wakeup(self) -> None: ...
     def close(self) -> None: ...
+
+
+class _NoNetpoll:
+    """What another thread finds as the netpoller of a scheduler that has none.
+
+    A thread that wakes a scheduler reads its ``sleeping`` flag, then calls
+    ``poller.wakeup()``. If that scheduler's ``run()`` returned in between,
+    its netpoller is closed and dropped, and nothing is left to wake; a
+    netpoller made there would belong to a finished scheduler and nobody
+    would close it. Only ``wakeup`` (and ``close``) may be called on this.
+    """
+
+    __slots__ = ()
+    nwaiting = 0
+
+    def wakeup(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def _misuse(self) -> InternalError:
+        return InternalError("a scheduler's netpoller used from another thread")
+
+    def arm(self, fd: int, mode: str, waiter: FdWaiter, owner: object = None) -> None:
+        raise self._misuse()
+
+    def disarm(self, fd: int, mode: str, waiter: FdWaiter) -> bool:
+        raise self._misuse()
+
+    def armed(self, fd: int, mode: str) -> FdWaiter | None:
+        raise self._misuse()
+
+    def drained(self, fd: int, owner: object) -> None:
+        raise self._misuse()
+
+    def quiet(self, fd: int, owner: object) -> bool:
+        raise self._misuse()
+
+    def close_fd(self, fd: int) -> None:
+        raise self._misuse()
+
+    def poll(self, timeout: float | None) -> int:
+        raise self._misuse()
+
+
+NO_NETPOLL: Netpoll = _NoNetpoll()
 
 
 def make_netpoll() -> Netpoll:

@@ -71,9 +71,18 @@ Wake-ups use an eventfd (a pipe where eventfd is missing), registered
 level-triggered; ``wakeup`` writes only the 8 bytes eventfd needs and
 ignores a full pipe, since one pending wake-up is as good as many.
 
-After ``fork()`` the child gets a fresh epoll instance and wake-up fd for
-every backend (the parent's are shared open files); goroutines of the
-parent that waited on fds do not exist in the child's run.
+Closing (see "Lifecycle" in _netpoll.py). ``wakeup`` and ``close`` take
+``_lock`` (a C RLock: a signal handler that wakes this backend may run in
+the middle of either, in the same thread), so that a wake-up racing with
+the close either writes to the open eventfd or sees ``_closed`` and does
+nothing. A closed backend's ``wakeup`` returns before the lock: once
+closed it stays closed.
+
+After ``fork()`` the child closes its copies of every open backend's epoll
+fd and wake-up fd (the parent's are shared open files) and marks the
+backend closed; the child's scheduler makes a new one at its next wait
+(_sched.py). Goroutines of the parent that waited on fds do not exist in
+the child's run.
 """
 
 from __future__ import annotations
@@ -81,9 +90,10 @@ from __future__ import annotations
 import os
 import select
 import weakref
+from _thread import RLock as _RLock
 from typing import Any
 
-from ._netpoll import FdWaiter, write_keeping_gil
+from ._netpoll import AlreadyArmedError, FdWaiter, write_keeping_gil
 
 __all__ = ["EpollNetpoll"]
 
@@ -105,20 +115,24 @@ _live: weakref.WeakSet[EpollNetpoll] = weakref.WeakSet()
 
 
 class EpollNetpoll:
-    __slots__ = ("_ep", "_wake_r", "_wake_w", "fds", "nwaiting", "__weakref__")
+    __slots__ = ("_ep", "_wake_r", "_wake_w", "_lock", "_closed", "fds", "nwaiting", "__weakref__")
 
     def __init__(self) -> None:
-        self._open()
+        self._closed = True  # until every fd is open: __del__ then closes nothing
+        self._lock = _RLock()
         self.fds: dict[int, list[Any]] = {}
         self.nwaiting = 0
-        _live.add(self)
-
-    def _open(self) -> None:
         self._ep = _epoll()
-        if hasattr(os, "eventfd"):
-            self._wake_r = self._wake_w = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        else:  # pragma: no cover - Linux before 2.6.22 or a CPython without eventfd
-            self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if hasattr(os, "eventfd"):
+                self._wake_r = self._wake_w = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            else:  # pragma: no cover - Linux before 2.6.22 or a CPython without eventfd
+                self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        except BaseException:
+            self._ep.close()
+            raise
+        self._closed = False
+        _live.add(self)
         self._ep.register(self._wake_r, _IN)
 
     def _register(self, fd: int, known: bool) -> None:
@@ -141,7 +155,7 @@ class EpollNetpoll:
             self.fds[fd] = slots = [None, None, _owner_ref(owner), 0, -1, False]
         else:
             if slots[i] is not None:
-                raise RuntimeError(f"two goroutines wait to {'read' if i == 0 else 'write'} fd {fd} at once")
+                raise AlreadyArmedError(f"two goroutines wait to {'read' if i == 0 else 'write'} fd {fd} at once")
             ref = slots[2]
             if owner is None or ref is None or ref() is not owner:
                 self._register(fd, True)
@@ -231,21 +245,40 @@ class EpollNetpoll:
         return fired
 
     def wakeup(self) -> None:
-        # A full pipe (a wake-up is already pending) or a closed fd (the
-        # scheduler is gone) fails the write: either way there is no one
-        # left to wake. The GIL stays with the waker (write_keeping_gil).
-        write_keeping_gil(self._wake_w, _ONE)
+        # A full pipe (a wake-up is already pending) fails the write: one
+        # pending wake-up is as good as many. The GIL stays with the waker
+        # (write_keeping_gil). Closed: nobody is left to wake.
+        if self._closed:
+            return
+        with self._lock:
+            if not self._closed:
+                write_keeping_gil(self._wake_w, _ONE)
 
     def close(self) -> None:
-        _live.discard(self)
-        self._ep.close()
-        os.close(self._wake_r)
-        if self._wake_w != self._wake_r:
-            os.close(self._wake_w)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            _live.discard(self)
+            self._ep.close()
+            os.close(self._wake_r)
+            if self._wake_w != self._wake_r:
+                os.close(self._wake_w)
+
+    def __del__(self) -> None:
+        # A backend dropped without close() (not by a scheduler, which
+        # closes its own when run() returns): its fds go with it.
+        try:
+            self.close()
+        except (AttributeError, OSError):  # pragma: no cover - at interpreter exit
+            pass
 
     def _after_fork(self) -> None:
         # The parent's epoll set and wake-up fd are open files we share
-        # with it: leave them to the parent, start afresh.
+        # with it: close our copies, leave them to the parent. The lock
+        # may have been held by a thread the fork left behind.
+        self._lock = _RLock()
+        self._closed = True
         for fd in {self._wake_r, self._wake_w}:
             try:
                 os.close(fd)
@@ -255,9 +288,6 @@ class EpollNetpoll:
             self._ep.close()
         except OSError:  # pragma: no cover
             pass
-        self._open()
-        self.fds.clear()
-        self.nwaiting = 0
 
 
 def _owner_ref(owner: object) -> Any:
@@ -272,6 +302,7 @@ def _owner_ref(owner: object) -> Any:
 def _reset_after_fork() -> None:
     for backend in list(_live):
         backend._after_fork()
+    _live.clear()
 
 
 if hasattr(os, "register_at_fork"):

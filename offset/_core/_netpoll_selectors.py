@@ -6,8 +6,11 @@ both slots are empty, which costs a system call per change on kqueue and
 none on select/poll. Wake-ups come through a socketpair, which works on
 every platform (Windows has no pipes that select accepts).
 
-After ``fork()`` the child gets a fresh selector and wake-up socketpair for
-every backend, as the epoll backend does (the parent's are shared files).
+``wakeup`` and ``close`` take ``_lock``, and a closed backend's ``wakeup``
+does nothing, as in the epoll backend (see "Lifecycle" in _netpoll.py).
+After ``fork()`` the child closes its copies of every open backend's
+selector and wake-up socketpair, as the epoll backend does (the parent's
+are shared files); the child's scheduler makes a new backend.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import os
 import selectors
 import socket
 import weakref
+from _thread import RLock as _RLock
 
-from ._netpoll import FdWaiter, write_keeping_gil
+from ._netpoll import AlreadyArmedError, FdWaiter, write_keeping_gil
 
 __all__ = ["SelectorsNetpoll"]
 
@@ -26,31 +30,36 @@ _W = selectors.EVENT_WRITE
 
 
 class SelectorsNetpoll:
-    __slots__ = ("_sel", "_wake_r", "_wake_w", "fds", "nwaiting", "__weakref__")
+    __slots__ = ("_sel", "_wake_r", "_wake_w", "_wake_fd", "_lock", "_closed", "fds", "nwaiting", "__weakref__")
 
     def __init__(self) -> None:
-        self._open()
+        self._closed = True  # until every fd is open: __del__ then closes nothing
+        self._lock = _RLock()
         self.fds: dict[int, list[FdWaiter | None]] = {}
         self.nwaiting = 0
-        _live.add(self)
-
-    def _open(self) -> None:
         self._sel = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
+        try:
+            self._wake_r, self._wake_w = socket.socketpair()
+        except BaseException:
+            self._sel.close()
+            raise
+        self._wake_fd = self._wake_w.fileno()
+        self._closed = False
+        _live.add(self)
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._sel.register(self._wake_r, _R)
 
     def _after_fork(self) -> None:
-        # Close only our copies of the parent's selector and socketpair.
+        # Close only our copies of the parent's selector and socketpair;
+        # the lock may have been held by a thread the fork left behind.
+        self._lock = _RLock()
+        self._closed = True
         for closable in (self._sel, self._wake_r, self._wake_w):
             try:
                 closable.close()
             except OSError:  # pragma: no cover
                 pass
-        self._open()
-        self.fds.clear()
-        self.nwaiting = 0
 
     def _update(self, fd: int, slots: list[FdWaiter | None], had: int) -> None:
         mask = (_R if slots[0] is not None else 0) | (_W if slots[1] is not None else 0)
@@ -73,7 +82,7 @@ class SelectorsNetpoll:
         slots = self.fds.setdefault(fd, [None, None])
         i = 0 if mode == "r" else 1
         if slots[i] is not None:
-            raise RuntimeError(f"two goroutines wait to {'read' if i == 0 else 'write'} fd {fd} at once")
+            raise AlreadyArmedError(f"two goroutines wait to {'read' if i == 0 else 'write'} fd {fd} at once")
         had = self._mask(slots)
         slots[i] = waiter
         try:
@@ -159,13 +168,21 @@ class SelectorsNetpoll:
         return fired
 
     def wakeup(self) -> None:
-        write_keeping_gil(self._wake_w.fileno(), b"\0")  # errors ignored, as in epoll's
+        if self._closed:
+            return
+        with self._lock:
+            if not self._closed:
+                write_keeping_gil(self._wake_fd, b"\0")  # errors ignored, as in epoll's
 
     def close(self) -> None:
-        _live.discard(self)
-        self._sel.close()
-        self._wake_r.close()
-        self._wake_w.close()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            _live.discard(self)
+            self._sel.close()
+            self._wake_r.close()
+            self._wake_w.close()
 
     def __del__(self) -> None:
         try:
@@ -181,6 +198,7 @@ _live: weakref.WeakSet[SelectorsNetpoll] = weakref.WeakSet()
 def _reset_after_fork() -> None:
     for backend in list(_live):
         backend._after_fork()
+    _live.clear()
 
 
 if hasattr(os, "register_at_fork"):

@@ -79,6 +79,26 @@ that escapes the loop is recognised (KeyboardInterrupt, or a traceback
 through code that is not offset's) and posted to main the same way, but
 one that lands in offset's code in a goroutine is not safe.
 
+Lifecycle. When the outermost ``run()`` of a thread returns, by any path
+(main returned, an exception, a deadlock), its scheduler lets go of what
+the run acquired: ``_release`` closes the netpoller (its epoll fd and
+wake-up fd) and ends the free Procs, whose suspended frames refer to the
+scheduler (greenlets of a thread that has ended can never be resumed or
+collected, so they would keep it and their stacks for good). What stays
+is the ``Scheduler`` object in the thread's ``_local``, small, for a
+later ``run()`` in the same thread (which makes a netpoller again at its
+first wait) and for what ``go()``/``call_threadsafe`` queue before it; it
+goes with the thread. Nothing else keeps schedulers: no registry, no
+signal or wake-up registration (signals reach channels through
+_signal.py's one thread). Other threads may still hold the scheduler (a
+parked G's ``sched``) and wake it: they call ``poller.wakeup()`` only
+while ``sleeping``, which is False once run() has returned, and one that
+saw it True just before gets the closed backend, whose ``wakeup`` does
+nothing (its lock orders it against ``close``), or ``NO_NETPOLL``; it
+never writes to a released fd nor makes a netpoller for the finished run.
+After fork, the child's backends are closed (_netpoll.py) and its
+scheduler makes a new one.
+
 Rejected designs:
 - A hub greenlet that every switch goes through (gevent): two switches per
   hand-off instead of one.
@@ -103,7 +123,7 @@ from typing import Any, TypeVar
 from . import _waitreason as waitreason
 from ._errors import DeadlockError, GoroutineExit, InternalError
 from ._greenlet import Proc, getcurrent
-from ._netpoll import Netpoll, make_netpoll
+from ._netpoll import NO_NETPOLL, Netpoll, make_netpoll
 from ._timers import TimerEntry, TimerHeap
 
 __all__ = [
@@ -338,8 +358,17 @@ class Scheduler:
 
     @property
     def poller(self) -> Netpoll:
+        """The netpoller of this run(), made at its first use (see "Lifecycle").
+
+        Another thread only calls ``poller.wakeup()``, having seen
+        ``sleeping``; if run() has returned since and the netpoller is
+        gone, it gets ``NO_NETPOLL``, whose wakeup does nothing: a
+        netpoller made by that thread would never be closed.
+        """
         p = self._poller
         if p is None:
+            if _get_ident() != self.ident:
+                return NO_NETPOLL
             p = self._poller = make_netpoll()
         return p
 
@@ -616,6 +645,24 @@ class Scheduler:
         self.remote.clear()
         self.timers.clear()
 
+    def _release(self) -> None:
+        """After run(): close the netpoller, end the free Procs (see "Lifecycle").
+
+        Called in the thread's own greenlet that called run(), which is
+        every free Proc's parent: each ends where it waits for its next
+        goroutine and comes back here.
+        """
+        p = self._poller
+        if p is not None:
+            self._poller = None
+            p.close()
+        self.just_polled = False
+        free, self.free = self.free, []
+        for proc in free:
+            proc.throw(GoroutineExit)
+            if not proc.dead:
+                raise InternalError(f"free Proc {proc!r} survived its end")
+
 
 def _forget(g: G) -> None:
     g.fn = None
@@ -638,17 +685,19 @@ def _proc_main(g: G) -> None:
             # to every goroutine's stack, which greenlet copies on each
             # switch and keeps while the goroutine is parked.
             me.gr_context = g.ctx
-            assert g.fn is not None
+            fn = g.fn
+            if fn is None:
+                raise InternalError(f"{g!r} started after it finished")
             args = g.args
             if g.kwargs is not None:
-                result = g.fn(*args, **g.kwargs)
+                result = fn(*args, **g.kwargs)
             elif args:
-                result = g.fn(*args)
+                result = fn(*args)
             else:
                 # A plain call, not fn(*()): CPython runs it inside this eval
                 # loop instead of a fresh C-level one, so the C stack greenlet
                 # saves for every parked goroutine is shorter.
-                result = g.fn()
+                result = fn()
         except GoroutineExit:
             # Stopped by shutdown: this Proc ends (it is not reused).
             s.live.pop(g, None)
@@ -828,6 +877,7 @@ def _after_fork_in_child() -> None:
     s.sleeping = False
     s._backoff = 0.0
     s._grace = 0
+    s._poller = None  # closed in the child by its backend's at-fork hook; made again when needed
     s.remote.clear()
     s.remote_calls.clear()
     s.signals.clear()
@@ -972,6 +1022,7 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
         s.running = False
         s.main = None
         s.loop_proc = None
+        s._release()
     failure = s.failure
     s.failure = None
     if failure is None and s.interrupts:

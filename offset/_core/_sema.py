@@ -62,6 +62,7 @@ from time import monotonic_ns as _monotonic_ns
 from typing import Any, Protocol
 
 from ._chan import chanlock
+from ._errors import InternalError
 from ._greenlet import Proc
 from ._greenlet import getcurrent as _getcurrent
 from ._sched import G, ThreadParker
@@ -210,7 +211,8 @@ class WaitQueue(deque[Sudog]):
                     g.sched.timers.remove(entry)
                 return True
             return False
-        assert isinstance(g, ThreadParker)
+        if type(g) is not ThreadParker:
+            raise InternalError(f"WaitQueue.park with {g!r}, neither a goroutine nor a thread's parker")
         try:
             if g.park(reason, -1 if timeout is None else timeout):
                 return True
@@ -385,7 +387,7 @@ class LockBase:
             return self._handoff()
         try:
             self._held.release()
-        except RuntimeError:
+        except RuntimeError:  # the one error a C lock's release() raises: it was not locked
             return False
         if self._waitq:
             self._wake()
@@ -397,7 +399,8 @@ class LockBase:
         if self._waitq and self._held.acquire(False):
             w = self._waitq.serve()
             _release()
-            assert w is not None
+            if w is None:
+                raise InternalError("a non-empty wait queue served no waiter")
             w.parker.ready()
         else:
             _release()  # the one who barged in serves it at its unlock

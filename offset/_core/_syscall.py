@@ -63,6 +63,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from . import _waitreason as waitreason
+from ._errors import InternalError
 from ._sched import G, current_goroutine, offset_thread_idents
 
 __all__ = ["blocking_call", "syscall", "max_threads"]
@@ -180,7 +181,8 @@ class _Pool:
         call: _Call | None = first
         try:
             while True:
-                assert call is not None
+                if call is None:
+                    raise InternalError("a pool thread was woken without a call")
                 call.run()
                 call = None
                 with self.lock:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+import offset
 from offset import go, gosched, makechan, run
 from offset._core import (
     current_scheduler,
@@ -30,6 +31,8 @@ from offset._core import (
     wait_fds,
     wait_quiet,
 )
+from offset._core._errors import InternalError
+from offset._core._netpoll import NO_NETPOLL, AlreadyArmedError
 from offset._core._netpoll_selectors import SelectorsNetpoll
 
 BACKENDS: list[Any] = [SelectorsNetpoll]
@@ -138,8 +141,10 @@ def test_second_waiter_same_mode_is_refused(poller: Any, pair: tuple[socket.sock
     a, _ = pair
     first = Recorder()
     poller.arm(a.fileno(), "r", first, a)
-    with pytest.raises(RuntimeError, match=r"^two goroutines wait to read fd \d+ at once$"):
+    with pytest.raises(AlreadyArmedError, match=r"^two goroutines wait to read fd \d+ at once$"):
         poller.arm(a.fileno(), "r", Recorder(), a)
+    # Its own type, which an ``except RuntimeError`` meant for other failures does not catch.
+    assert not issubclass(AlreadyArmedError, RuntimeError)
     assert poller.armed(a.fileno(), "r") is first
     assert poller.armed(a.fileno(), "w") is None
     assert poller.nwaiting == 1
@@ -186,6 +191,103 @@ def test_wakeup_from_another_thread(poller: Any) -> None:
     t.join()
     # A wake-up is consumed by the poll that saw it.
     assert poller.poll(0) == 0
+
+
+def open_fds() -> set[int]:
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+LINUX_PROC = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+
+
+@LINUX_PROC
+def test_close_releases_every_fd(poller: Any) -> None:
+    before = open_fds()
+    other = type(poller)()
+    assert len(open_fds() - before) >= 2  # the OS poller and the wake-up fd(s)
+    other.close()
+    assert open_fds() == before
+    other.close()  # a second close does nothing
+    assert open_fds() == before
+
+
+def test_wakeup_after_close_writes_to_no_reused_fd(poller: Any) -> None:
+    # close() gives the fd numbers back; the next files opened get them. A
+    # wakeup() that came late (another thread saw the scheduler asleep just
+    # before its run() ended) must not write into those files.
+    other = type(poller)()
+    other.close()
+    pipes = [os.pipe() for _ in range(3)]
+    try:
+        other.wakeup()
+        for r, _ in pipes:
+            os.set_blocking(r, False)
+            with pytest.raises(BlockingIOError):
+                os.read(r, 64)
+    finally:
+        for r, w in pipes:
+            os.close(r)
+            os.close(w)
+
+
+def test_wakeup_races_close_from_threads(poller: Any) -> None:
+    # Threads wake backends as fast as they can while this thread closes
+    # them: no write may land in a released fd (the pipes opened after each
+    # close take those numbers) and nothing raises.
+    stop = threading.Event()
+    current: list[Any] = [type(poller)()]
+    errors: list[BaseException] = []
+
+    def waker() -> None:
+        try:
+            while not stop.is_set():
+                current[0].wakeup()
+        except BaseException as e:  # pragma: no cover - the failure this test looks for
+            errors.append(e)
+
+    threads = [threading.Thread(target=waker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    leaked = 0
+    try:
+        for _ in range(200):
+            old = current[0]
+            current[0] = type(poller)()
+            old.close()
+            r, w = os.pipe()
+            os.set_blocking(r, False)
+            time.sleep(0)
+            try:
+                os.read(r, 64)
+                leaked += 1
+            except BlockingIOError:
+                pass
+            os.close(r)
+            os.close(w)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        current[0].close()
+    assert errors == []
+    assert leaked == 0
+
+
+def test_another_thread_never_makes_a_schedulers_netpoller() -> None:
+    # A thread that saw a scheduler asleep wakes it through ``poller``; if
+    # that run() has ended meanwhile, the netpoller is gone and must not be
+    # made again by (and for) a thread that would never close it.
+    s = current_scheduler()
+    assert s._poller is None  # not running: no netpoller
+    seen: list[Any] = []
+    t = threading.Thread(target=lambda: seen.append(s.poller))
+    t.start()
+    t.join()
+    assert seen == [NO_NETPOLL]
+    assert s._poller is None
+    NO_NETPOLL.wakeup()  # nothing to wake: does nothing
+    with pytest.raises(InternalError, match=r"netpoller used from another thread"):
+        NO_NETPOLL.arm(0, "r", Recorder())
 
 
 def test_fd_reused_under_another_owner_is_registered_afresh(poller: Any) -> None:
@@ -466,6 +568,93 @@ def test_first_of_joined_readers_times_out(sched_poller: Any, pair: tuple[socket
     run(main)
     assert woke == ["head:False", "joined:True"]
     assert sched_poller.nwaiting == 0
+
+
+def test_two_goroutines_read_one_fd_as_two_threads_do(
+    sched_poller: Any, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    # Two threads blocked in recv() on one socket: a byte wakes one of them
+    # with it, the other goes on waiting, and the next byte is its. The
+    # second goroutine's arm is refused (AlreadyArmedError) and it joins
+    # the first: the program never sees that.
+    a, b = pair
+    got = makechan()
+
+    def reader(name: str) -> None:
+        while True:
+            try:
+                data = a.recv(1)
+            except BlockingIOError:
+                wait_fd(a.fileno(), "r", None, a)
+                continue
+            got.send((name, data))
+            return
+
+    def main() -> list[Any]:
+        go(reader, "one")
+        go(reader, "two")
+        gosched()
+        gosched()  # both wait now, one armed and one joined
+        assert sched_poller.nwaiting == 1
+        b.send(b"1")
+        first = got.recv()
+        for _ in range(3):
+            gosched()  # the other, woken with it, found nothing and waits again
+        assert offset.select(got.if_recv(), offset.default) is offset.default  # one byte woke one reader
+        assert sched_poller.nwaiting == 1
+        b.send(b"2")
+        second = got.recv()
+        return [first, second]
+
+    result = run(main)
+    assert result is not None
+    first, second = result
+    assert {first[0], second[0]} == {"one", "two"}
+    assert (first[1], second[1]) == (b"1", b"2")
+    assert sched_poller.nwaiting == 0
+
+
+class FailingArm:
+    """A netpoller whose arm fails as the OS can (a RuntimeError, say), not with AlreadyArmedError."""
+
+    def __init__(self, inner: Any, exc: BaseException) -> None:
+        self.inner = inner
+        self.exc = exc
+
+    def arm(self, fd: int, mode: str, waiter: Any, owner: object = None) -> None:
+        raise self.exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0])
+def test_an_arm_failure_is_not_taken_for_a_waiter_to_join(
+    poller: Any, pair: tuple[socket.socket, socket.socket], timeout: float | None
+) -> None:
+    a, _ = pair
+    s = current_scheduler()
+    previous = s._poller
+    s._poller = FailingArm(poller, RuntimeError("boom"))
+    caught: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            wait_fd(a.fileno(), "r", timeout, a)
+        except BaseException as e:
+            caught.append(e)
+        try:
+            wait_fds([(a.fileno(), "r")], timeout)
+        except BaseException as e:
+            caught.append(e)
+
+    try:
+        run(main)
+    finally:
+        s._poller = previous
+    assert [str(e) for e in caught] == ["boom", "boom"]
+    assert all(type(e) is RuntimeError for e in caught)
+    assert current_scheduler().timers.heap == []
 
 
 def test_reader_and_writer_goroutines_on_one_socket(
