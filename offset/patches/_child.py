@@ -64,7 +64,7 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .._core import current_goroutine, sleep_ns, wait_fd
+from .._core import InternalError, current_goroutine, sleep_ns, wait_fd
 from . import _registry
 
 __all__ = ["OS_PATCHES", "ExitWatch"]
@@ -112,7 +112,8 @@ class ExitWatch:
         self.delay_ns = _POLL_FIRST_NS // 2  # doubled before each poll's sleep
         self.fired = False  # the pidfd fired once: from then on, poll
         if pidfd is None and pid is not None and pid > 0 and _pidfd_ok[0]:
-            assert _pidfd_open is not None
+            if _pidfd_open is None:
+                raise InternalError("ExitWatch: pidfds marked usable where os.pidfd_open is missing")
             try:
                 self.pidfd = _pidfd_open(pid)
                 self.owned = True

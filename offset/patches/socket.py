@@ -57,7 +57,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .._core import blocking_call, current_goroutine, mark_drained, notify_close, wait_fd, wait_quiet
+from .._core import InternalError, blocking_call, current_goroutine, mark_drained, notify_close, wait_fd, wait_quiet
 from . import _registry
 from ._deadline import NOT_READY, retry, timed_out
 from ._hostname import encoded as _encoded
@@ -579,7 +579,8 @@ def _connect(sock: Any, t: float | None, original: Any, address: Any, ex: bool) 
     if err != _EINPROGRESS and err != errno.EINTR:
         if ex:
             return err
-        assert failure is not None
+        if failure is None:
+            raise InternalError(f"connect: error {err} without the exception that reported it")
         raise failure
     failure = None
     if not wait_fd(_fileno(sock), "w", t, sock):

@@ -57,7 +57,7 @@ import sys
 import time as _time
 from typing import Any
 
-from .._core import current_goroutine
+from .._core import InternalError, current_goroutine
 from . import _registry
 from ._child import ExitWatch
 
@@ -85,7 +85,9 @@ def _wait_in_goroutine(self: Any, timeout: float | None) -> Any:
                         break  # another waiter reaped it
                     pid, sts = self._try_wait(_WNOHANG)
                     if timeout is not None:
-                        assert pid == self.pid or pid == 0  # as the stdlib's timed loop asserts
+                        # The stdlib's own check, word for word (its timed loop
+                        # asserts this), so it stays an assert: not offset's.
+                        assert pid == self.pid or pid == 0
                     if pid == self.pid:
                         self._handle_exitstatus(sts)
                         break
@@ -107,7 +109,8 @@ def _wait_in_goroutine(self: Any, timeout: float | None) -> Any:
                 if remaining <= 0:
                     from subprocess import TimeoutExpired  # imported: this is its Popen
 
-                    assert timeout is not None
+                    if timeout is None:
+                        raise InternalError("Popen._wait: a deadline without a timeout")
                     raise TimeoutExpired(self.args, timeout)
                 watch.wait(remaining)
     finally:
