@@ -43,7 +43,7 @@ def main():
     go(other)
     a, b = socket.socketpair()
     go(reader, a)
-    time.sleep(0.03)
+    offset.gosched()  # other parks in its sleep, reader in its recv
     offset.syscall(time.sleep)(0.001)  # the pool has a thread now
     s = _sched.current_scheduler()
     r, w = os.pipe()
@@ -59,7 +59,7 @@ def main():
         c, d = socket.socketpair()
         got = makechan(1)
         go(lambda: got.send(c.recv(5)))
-        time.sleep(0.02)
+        offset.gosched()  # the reader parks in recv, on the child's netpoller
         d.sendall(b"hello")
         seen["recv"] = got.recv().decode()
         seen["pooled"] = offset.syscall(lambda: 7)()

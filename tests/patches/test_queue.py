@@ -151,18 +151,21 @@ def side():
         for _ in range(4):
             done.recv()
     offset.run(main)
-def putter(k):
+def putter(k, done):
     for i in range(100):
         q.put(k * 100 + i)
         if i % 7 == 0:
             time.sleep(0.001)
+    done.send(None)
 def main():
     t = threading.Thread(target=side)
     t.start()
-    time.sleep(0.02)  # the getters wait in the other scheduler
+    time.sleep(0.02)  # the getters wait in the other scheduler (a thread: no gosched)
+    done = offset.makechan(4)
     for k in range(4):
-        offset.go(putter, k)
-    time.sleep(0.2)
+        offset.go(putter, k, done)
+    for _ in range(4):
+        done.recv()
     for _ in range(4):
         q.put(None)
     t.join()
@@ -297,7 +300,10 @@ def main():
     for _ in range(4):
         done.recv()
     gc.collect()
-    time.sleep(0.01)
+    for _ in range(1000):  # the getter takes what the last finalizers put
+        if len(got) == 2000:
+            break
+        offset.gosched()
     return len(got)
 got_all = offset.run(main)
 finished.release()

@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -46,9 +47,27 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {"CA": ca_file, "CHAIN": chain}
 
 
+# Each way the cases run: the child script and its extra environment.
+WHERE: dict[str, tuple[str, dict[str, str]]] = {
+    "plain": (PLAIN, {}),
+    "goroutine": (IN_GOROUTINES, {}),
+    "selectors": (IN_GOROUTINES, {"OFFSET_NETPOLL": "selectors"}),
+    "thread": (IN_A_THREAD, {}),
+    "before_run": (BEFORE_RUN, {}),
+}
+
+
 @pytest.fixture(scope="module")
-def unpatched(certs: dict[str, str]) -> dict[str, Any]:
-    result: dict[str, Any] = run_child(PLAIN, env=certs)
+def runs(certs: dict[str, str]) -> dict[str, Any]:
+    """The cases run each way, in five children at once (they mostly wait)."""
+    with ThreadPoolExecutor(len(WHERE)) as pool:
+        results = pool.map(lambda way: run_child(way[0], env={**way[1], **certs}), WHERE.values())
+        return dict(zip(WHERE, results))
+
+
+@pytest.fixture(scope="module")
+def unpatched(runs: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = runs["plain"]
     return result
 
 
@@ -57,26 +76,26 @@ def assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:
     assert different == {}
 
 
-def test_cases_in_goroutines_match_unpatched(unpatched: dict[str, Any], certs: dict[str, str]) -> None:
-    result = run_child(IN_GOROUTINES, env=certs)
+def test_cases_in_goroutines_match_unpatched(unpatched: dict[str, Any], runs: dict[str, Any]) -> None:
+    result = runs["goroutine"]
     assert_same(result["cases"], unpatched)
     # The cases wait more than a second in all; a ticker goroutine ran
     # meanwhile, every 5 ms.
     assert result["ticks"] > 50
 
 
-def test_cases_on_the_portable_netpoller_match_unpatched(unpatched: dict[str, Any], certs: dict[str, str]) -> None:
-    result = run_child(IN_GOROUTINES, env={"OFFSET_NETPOLL": "selectors", **certs})
+def test_cases_on_the_portable_netpoller_match_unpatched(unpatched: dict[str, Any], runs: dict[str, Any]) -> None:
+    result = runs["selectors"]
     assert_same(result["cases"], unpatched)
     assert result["ticks"] > 50
 
 
-def test_cases_in_a_plain_thread_match_unpatched(unpatched: dict[str, Any], certs: dict[str, str]) -> None:
-    assert_same(run_child(IN_A_THREAD, env=certs), unpatched)
+def test_cases_in_a_plain_thread_match_unpatched(unpatched: dict[str, Any], runs: dict[str, Any]) -> None:
+    assert_same(runs["thread"], unpatched)
 
 
-def test_cases_before_run_match_unpatched(unpatched: dict[str, Any], certs: dict[str, str]) -> None:
-    assert_same(run_child(BEFORE_RUN, env=certs), unpatched)
+def test_cases_before_run_match_unpatched(unpatched: dict[str, Any], runs: dict[str, Any]) -> None:
+    assert_same(runs["before_run"], unpatched)
 
 
 def test_unpatched_outcomes_are_what_the_cases_expect(unpatched: dict[str, Any]) -> None:
@@ -414,19 +433,24 @@ def main():
             out[name] = ["ok", repr(fn())]
         except BaseException as e:
             out[name] = [type(e).__name__, str(e), e.__context__ is not None]
+    def until_done(name):
+        for _ in range(1000):
+            if name in out:
+                break
+            offset.gosched()
     with ssl_cases.tls_pair() as (c, s):
         offset.go(waiter, "read", lambda: c.recv(10))
-        time.sleep(0.05)
+        offset.gosched()  # the waiter parks in recv
         c.close()
-        time.sleep(0.05)
+        until_done("read")
     a, b = socket.socketpair()
     with a, b:
         t = ssl_cases.CLIENT.wrap_socket(a, server_hostname="localhost", do_handshake_on_connect=False)
         t.settimeout(5.0)
         offset.go(waiter, "handshake", t.do_handshake)
-        time.sleep(0.05)
+        offset.gosched()  # the waiter sends its hello and parks for the answer
         t.close()
-        time.sleep(0.05)
+        until_done("handshake")
     return out
 child.report(offset.run(main))
 """

@@ -516,7 +516,10 @@ def emit(ch):
 def main():
     offset.go(emit, "A")
     offset.go(emit, "B")
-    time.sleep(0.005)  # one of them is inside emit(), parked in write(); the other waits for the lock
+    for _ in range(1000):  # A gets into write() and parks there, holding the lock; B waits for it
+        if stream.getvalue():
+            break
+        offset.gosched()
     parent_end, child_end = socket.socketpair()
     pid = os.fork()
     if pid == 0:
@@ -731,7 +734,9 @@ def imp():
 def main():
     for _ in range(5):
         offset.go(imp)
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while len(out) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the importer's timer (0.05 s), then the others
     return out
 result = offset.run(main)
 seen = repr(_frozen_importlib._thread)

@@ -42,7 +42,10 @@ def worker(name):
 def main():
     offset.go(worker, "a")
     offset.go(worker, "b")
-    time.sleep(0.01)
+    for _ in range(1000):  # each turn of main's lets both workers run once
+        if len(order) == 6:
+            break
+        offset.gosched()
 offset.run(main)
 child.report(order)
 """
