@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .conftest import cases_script, run_child
@@ -18,12 +19,14 @@ def assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:
 
 
 def test_cases_match_unpatched() -> None:
-    plain = run_child(PLAIN)
+    # Four children at once: they mostly wait, and each case works in a
+    # directory of its own.
+    with ThreadPoolExecutor(4) as pool:
+        plain, patched, in_a_thread, before_run = pool.map(run_child, [PLAIN, IN_GOROUTINES, IN_A_THREAD, BEFORE_RUN])
     assert all(v[0] == "ok" for v in plain.values()), {k: v for k, v in plain.items() if v[0] != "ok"}
-    patched = run_child(IN_GOROUTINES)
     assert_same(patched["cases"], plain)
-    assert_same(run_child(IN_A_THREAD), plain)
-    assert_same(run_child(BEFORE_RUN), plain)
+    assert_same(in_a_thread, plain)
+    assert_same(before_run, plain)
 
 
 WAITS = """

@@ -11,6 +11,11 @@ plain thread's stdlib wait, and unpatching.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
 from .conftest import cases_script, run_child
 
 PLAIN = cases_script("subprocess_cases", "plain")
@@ -23,24 +28,37 @@ WITHOUT_PIDFDS = IN_MAIN_GOROUTINE.replace(
     "import offset; offset.patch_all()\nfrom offset.patches import _child; _child._pidfd_ok[0] = False",
 )
 
-_plain: dict[str, object] = {}
+WHERE = {
+    "plain": PLAIN,
+    "goroutine": IN_MAIN_GOROUTINE,
+    "without_pidfds": WITHOUT_PIDFDS,
+    "before_run": BEFORE_RUN,
+    "thread": IN_A_THREAD,
+}
 
 
-def plain() -> dict[str, object]:
-    if not _plain:
-        _plain.update(run_child(PLAIN))
-    return _plain
+@pytest.fixture(scope="module")
+def runs() -> dict[str, Any]:
+    """The cases run each way, in five children at once (they mostly wait)."""
+    with ThreadPoolExecutor(len(WHERE)) as pool:
+        return dict(zip(WHERE, pool.map(run_child, WHERE.values())))
 
 
-def test_cases_match_the_stdlib_in_the_main_goroutine() -> None:
-    patched = run_child(IN_MAIN_GOROUTINE)
-    assert patched["cases"] == plain()
+@pytest.fixture(scope="module")
+def plain(runs: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = runs["plain"]
+    return result
+
+
+def test_cases_match_the_stdlib_in_the_main_goroutine(runs: dict[str, Any], plain: dict[str, Any]) -> None:
+    patched = runs["goroutine"]
+    assert patched["cases"] == plain
     assert patched["ticks"] > 100  # the ticker ran throughout (the cases take seconds)
 
 
-def test_the_stdlib_outcomes() -> None:
+def test_the_stdlib_outcomes(plain: dict[str, Any]) -> None:
     # What the cases give unpatched, so that a case cannot pass by doing nothing.
-    p = plain()
+    p = plain
     assert p["popen_wait_exit_codes"] == ["ok", "[(0, 0, 0), (3, 3, 3), (-9, -9, -9), (-15, -15, -15)]"]
     expired = (
         "('TimeoutExpired', (['sleep', '5'], 0.1), ['sleep', '5'], 0.1, None, None, "
@@ -49,7 +67,7 @@ def test_the_stdlib_outcomes() -> None:
     assert p["popen_wait_timeout_raises_timeout_expired"] == ["ok", f"({expired}, None, -9, -9)"]
     assert p["popen_wait_timeouts_without_limit"] == ["ok", "[3, 3, 3]"]
     assert p["communicate_ten_megabytes_each_way"] == ["ok", "(10485760, True, True, 0)"]
-    assert p["communicate_timeout_then_again"][1].startswith(  # type: ignore[index]
+    assert p["communicate_timeout_then_again"][1].startswith(
         "(('TimeoutExpired', (['/bin/sh', '-c', 'echo early; exec sleep 5'], 0.5), "
     )
     assert p["waitpid_pid"] == ["ok", "(True, 768, 3)"]
@@ -64,23 +82,23 @@ def test_the_stdlib_outcomes() -> None:
     assert p["waitid_pidfd"] in (["ok", "(True, 13, 1)"], ["ok", "'no P_PIDFD'"])
 
 
-def test_cases_match_the_stdlib_without_pidfds() -> None:
-    patched = run_child(WITHOUT_PIDFDS)
-    assert patched["cases"] == plain()
+def test_cases_match_the_stdlib_without_pidfds(runs: dict[str, Any], plain: dict[str, Any]) -> None:
+    patched = runs["without_pidfds"]
+    assert patched["cases"] == plain
     assert patched["ticks"] > 100
 
 
-def test_cases_match_the_stdlib_before_run() -> None:
-    assert run_child(BEFORE_RUN) == plain()
+def test_cases_match_the_stdlib_before_run(runs: dict[str, Any], plain: dict[str, Any]) -> None:
+    assert runs["before_run"] == plain
 
 
-def test_cases_match_the_stdlib_in_a_plain_thread() -> None:
+def test_cases_match_the_stdlib_in_a_plain_thread(runs: dict[str, Any], plain: dict[str, Any]) -> None:
     expected = {
         k: v
-        for k, v in plain().items()
+        for k, v in plain.items()
         if k not in ("sigchld_handler_reaps_before_wait", "sigchld_handler_reaps_during_wait")
     }
-    assert run_child(IN_A_THREAD) == expected
+    assert runs["thread"] == expected
 
 
 MANY = """
