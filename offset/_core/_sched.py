@@ -858,9 +858,11 @@ def _after_fork_in_child() -> None:
     there either: no ``finally`` block, no timer or fd event resumes them
     (a wake-up of a dead goroutine is ignored, see the invariants above).
     Wake-ups other threads had queued, deferred handlers and posted
-    exceptions belong to the parent. The netpoller (each backend's own
-    at-fork hook) and the thread pool (_syscall.py) start afresh, and
-    deadlock detection stops counting the threads the fork left behind.
+    exceptions belong to the parent. The netpoller is closed (each
+    backend's own at-fork hook closes the child's copies of its fds) and
+    made again at the child's next wait; the thread pool (_syscall.py)
+    starts afresh, and deadlock detection stops counting the threads the
+    fork left behind.
 
     Left as they are: timers (the forking goroutine's may be among them:
     its deadlines and tickers keep working; the others wake nothing), and

@@ -370,7 +370,7 @@ def _deliver_pending(stopping: Iterable[tuple[Chan[Any], set[int]]] = ()) -> Non
 def _wake_thread() -> None:
     try:
         _wake.release()
-    except RuntimeError:
+    except RuntimeError:  # the one error a C lock's release() raises: a wake-up is pending already
         pass
 
 

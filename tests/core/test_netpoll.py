@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 import select
 import socket
 import sys
@@ -612,6 +613,29 @@ def test_two_goroutines_read_one_fd_as_two_threads_do(
     assert {first[0], second[0]} == {"one", "two"}
     assert (first[1], second[1]) == (b"1", b"2")
     assert sched_poller.nwaiting == 0
+
+
+def test_a_foreign_waiter_armed_on_the_fd_is_offsets_bug(
+    sched_poller: Any, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    # Only _io.py arms the netpoller; a waiter it cannot join is a bug in
+    # offset, said as such, not a RuntimeError a caller might catch.
+    a, _ = pair
+    foreign = Recorder()
+    sched_poller.arm(a.fileno(), "r", foreign, a)
+    caught: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            wait_fd(a.fileno(), "r", 5.0, a)
+        except BaseException as e:
+            caught.append(e)
+
+    run(main)
+    assert len(caught) == 1 and type(caught[0]) is InternalError
+    assert re.search(r"fd \d+ \('r'\) is armed by something other than wait_fd", str(caught[0]))
+    assert sched_poller.armed(a.fileno(), "r") is foreign
+    assert current_scheduler().timers.heap == []
 
 
 class FailingArm:
