@@ -4,8 +4,11 @@ Go's src/context/context_test.go and x_test.go are the model:
 TestBackground, TestWithCancel (children cancelled with the parent, never
 the other way), TestParentFinishesChild, TestChildFinishesFirst (a child
 leaves its parent's children), TestDeadline/TestTimeout, TestValues,
-TestCanceledTimeout, TestCause. Contexts are also cancelled across
-threads and schedulers, and cancel functions release timers.
+TestCanceledTimeout, TestCause, and Go 1.21's TestWithoutCancel,
+TestAfterFunc* and the custom-Context propagation tests (a user's
+Context subclass that wraps an offset context; one with an AfterFunc
+method). Contexts are also cancelled across threads and schedulers, and
+cancel functions release timers.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import pytest
 from support import heap_len, poll, run_example
 
-from offset import PanicError, context, default, go, makechan, run, select, time
+from offset import PanicError, context, default, go, gosched, makechan, run, select, sync, time
 
 MS = time.MILLISECOND
 SLACK = 2 * time.SECOND
@@ -376,6 +379,342 @@ def test_context_cancels_goroutines_in_another_scheduler() -> None:
 
     run(main)
     assert stopped == ["worker"]
+
+
+# -- Go 1.21: WithoutCancel, WithDeadlineCause, WithTimeoutCause, AfterFunc ----------
+
+
+def test_without_cancel_keeps_values_and_nothing_else() -> None:
+    # Go: TestWithoutCancel.
+    def main() -> None:
+        parent, cancel = context.with_cancel_cause(context.background())
+        vparent = context.with_value(parent, "k", "v")
+        dparent, _ = context.with_timeout(vparent, time.HOUR)
+        ctx = context.without_cancel(dparent)
+        assert repr(context.without_cancel(vparent)) == f"{vparent!r}.WithoutCancel"
+        assert ctx.value("k") == "v"
+        assert ctx.done() is None and ctx.err() is None and ctx.deadline() is None
+        child, cancel_child = context.with_cancel(ctx)
+        cancel(ValueError("why"))
+        assert isinstance(dparent.err(), context.Canceled)
+        assert ctx.err() is None and ctx.done() is None and context.cause(ctx) is None
+        assert child.err() is None and context.cause(child) is None
+        cancel_child()
+        assert context.cause(child) is child.err()
+        assert context.cause(context.with_value(ctx, "x", 1)) is None
+
+    run(main)
+    with pytest.raises(PanicError, match=r"^cannot create context from nil parent$"):
+        context.without_cancel(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="'parent' must be a Context"):
+        context.without_cancel("ctx")  # type: ignore[arg-type]
+
+
+def test_with_deadline_cause_and_with_timeout_cause() -> None:
+    # Go: TestCause's WithDeadlineCause and WithTimeoutCause rows.
+    def main() -> None:
+        why = TimeoutError("too slow")
+        ctx, cancel = context.with_timeout_cause(context.background(), 5 * MS, why)
+        assert ctx.deadline() is not None and context.cause(ctx) is None
+        d = ctx.done()
+        assert d is not None
+        d.recv()
+        assert isinstance(ctx.err(), context.DeadlineExceeded)
+        assert context.cause(ctx) is why
+        assert context.cause(context.with_value(ctx, "k", 1)) is why
+        cancel()
+        assert context.cause(ctx) is why
+
+        past, _ = context.with_deadline_cause(context.background(), time.now() - 1, why)
+        assert isinstance(past.err(), context.DeadlineExceeded)
+        assert context.cause(past) is why
+
+        # cancel() first: the cause is the Canceled, not the deadline's.
+        early, cancel_early = context.with_deadline_cause(context.background(), time.now() + time.HOUR, why)
+        cancel_early()
+        assert isinstance(early.err(), context.Canceled)
+        assert context.cause(early) is early.err()
+        assert heap_len() == 0
+
+        nocause, _ = context.with_timeout_cause(context.background(), -1, None)
+        assert context.cause(nocause) is nocause.err()
+
+        # A parent cancelled with a cause: the child's cause is the parent's.
+        parent, pcancel = context.with_cancel_cause(context.background())
+        child, _ = context.with_timeout_cause(parent, time.HOUR, why)
+        pcause = ValueError("parent")
+        pcancel(pcause)
+        assert context.cause(child) is pcause
+        assert heap_len() == 0
+
+    run(main)
+    with pytest.raises(TypeError, match=r"^argument 'cause' must be an exception or None, not str$"):
+        context.with_timeout_cause(context.background(), MS, "why")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^argument 't' must be an int of nanoseconds, not float$"):
+        context.with_deadline_cause(context.background(), 1.0, None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^argument 'd' must be an int of nanoseconds, not float$"):
+        context.with_timeout_cause(context.background(), 1.0, None)  # type: ignore[arg-type]
+    with pytest.raises(PanicError, match=r"^cannot create context from nil parent$"):
+        context.with_deadline_cause(None, 0, None)  # type: ignore[arg-type]
+
+
+def test_after_func_runs_f_in_its_own_goroutine_once_done() -> None:
+    # Go: TestAfterFuncCalledAfterCancel / TestAfterFuncNotCalledAfterStop.
+    events: list[str] = []
+
+    def main() -> None:
+        ctx, cancel = context.with_cancel(context.background())
+        me = threading.get_ident()
+        ran = makechan()
+
+        def f() -> None:
+            assert threading.get_ident() == me
+            events.append("f")
+            ran.close()
+
+        stop = context.after_func(ctx, f)
+        assert len(ctx._children) == 1  # type: ignore[attr-defined]
+        cancel()
+        assert events == []  # not called by cancel itself: a goroutine of its own
+        ran.recv()
+        assert events == ["f"]
+        assert stop() is False  # already started
+        assert stop() is False
+
+        ctx2, cancel2 = context.with_cancel(context.background())
+        stop2 = context.after_func(ctx2, lambda: events.append("never"))
+        assert stop2() is True
+        assert stop2() is False
+        assert ctx2._children == {}  # type: ignore[attr-defined]  # stop left the parent
+        cancel2()
+        for _ in range(5):
+            gosched()
+        assert events == ["f"]
+
+    run(main)
+
+
+def test_after_func_on_a_done_context_runs_at_once_and_each_registration_counts() -> None:
+    seen: list[int] = []
+
+    def main() -> None:
+        ctx, cancel = context.with_cancel(context.background())
+        cancel()
+        wg = sync.WaitGroup()
+        wg.add(3)
+        for i in range(3):
+            context.after_func(ctx, lambda i=i: (seen.append(i), wg.done()))
+        wg.wait()
+        never = context.after_func(context.background(), lambda: seen.append(99))
+        assert never() is True
+
+    run(main)
+    assert sorted(seen) == [0, 1, 2]
+
+
+def test_after_func_fires_on_deadline_and_on_a_parents_cancel() -> None:
+    def main() -> None:
+        ctx, _ = context.with_timeout(context.background(), 5 * MS)
+        fired = makechan(2)
+        context.after_func(ctx, lambda: fired.send("deadline"))
+        assert fired.recv() == "deadline"
+        assert isinstance(ctx.err(), context.DeadlineExceeded)
+
+        root, cancel = context.with_cancel(context.background())
+        leaf = context.with_value(context.with_cancel(root)[0], "k", 1)
+        context.after_func(leaf, lambda: fired.send("subtree"))
+        cancel()
+        assert fired.recv() == "subtree"
+
+    run(main)
+
+
+def test_after_func_cancelled_from_a_thread_runs_f_in_the_registering_scheduler() -> None:
+    where: list[int] = []
+
+    def main() -> None:
+        ctx, cancel = context.with_cancel(context.background())
+        ran = makechan()
+        context.after_func(ctx, lambda: (where.append(threading.get_ident()), ran.close()))
+        t = threading.Thread(target=cancel, daemon=True)
+        t.start()
+        ran.recv()
+        t.join(TIMEOUT)
+        assert where == [threading.get_ident()]
+
+    run(main)
+
+
+def test_after_func_outside_any_goroutine_runs_f_in_a_thread() -> None:
+    ctx, cancel = context.with_cancel(context.background())
+    ran = threading.Event()
+    where: list[int] = []
+    context.after_func(ctx, lambda: (where.append(threading.get_ident()), ran.set()))
+    cancel()
+    assert ran.wait(TIMEOUT)
+    assert where != [threading.get_ident()]
+
+
+def test_after_func_stop_races_cancel_exactly_one_wins() -> None:
+    # Go: TestAfterFuncStopCalledAfterCancel's contract, from two threads.
+    for _ in range(100):
+        ctx, cancel = context.with_cancel(context.background())
+        ran = threading.Event()
+        stop = context.after_func(ctx, ran.set)
+        t = threading.Thread(target=cancel, daemon=True)
+        t.start()
+        stopped = stop()
+        t.join(TIMEOUT)
+        if not stopped:
+            assert ran.wait(TIMEOUT)
+        else:
+            assert not ran.is_set()
+
+
+def test_after_func_bad_arguments() -> None:
+    with pytest.raises(TypeError, match=r"^after_func\(\) argument 'ctx' must be a Context, not NoneType$"):
+        context.after_func(None, lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^after_func\(\) argument 'f' must be callable, not int$"):
+        context.after_func(context.background(), 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^cause\(\) argument 'c' must be a Context, not NoneType$"):
+        context.cause(None)  # type: ignore[arg-type]
+
+
+# -- Context subclasses that wrap an offset context (Go's parentCancelCtx) ------------
+
+
+class Wrapper(context.Context):
+    """A user context that delegates everything to the one it wraps."""
+
+    def __init__(self, inner: context.Context) -> None:
+        self.inner = inner
+
+    def deadline(self) -> int | None:
+        return self.inner.deadline()
+
+    def done(self) -> Any:
+        return self.inner.done()
+
+    def err(self) -> BaseException | None:
+        return self.inner.err()
+
+    def value(self, key: object) -> Any:
+        if key == "wrapped":
+            return True
+        return self.inner.value(key)
+
+
+def test_cause_is_found_through_a_wrapper() -> None:
+    # Go: TestCustomContextPropagation / Cause through a custom Context.
+    parent, cancel = context.with_cancel_cause(context.background())
+    w = Wrapper(context.with_value(parent, "k", 1))
+    assert context.cause(w) is None
+    why = ValueError("why")
+    cancel(why)
+    assert isinstance(w.err(), context.Canceled)
+    assert context.cause(w) is why
+    assert context.cause(context.with_value(w, "x", 2)) is why
+    assert context.cause(Wrapper(Wrapper(parent))) is why
+    assert context.cause(Wrapper(context.without_cancel(parent))) is None
+    assert context.cause(Wrapper(context.background())) is None
+
+
+def test_child_of_a_wrapper_is_cancelled_with_the_wrapped_context_at_once() -> None:
+    # Outside any goroutine, and without a gosched: a watcher could not run.
+    parent, cancel = context.with_cancel_cause(context.background())
+    w = Wrapper(parent)
+    child, _ = context.with_cancel(w)
+    tchild, _ = context.with_timeout(Wrapper(w), time.HOUR)
+    assert child.value("wrapped") is True
+    assert set(parent._children) == {child, tchild}  # type: ignore[attr-defined]
+    why = ValueError("why")
+    cancel(why)
+    assert isinstance(child.err(), context.Canceled)
+    assert isinstance(tchild.err(), context.Canceled)
+    assert context.cause(child) is why and context.cause(tchild) is why
+    assert tchild._timer is None  # type: ignore[attr-defined]
+
+    # A child cancelled first leaves the wrapped context's children.
+    parent2, _ = context.with_cancel(context.background())
+    kids = [context.with_cancel(Wrapper(parent2)) for _ in range(5)]
+    for _, c in kids:
+        c()
+    assert parent2._children == {}  # type: ignore[attr-defined]
+
+    # after_func through a wrapper: registered with the wrapped context too.
+    parent3, cancel3 = context.with_cancel(context.background())
+    ran = threading.Event()
+    context.after_func(Wrapper(parent3), ran.set)
+    assert len(parent3._children) == 1  # type: ignore[attr-defined]
+    cancel3()
+    assert ran.wait(TIMEOUT)
+
+
+def test_wrapper_with_a_done_channel_of_its_own_is_foreign() -> None:
+    class OwnDone(Wrapper):
+        def __init__(self, inner: context.Context) -> None:
+            super().__init__(inner)
+            self.ch = makechan()
+
+        def done(self) -> Any:
+            return self.ch
+
+    def main() -> None:
+        parent, cancel = context.with_cancel(context.background())
+        w = OwnDone(parent)
+        child, _ = context.with_cancel(w)
+        assert not parent._children  # type: ignore[attr-defined]  # not joined: watched
+        w.ch.close()  # its own channel: the child follows it, not parent
+        d = child.done()
+        assert d is not None
+        d.recv()
+        assert isinstance(child.err(), context.Canceled)
+        cancel()
+
+    run(main)
+
+
+def test_foreign_parent_with_after_func_is_used_instead_of_a_watcher() -> None:
+    # Go's afterFuncer: propagateCancel calls the parent's AfterFunc.
+    class Callbacks(context.Context):
+        def __init__(self) -> None:
+            self.ch = makechan()
+            self.error: BaseException | None = None
+            self.fns: dict[int, Any] = {}
+            self.stopped: list[int] = []
+
+        def done(self) -> Any:
+            return self.ch
+
+        def err(self) -> BaseException | None:
+            return self.error
+
+        def after_func(self, f: Any) -> Any:
+            n = len(self.fns)
+            self.fns[n] = f
+
+            def stop() -> bool:
+                self.stopped.append(n)
+                return self.fns.pop(n, None) is not None
+
+            return stop
+
+        def cancel(self) -> None:
+            self.error = context.Canceled()
+            self.ch.close()
+            for f in list(self.fns.values()):
+                f()
+            self.fns.clear()
+
+    parent = Callbacks()
+    a, _ = context.with_cancel(parent)
+    b, cancel_b = context.with_cancel(parent)
+    assert len(parent.fns) == 2
+    cancel_b()  # leaves the parent through its stop
+    assert parent.stopped == [1] and list(parent.fns) == [0]
+    parent.cancel()  # no goroutine, no gosched: a is cancelled by the callback
+    assert isinstance(a.err(), context.Canceled)
+    assert context.cause(a) is parent.err()  # Go: child.cancel(false, parent.Err(), Cause(parent))
 
 
 # -- the example in examples/ -------------------------------------------------------
