@@ -11,6 +11,9 @@ goroutine once ``ctx`` is done (an ``_AfterFuncCtx``: a cancel context
 whose cancelling starts ``f`` instead of closing a channel anyone reads),
 ``without_cancel`` keeps the values and drops the rest, and
 ``with_deadline_cause``/``with_timeout_cause`` give the deadline a cause.
+``f`` goes to the scheduler of the goroutine that registered it (through
+``call_threadsafe`` when another thread cancels), or to a daemon thread if
+it was registered outside any goroutine.
 
 Finding the offset context inside another (Go's parentCancelCtx). Every
 cancel context answers ``value(_CANCEL_CTX_KEY)`` with itself, and a
@@ -53,7 +56,12 @@ methods, an afterFuncer's stop, ``after_func``'s ``f``) never runs under
 Rejected: a goroutine per context watching its parent (Go does this only
 for foreign Context implementations, and so does offset), and Go's lock
 per context (under the GIL the extra locks buy no concurrency, and one
-lock makes cancelling a subtree a single critical section).
+lock makes cancelling a subtree a single critical section). For
+``after_func``, a goroutine per registration waiting on the done channel
+(a stack per pending callback, and ``stop()`` could not tell a waiting
+goroutine from one about to call ``f``). For wrappers, a private method
+that only offset's own classes answer: a wrapper written against the
+public four methods would be foreign and watched by a goroutine.
 """
 
 from __future__ import annotations
@@ -452,8 +460,11 @@ def _propagate(parent: Context, child: _CancelCtx) -> None:
                 f"{type(parent).__name__}.after_func() must return a stop function, not {type(stop).__name__}"
             )
         with _ctxlock:
-            if child._err is None:
+            live = child._err is None
+            if live:
                 child._stop = stop
+        if not live:
+            stop()  # cancelled meanwhile, maybe by its own cancel: leave now
         return
     # A foreign Context: watch it, as Go does, with a goroutine (or, outside
     # any goroutine, a daemon thread).
