@@ -18,7 +18,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given
 from support import run_example
 
 import offset
@@ -1185,6 +1187,36 @@ def test_atomic_and_or_return_the_old_value(cls: type[atomic.Int64]) -> None:
             x.and_(bad)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match=rf"^{cls.__name__} argument 'mask' must be int, not "):
             x.or_(bad)  # type: ignore[arg-type]
+
+
+@given(
+    cls=st.sampled_from([atomic.Int32, atomic.Int64, atomic.Uint32, atomic.Uint64]),
+    ops=st.lists(st.tuples(st.sampled_from(["and_", "or_", "add"]), st.integers(-(1 << 70), 1 << 70)), max_size=20),
+)
+def test_atomic_bit_operations_match_fixed_width_arithmetic(
+    cls: type[atomic.Int64], ops: list[tuple[str, int]]
+) -> None:
+    # The model: the value as its ``bits`` low bits (Go's machine word), and
+    # every operand reduced to them too; signed types read it as two's complement.
+    bits = cls._BITS
+    word = (1 << bits) - 1
+
+    def signed(u: int) -> int:
+        return u - (1 << bits) if cls._MIN and u >> (bits - 1) else u
+
+    x = cls()
+    u = 0
+    for op, arg in ops:
+        old = x.load()
+        ret = getattr(x, op)(arg)
+        if op == "and_":
+            u &= arg & word
+        elif op == "or_":
+            u |= arg & word
+        else:
+            u = (u + arg) & word
+        assert x.load() == signed(u)
+        assert ret == (signed(u) if op == "add" else old)  # add: the new value; and_/or_: the old
 
 
 def test_atomic_or_and_are_atomic_across_threads_and_goroutines() -> None:
