@@ -57,7 +57,6 @@ from .._core import (
     WaitQueue,
     chanlock,
     current_parker,
-    default,
     makechan,
     select,
     waitreason,
@@ -426,13 +425,17 @@ class Semaphore:
         _weight(k, "k")
         done = None
         if ctx is not None:
+            # Done before the call, or while it began: fail, even though
+            # the units may be free (x/sync). err() rather than a look at
+            # the done channel, as Go does: a context's err() is set
+            # exactly when its channel is closed (its contract) and costs
+            # far less here than a select.
+            err = ctx.err()
+            if err is not None:
+                raise err
             # Before chanlock: done() may take the context's lock, which
             # comes first in the lock order (offset/context.py).
             done = ctx.done()
-            if done is not None and _closed(done):
-                # Done before the call, or while it began: fail, even
-                # though the units may be free (x/sync).
-                raise _ctx_err(ctx)
         _acquire()
         if self._size - self._cur >= k and not self._waiters:
             self._cur += k
@@ -456,7 +459,7 @@ class Semaphore:
             self._abandon(w)
             raise
         if ret == granted.if_recv():
-            if not _closed(done):
+            if ctx.err() is None:  # type: ignore[union-attr]  # done is ctx's
                 return
             # Granted, but the context is done too: fail (x/sync).
         elif not self._waiters.withdraw(w):
@@ -536,11 +539,6 @@ class Semaphore:
 
     def __repr__(self) -> str:
         return f"<offset.sync.Semaphore {self._cur}/{self._size} held, {len(self._waiters)} waiting at {id(self):#x}>"
-
-
-def _closed(done: Chan[Any]) -> bool:
-    """Whether ``done`` is closed (a done channel never carries a value)."""
-    return select(done.if_recv(), default) is not default
 
 
 def _ctx_err(ctx: Context | None) -> BaseException:
