@@ -14,7 +14,9 @@ let things settle: tests poll for the state they need.
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -752,6 +754,24 @@ def test_once_value_stopped_goroutine_panics_for_later_callers() -> None:
     with pytest.raises(PanicError, match=r"^sync: once function interrupted by GoroutineExit before it returned$"):
         fn()
     assert entered == ["f"]
+
+
+def test_once_value_lets_go_of_f_after_its_call() -> None:
+    # Go: TestOnceXGC ("Do not keep f alive after invoking it").
+    class F:
+        def __call__(self) -> tuple[int, int]:
+            return 7, 8
+
+    for once in (sync.once_func, sync.once_value, sync.once_values):
+        f = F()
+        ref = weakref.ref(f)
+        fn = once(f)  # type: ignore[operator]
+        del f
+        gc.collect()
+        assert ref() is not None  # kept until called
+        fn()
+        gc.collect()
+        assert ref() is None
 
 
 def test_once_values_needs_a_pair() -> None:
