@@ -80,15 +80,19 @@ Wake-ups from other threads can race with ``close``, which is why
 ``wakeup`` and ``close`` take the backend's lock: the check that the
 backend is open and the write must be one step against the close.
 
-Rejected, for the lifecycle: closing the fds when the scheduler object is
-collected (a thread that ended holds it in nothing, but goroutines parked
-on channels and timers of a Ticker do, for as long as those live: the fds
-would outlive the thread by an unknown time); keeping a pool of backends
-for later schedulers (a late ``wakeup`` would land in another scheduler's
-backend: harmless, but the fds of a burst of threads would stay open);
-and a lock-free ``wakeup`` that checks a closed flag and then writes
-(another thread can close, and the process reuse the fd number, between
-the check and the write).
+Rejected, for the lifecycle:
+- Keeping the backend from one ``run()`` to the next for the thread's
+  life (offset did): nothing runs in a thread at its end to close it, so
+  50 threads that each ran a scheduler left 100 fds open.
+- Closing it when the scheduler object is collected: goroutines parked on
+  channels (a G's ``sched``) and Timers keep the scheduler alive as long
+  as they live, so the fds would outlive the thread by an unknown time.
+- A pool of backends for later schedulers: a late ``wakeup`` would land
+  in another scheduler's backend (harmless), but the fds of a burst of
+  threads would stay open.
+- A lock-free ``wakeup`` that checks a closed flag, then writes: another
+  thread can close, and the process give the fd number to another file,
+  between the check and the write.
 
 Rejected: a thread per blocking socket (what threads-per-connection code
 pays), and readiness by polling each socket with a short timeout.

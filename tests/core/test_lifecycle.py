@@ -279,6 +279,33 @@ def test_a_late_wakeup_from_another_thread_makes_no_netpoller() -> None:
     run()  # the stale wake-up is dropped: nothing runs, nothing hangs
 
 
+def test_a_pool_call_that_completes_after_run_returned() -> None:
+    # The goroutine that made the call was stopped when main returned; the
+    # call finishes later on its pool thread and readies that goroutine
+    # through the finished scheduler: nothing may be written to the closed
+    # netpoller's fds, and nothing is made for it.
+    s = current_scheduler()
+    release = threading.Event()
+    finished = threading.Event()
+
+    def slow() -> None:
+        release.wait(10)
+        finished.set()
+
+    def main() -> None:
+        go(blocking_call, slow)
+        gosched()  # the call is on its way to the pool
+
+    run(main)
+    before = open_fds()
+    release.set()
+    assert finished.wait(10)
+    pool_threads_gone()
+    assert s._poller is None
+    assert open_fds() == before
+    assert run(lambda: "again") == "again"
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_child_closes_the_parents_netpoller() -> None:
     r, w = os.pipe()
