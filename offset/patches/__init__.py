@@ -69,6 +69,14 @@ subprocess Popen._wait, under wait, communicate, run, call, check_output,
            getoutput, os.popen: a pidfd in the netpoller
 ========== ===============================================================
 
+Each area module declares its patches on one ``Area`` object
+(``_registry.py``), which records every original and gives the module its
+``patch``, ``unpatch`` and ``is_patched``; the area module holds only what
+is particular to its stdlib module. What several areas share is written
+once: the deadline-and-retry loop of every wait with a timeout
+(``_deadline.py``) and the check for a host the C code answers without a
+lookup (``_hostname.py``).
+
 fork is not an area: the core gives the child of ``os.fork()`` a runtime
 of its own, with or without patching (see offset/_core/_sched.py).
 """

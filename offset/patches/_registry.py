@@ -16,7 +16,7 @@ and gets its public ``patch``/``unpatch``/``is_patched`` from it
 its stdlib module. ``offset.patches.patch_all`` switches the areas on in
 the order of ``AREAS``.
 
-``get_original(module, name)`` answers from the record: the original of
+``get_original(module_name, attr)`` answers from the record: the original of
 an applied patch, or the module's attribute where nothing is patched.
 
 Rules:
@@ -47,8 +47,8 @@ Rejected designs: each area module writing its own ``patch``/``unpatch``/
 in their docstrings); a registry keyed by area name alone, with the area
 module passing its name string each time (the Area object is the one
 place that name is spelled); finding an original through the
-replacement's ``__wrapped__`` (not every replacement has one: queue's
-SimpleQueue class, threading's lock types).
+replacement's ``__wrapped__`` (not every replacement has one: the queue
+area's SimpleQueue is a class of offset's own).
 """
 
 from __future__ import annotations
