@@ -71,7 +71,9 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ._core import Chan, PanicError, Scheduler, current_goroutine, go, makechan, select
-from .time import Timer, _call_after, now
+from ._core import Timer as _Timer
+from ._core import call_after as _call_after
+from .time import now
 
 __all__ = [
     "Context",
@@ -248,7 +250,7 @@ class _CancelCtx(Context):
         self._err: BaseException | None = None
         self._cause: BaseException | None = None
         self._children: dict[_CancelCtx, None] | None = None
-        self._timer: Timer | None = None
+        self._timer: _Timer | None = None
         self._stop: Callable[[], object] | None = None  # a foreign parent's after_func stop
 
     def deadline(self) -> int | None:

@@ -58,5 +58,5 @@ from ._signal import signal_reset as signal_reset
 from ._signal import signal_stop as signal_stop
 from ._syscall import blocking_call as blocking_call
 from ._syscall import syscall as syscall
-from ._timers import TimerEntry as TimerEntry
-from ._timers import TimerHeap as TimerHeap
+from ._time import Timer as Timer
+from ._time import call_after as call_after

@@ -235,9 +235,10 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
     else:
         if timeout <= 0:
             return False
-        entry = TimerEntry(_deadline(timeout), _expire, w)  # before arming: nothing to undo if it raises
+        when = _deadline(timeout)
+        entry = TimerEntry(_expire, w)  # before arming: nothing to undo if it raises
         _arm(poller, fd, mode, w, owner)
-        s.timers.push(entry)
+        s.timers.push(entry, when)
         try:
             g.park(waitreason.IO_WAIT)
         except BaseException:
@@ -246,8 +247,7 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
             if w.state != _WAITING:
                 g.stale += 1  # it fired or timed out: its ready() is owed (G.park)
             raise
-        if entry.index >= 0:
-            s.timers.remove(entry)
+        s.timers.remove(entry)  # unless it fired
     state = w.state
     if state == _READY:
         return True
@@ -332,8 +332,10 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
     poller = s.poller
     lead = _Waiter(g)
     entry = None
+    when = 0
     if timeout is not None:
-        entry = TimerEntry(_deadline(timeout), _expire, lead)  # before arming: nothing to undo if it raises
+        when = _deadline(timeout)
+        entry = TimerEntry(_expire, lead)  # before arming: nothing to undo if it raises
     armed: list[tuple[int, str, _Waiter]] = []
     seen: set[tuple[int, str]] = set()
     try:
@@ -350,7 +352,7 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
             _withdraw(poller, fd, mode, w)
         raise
     if entry is not None:
-        s.timers.push(entry)
+        s.timers.push(entry, when)
     try:
         g.park(waitreason.IO_WAIT)
     except BaseException:
@@ -358,8 +360,8 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
             g.stale += 1  # it fired or timed out: its ready() is owed (G.park)
         raise
     finally:
-        if entry is not None and entry.index >= 0:
-            s.timers.remove(entry)
+        if entry is not None:
+            s.timers.remove(entry)  # unless it fired
         for fd, mode, w in armed:
             _withdraw(poller, fd, mode, w)
     return lead.state != _TIMEDOUT

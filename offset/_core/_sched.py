@@ -541,20 +541,9 @@ class Scheduler:
             fn, args = calls.popleft()
             fn(*args)
 
-    def _run_timers(self) -> None:
-        timers = self.timers
-        if not timers.heap:
-            return
-        now = _monotonic_ns()
-        while True:
-            entry = timers.pop_expired(now)
-            if entry is None:
-                return
-            entry.fn(entry.arg)
-
     def _poll(self) -> None:
         self._drain_remote()
-        self._run_timers()
+        self.timers.run_due()
         if self.just_polled:
             # The idle wait has just asked the netpoller: asking again at
             # once would cost an epoll_wait that finds nothing.
@@ -1093,10 +1082,6 @@ def gosched() -> None:
         raise
 
 
-def _ready_entry(g: G) -> None:
-    g.ready()
-
-
 def sleep_ns(d: int) -> None:
     """Park the calling goroutine for ``d`` nanoseconds (a timer, no thread).
 
@@ -1112,8 +1097,8 @@ def sleep_ns(d: int) -> None:
         gosched()
         return
     s = g.sched
-    entry = TimerEntry(_monotonic_ns() + d, _ready_entry, g)
-    s.timers.push(entry)
+    entry = TimerEntry(G.ready, g)
+    s.timers.push(entry, _monotonic_ns() + d)
     try:
         g.park(waitreason.SLEEP)
     except BaseException:

@@ -194,8 +194,8 @@ class WaitQueue(deque[Sudog]):
         if type(g) is G:
             entry = None
             if timeout is not None:
-                entry = TimerEntry(_monotonic_ns() + _ceil_ns(timeout), _expire, w)
-                g.sched.timers.push(entry)
+                entry = TimerEntry(_expire, w)
+                g.sched.timers.push(entry, _monotonic_ns() + _ceil_ns(timeout))
             try:
                 g.park(reason)
             except BaseException:

@@ -2,119 +2,176 @@
 
 What: each scheduler keeps its pending timers in one binary min-heap ordered
 by (deadline, sequence number). A waiting timer is only an entry here: no
-thread, no goroutine (Go: runtime/time.go). ``sleep`` is a timer whose
-callback readies the sleeping goroutine; offset.time's Timer and Ticker are
-timers whose callback sends on a channel without blocking.
+thread, no goroutine (Go: runtime/time.go). This module is the heap and its
+entries; the Timer/Ticker state machine built on it is in ``_time.py``.
+Two kinds of entry:
+
+- ``TimerEntry``: call ``fn(arg)`` at the deadline, holding ``arg``
+  strongly. ``sleep``, the timeouts of ``_io.py`` and ``_sema.py`` (whose
+  goroutine waits for them anyway), and the timers that must stay alive
+  while pending (``AfterFunc``, context deadlines) use it.
+- ``WeakEntry``: a ``weakref.ref`` to a channel timer (``_time.Timer``),
+  fired with its ``fire``. The heap does not keep such a timer alive, as
+  Go 1.23 does not: one the program dropped is freed (its channel keeps it
+  alive while anyone holds that). Its death calls the weakref's callback,
+  ``died``, which only appends the entry to ``dead`` (atomic under the GIL,
+  from whatever thread freed it, even from inside a heap operation during
+  a garbage collection); the owner removes the dead entries at its next
+  safe point (``reap``: the loop's ``run_due``, a new channel timer).
 
 The heap is ``heapq`` over plain int keys, ``when << 32 | seq``, so every
 sift compares two ints in C; ``entries`` maps a key to its entry. Removal
 is Go's (time.go before 1.23, timerDeleted): the entry leaves ``entries``
-at once, which lets it, and the Timer, callback and argument it holds, go;
-its key stays in the heap as a tombstone. When tombstones pass a quarter of
-the heap it is rebuilt without them (``filter`` and ``heapify``, both C).
-So a stopped timer is gone at once but for an int, the heap never holds
-more than 4/3 of what is live, and the top is cleaned before its deadline
-is read. Keys are unique while fewer than 2**32 timers share one deadline.
+at once, which lets it, and what it holds, go; its key stays in the heap
+as a tombstone. When tombstones pass a quarter of the heap it is rebuilt
+without them (``filter`` and ``heapify``, both C). So a stopped timer is
+gone at once but for an int, the heap never holds more than 4/3 of what
+is live, and the top is cleaned before its deadline is read. Keys are
+unique while fewer than 2**32 timers share one deadline.
 
 Invariants:
-- ``entry.key`` is the entry's key while it is scheduled; ``entry.index`` is
-  0 while scheduled and -1 when not (callers test ``index >= 0``).
+- ``entry.key`` is the entry's key while it is scheduled, and -1 when it
+  is not; nothing outside this module reads it.
 - A key in ``heap`` is live iff it is in ``entries``; ``ndead`` counts the
-  others, and ``len(self)`` is what is live.
+  others, and ``len(self)`` is what is live (dead weak entries included
+  until reaped).
+- A deadline is never negative (``push`` clamps it to 0: already due).
 - Ties in deadline fire in the order they were scheduled (``seq``).
 - The heap is touched only by the thread that owns the scheduler, so it takes
   no lock; other threads that want a timer changed ask that thread
   (Scheduler.call_threadsafe).
 
 Callbacks run on the scheduler's own loop, between goroutines: they must not
-block. They get the entry's ``arg``.
+block.
 
-Rejected: an indexed binary heap in Python (each entry knows its position,
-removal is an exact O(log n) sift): its sifts are Python loops, 3.2 us per
-removal at 100,000 entries. Also heapq over (when, seq, entry) items: each
-comparison is a tuple comparison, two rich compares, and a pop at 100,000
-entries cost ~1 us.
+Rejected designs:
+- An indexed binary heap in Python (each entry knows its position,
+  removal is an exact O(log n) sift): its sifts are Python loops, 3.2 us
+  per removal at 100,000 entries.
+- heapq over (when, seq, entry) items: each comparison is a tuple
+  comparison, two rich compares, and a pop at 100,000 entries cost ~1 us.
+- For channel timers, a TimerEntry whose ``arg`` is a ``weakref.ref`` to
+  the timer: two objects per timer where the weakref subclass is one (88
+  bytes, made in C), and its death callback would need a map from the
+  weakref back to its entry.
+- A weakref callback that removes the entry itself: it may run in another
+  thread, or inside a heap operation (a garbage collection is triggered by
+  any allocation), where the heap is not consistent.
 """
 
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Callable
 from heapq import heapify as _heapify
 from heapq import heappop as _heappop
 from heapq import heappush as _heappush
+from time import monotonic_ns as _monotonic_ns
 from typing import Any
 
-__all__ = ["TimerEntry", "TimerHeap"]
+from ._errors import InternalError
+
+__all__ = ["TimerEntry", "TimerHeap", "WeakEntry"]
 
 _seq = itertools.count()
 
+_SEQ_BITS = 32
+_SEQ_MASK = (1 << _SEQ_BITS) - 1
+# The loop never asks the OS to wait longer than this (ns) for a timer:
+# epoll's limit is ~24.8 days, and a deadline further away than that (a
+# sleep of a year) is looked at again after a day.
+_MAX_WAIT = 86_400 * 1_000_000_000
+
 
 class TimerEntry:
-    """One pending wake-up: call ``fn(arg)`` at ``when`` (monotonic ns)."""
+    """One pending wake-up: call ``fn(arg)`` at its deadline (monotonic ns).
 
-    __slots__ = ("when", "index", "key", "fn", "arg", "keepalive")
+    ``keepalive``: the entry keeps ``run()`` without a main goroutine from
+    returning while it is pending (its callback will start a goroutine).
+    """
 
-    def __init__(self, when: int, fn: Callable[[Any], None], arg: Any, keepalive: bool = False) -> None:
-        self.when = when
-        self.index = -1  # 0 while scheduled, -1 when not
-        self.key = -1  # the heap key while scheduled
-        self.fn = fn
+    __slots__ = ("key", "fn", "arg", "keepalive")
+
+    def __init__(self, fn: Callable[[Any], None], arg: Any, keepalive: bool = False) -> None:
+        self.key = -1  # the heap key while scheduled, else -1
+        self.fn: Callable[[Any], None] | None = fn
         self.arg = arg
-        # A keepalive timer keeps run() without a main goroutine from
-        # returning: its callback will start a goroutine (AfterFunc).
         self.keepalive = keepalive
 
 
-_SEQ_BITS = 32
-_SEQ_MASK = (1 << _SEQ_BITS) - 1
+class WeakEntry(weakref.ref):  # type: ignore[type-arg]
+    """A channel timer's entry: a weak reference to the timer (see the docstring).
+
+    Made with ``Subclass(timer, heap.died)``; when due, ``run_due`` calls
+    ``entry.fire(timer)`` on the owner's loop if the timer is still alive.
+    The subclass (``_time.py``'s) supplies ``fire``.
+    """
+
+    __slots__ = ("key",)
+    key: int  # as TimerEntry's
+    fn = None  # tells run_due this is a weak entry
+    keepalive = False
+
+    @staticmethod
+    def fire(timer: Any) -> None:
+        raise InternalError("WeakEntry.fire is not overridden")
 
 
 class TimerHeap:
-    """A min-heap of TimerEntry keyed on (when, seq), with lazy removal."""
+    """A min-heap of timer entries keyed on (when, seq), with lazy removal."""
 
-    __slots__ = ("heap", "entries", "ndead", "nkeepalive")
+    __slots__ = ("heap", "entries", "ndead", "nkeepalive", "dead", "died")
 
     def __init__(self) -> None:
         self.heap: list[int] = []
-        self.entries: dict[int, TimerEntry] = {}
+        self.entries: dict[int, TimerEntry | WeakEntry] = {}
         self.ndead = 0
         self.nkeepalive = 0
+        # Weak entries whose timer has been freed, to remove (see reap).
+        self.dead: list[WeakEntry] = []
+        self.died: Callable[[WeakEntry], None] = self.dead.append
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def next_deadline(self) -> int | None:
-        """The earliest deadline, or None when no timer is pending."""
+        """When the loop must look next: the earliest deadline, or None.
+
+        A deadline more than a day away is reported as a day from now, so
+        that the OS wait fits every netpoller's limit.
+        """
         heap = self.heap
         entries = self.entries
         while heap:
             key = heap[0]
             if key in entries:
-                return key >> _SEQ_BITS
+                when = key >> _SEQ_BITS
+                now = _monotonic_ns()
+                return when if when - now < _MAX_WAIT else now + _MAX_WAIT
             _heappop(heap)
             self.ndead -= 1
         return None
 
-    def push(self, entry: TimerEntry) -> None:
-        """Schedule ``entry``, which must not be scheduled already."""
-        assert entry.index == -1, "timer entry is already in the heap"
-        when = entry.when
+    def push(self, entry: TimerEntry | WeakEntry, when: int) -> None:
+        """Schedule ``entry`` for ``when`` (monotonic ns; a past one is due at once)."""
+        if entry.key >= 0:
+            raise InternalError("timer entry pushed while already in the heap")
         if when < 0:
-            when = entry.when = 0
-        entry.index = 0
+            when = 0
         entry.key = key = (when << _SEQ_BITS) | (next(_seq) & _SEQ_MASK)
         self.entries[key] = entry
         _heappush(self.heap, key)
         if entry.keepalive:
             self.nkeepalive += 1
 
-    def remove(self, entry: TimerEntry) -> bool:
-        """Take ``entry`` out; return whether it was scheduled."""
-        if entry.index != 0:
+    def remove(self, entry: TimerEntry | WeakEntry) -> bool:
+        """Take ``entry`` out; return whether it was scheduled (False once it fired)."""
+        key = entry.key
+        if key < 0:
             return False
-        entry.index = -1
-        del self.entries[entry.key]
+        entry.key = -1
+        del self.entries[key]
         if entry.keepalive:
             self.nkeepalive -= 1
         # Never pop here, even from the top: marking costs nothing, and the
@@ -127,30 +184,52 @@ class TimerHeap:
             self.ndead = 0
         return True
 
-    def pop_expired(self, now: int) -> TimerEntry | None:
-        """Remove and return the earliest entry if its deadline is <= now."""
+    def when(self, entry: TimerEntry | WeakEntry) -> int | None:
+        """``entry``'s deadline while it is scheduled, else None."""
+        key = entry.key
+        return key >> _SEQ_BITS if key >= 0 else None
+
+    def reap(self) -> None:
+        """Remove the weak entries whose timer was freed (owner thread, a safe point)."""
+        dead = self.dead
+        while dead:
+            self.remove(dead.pop())
+
+    def run_due(self) -> None:
+        """Fire every entry whose deadline has come, earliest first (the loop calls this)."""
         heap = self.heap
+        if not heap:
+            return
+        if self.dead:
+            self.reap()
         entries = self.entries
-        limit = (now + 1) << _SEQ_BITS  # keys below this are due
+        limit = (_monotonic_ns() + 1) << _SEQ_BITS  # keys below this are due
         while heap:
             key = heap[0]
             if key >= limit:
-                return None
+                return
             _heappop(heap)
             entry = entries.pop(key, None)
             if entry is None:
                 self.ndead -= 1
                 continue
-            entry.index = -1
-            if entry.keepalive:
-                self.nkeepalive -= 1
-            return entry
-        return None
+            entry.key = -1
+            fn = entry.fn
+            if fn is not None:
+                if entry.keepalive:
+                    self.nkeepalive -= 1
+                fn(entry.arg)  # type: ignore[union-attr]
+            else:
+                t = entry()  # type: ignore[operator]
+                if t is not None:
+                    entry.fire(t)  # type: ignore[union-attr]
 
     def clear(self) -> None:
+        """Drop every entry (the scheduler's run() has returned)."""
         for entry in self.entries.values():
-            entry.index = -1
+            entry.key = -1
         self.entries.clear()
         self.heap.clear()
+        self.dead.clear()
         self.ndead = 0
         self.nkeepalive = 0
