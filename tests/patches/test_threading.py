@@ -584,7 +584,7 @@ offset.patch_all(threading=THREADING)
 later = logging.StreamHandler(stream)  # made after patching
 during = [isinstance(logging._lock, RLock), isinstance(handler.lock, RLock), isinstance(later.lock, RLock)]
 def emitter(k, done):
-    for i in range(5):
+    for i in range(2):
         log.info("goroutine %02d record %d %s", k, i, "x" * 10)
     done.send(None)
 def main():
@@ -595,7 +595,7 @@ def main():
         done.recv()
 offset.run(main)
 lines = "".join(stream.pieces).splitlines()
-want = sorted("goroutine %02d record %d %s" % (k, i, "x" * 10) for k in range(20) for i in range(5))
+want = sorted("goroutine %02d record %d %s" % (k, i, "x" * 10) for k in range(20) for i in range(2))
 offset.unpatch_all()
 after = [logging._lock is originals["module"], handler.lock is originals["handler"],
          isinstance(later.lock, RLock)]
