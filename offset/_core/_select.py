@@ -3,23 +3,40 @@
 What: ``select(*cases)`` waits until one of its send or receive cases can
 proceed, performs exactly that one, and returns its case.
 
-Algorithm (all under ``chanlock``):
-1. Look for cases that are ready now. Among them choose one uniformly at
-   random (reservoir sampling: the i-th ready case replaces the choice with
-   probability 1/i, so no list is built), perform it and return it. With no
+Algorithm:
+0. Check the arguments (before taking chanlock, before anything fires).
+1. Under ``chanlock``, go through the cases in a random order (Go's
+   pollorder), trying each with the channel's own non-blocking operation
+   (``trysend``/``tryrecv``, steps 1-3 of chansend/chanrecv); the first
+   that succeeds is the chosen case. The first ready case of a uniformly
+   random order is uniform among the ready cases. The order is drawn
+   lazily, by Fisher-Yates one step per case tried, so a select whose
+   first case tried is ready pays for one random number, not n. With no
    ready case, return ``default`` if it was given.
-2. Enqueue one waiter per case on its channel, all sharing one
-   ``SelectState``, release the lock and park.
+2. The order is now a whole random permutation. Enqueue one waiter per
+   case, in that order, all sharing one ``SelectState``; release chanlock
+   and park. Several cases on one channel thus queue in random order, as
+   Go's do, so a partner arriving later picks each of them in turn
+   (Go's TestPseudoRandomSend); in case order the first would always win.
 3. Woken, take the lock again and remove the waiters that did not fire.
    The one that fired was claimed by the waker setting ``sel.done``.
 
 Invariants: a select never matches itself, because its own waiters only
 enter the queues in pass 2, after pass 1 has finished looking; and once one
 waiter is claimed, every other waiter of the same select is stale and
-skipped by every channel operation.
+skipped by every channel operation. Select reads no field of Chan: it uses
+``trysend``, ``tryrecv``, ``enqueue`` and ``dequeue`` from _chan.py.
 
 Cases whose channel is ``None`` are not accepted (a case needs a channel);
 ``None`` in place of a case is ignored, which is Go's nil-channel idiom.
+
+Rejected designs:
+- A readiness test of every case, then reservoir sampling among the ready
+  ones, then performing the chosen one (offset before issue 10): it scanned
+  each queue twice and wrote the operations out a second time, and the
+  enqueue order of pass 2 was the case order (the bug above).
+- ``random.shuffle`` of the cases up front: a Python-level loop over all n
+  cases on every select, where most selects stop at the first case tried.
 """
 
 from __future__ import annotations
@@ -28,8 +45,8 @@ from random import random as _random
 from typing import Any
 
 from . import _waitreason as waitreason
-from ._chan import AnyWaiter, Case, RecvCase, SelectState, SendCase, Waiter, _claim, _first_live, _refill, chanlock
-from ._errors import PanicError
+from ._chan import Case, RecvCase, SelectState, SendCase, Waiter, chanlock, dequeue, enqueue, tryrecv, trysend
+from ._errors import InternalError, PanicError
 from ._sched import G, current_parker
 
 __all__ = ["select", "default", "Default"]
@@ -60,51 +77,6 @@ default = Default()
 Default.__module__ = "offset"
 
 
-def _ready(case: Case[Any]) -> bool:
-    """Whether ``case`` can proceed now. Caller holds chanlock."""
-    ch = case.chan
-    if isinstance(case, RecvCase):
-        return bool(ch._buf) or ch._closed or _first_live(ch._sendq) is not None
-    return ch._closed or _first_live(ch._recvq) is not None or len(ch._buf) < ch._cap
-
-
-def _perform(case: Case[Any]) -> AnyWaiter | None:
-    """Carry out a ready case; return the waiter to wake, if any.
-
-    Precondition: caller holds chanlock and ``_ready(case)`` is true.
-    Raises PanicError (lock still held) for a send on a closed channel.
-    """
-    ch = case.chan
-    if isinstance(case, RecvCase):
-        buf = ch._buf
-        sendq = ch._sendq
-        if buf:
-            case.value = buf.popleft()
-            case.ok = True
-            return _refill(buf, sendq) if sendq else None
-        while sendq:
-            w = sendq.popleft()
-            if _claim(w):
-                case.value = w.value
-                case.ok = True
-                w.ok = True
-                return w
-        case.value = None
-        case.ok = False  # closed
-        return None
-    if ch._closed:
-        raise PanicError("send on closed channel")
-    recvq = ch._recvq
-    while recvq:
-        w = recvq.popleft()
-        if _claim(w):
-            w.value = case.value
-            w.ok = True
-            return w
-    ch._buf.append(case.value)
-    return None
-
-
 SelectCase = Case[Any] | Default | None
 
 
@@ -123,55 +95,65 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         PanicError: the chosen case sends on a closed channel.
         TypeError: an argument is not a case, ``default`` or None.
     """
-    # Pass 1: check the arguments and, in the same loop, pick uniformly
-    # among the cases ready now. Written out rather than calling _ready: this
-    # loop runs once per case per select.
-    chosen: Case[Any] | None = None
-    nready = 0
+    # Pass 0: check the arguments before anything fires.
     nreal = 0
     has_default = False
-    _acquire()
+    last: Any = None
     for c in cases:
         t = type(c)
-        if t is RecvCase:
+        if t is RecvCase or t is SendCase:
             nreal += 1
-            ch = c.chan  # type: ignore[union-attr]
-            q = ch._sendq
-            if not (ch._buf or ch._closed or (q and _first_live(q) is not None)):
-                continue
-        elif t is SendCase:
-            nreal += 1
-            ch = c.chan  # type: ignore[union-attr]
-            q = ch._recvq
-            if not (ch._closed or len(ch._buf) < ch._cap or (q and _first_live(q) is not None)):
-                continue
+            last = c
         elif c is None:
             continue
         elif c is default:
             has_default = True
-            continue
         elif isinstance(c, Case):  # a subclass of a case type
             nreal += 1
-            if not _ready(c):
-                continue
+            last = c
         else:
-            _release()
             i = cases.index(c)
             raise TypeError(
                 f"select() argument {i + 1} must be a case (c.if_send(v) or c.if_recv()), "
                 f"default or None, not {type(c).__name__}"
             )
-        nready += 1
-        if nready == 1 or _random() * nready < 1.0:
-            chosen = c  # type: ignore[assignment]
-    if chosen is not None:
-        try:
-            w = _perform(chosen)
-        finally:
-            _release()
-        if w is not None:
-            w.ready()
-        return chosen
+    order: Any  # the cases, in poll order as pass 1 draws it (a list if it is shuffled)
+    if nreal == 1:
+        order = (last,)
+    elif nreal == len(cases):
+        order = list(cases)
+    else:
+        order = [c for c in cases if isinstance(c, Case)]
+
+    # Pass 1: try the cases in a random order, drawn one step at a time
+    # (Fisher-Yates); the first that proceeds is the chosen one.
+    cs: Case[Any]
+    _acquire()
+    for i in range(nreal):
+        k = nreal - i
+        if k > 1:
+            j = i + int(_random() * k)
+            cs = order[j]
+            order[j] = order[i]
+            order[i] = cs
+        else:
+            cs = order[i]
+        t = type(cs)
+        if t is RecvCase or (t is not SendCase and isinstance(cs, RecvCase)):
+            r = tryrecv(cs.chan)
+            if r is not None:
+                _release()
+                cs.value, cs.ok, w = r
+                if w is not None:
+                    w.ready()
+                return cs
+        else:
+            sent = trysend(cs.chan, cs.value)  # on a closed channel: raises, lock released
+            if sent is not False:
+                _release()
+                if sent is not True:
+                    sent.ready()
+                return cs
     if has_default:
         _release()
         return default
@@ -180,12 +162,13 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     if not nreal:
         _release()
         g.park(waitreason.SELECT_NO_CASES)  # only a stop (GoroutineExit) ends this
-        raise AssertionError("select with no cases returned")  # pragma: no cover
+        raise InternalError("a select with no cases returned from its park")  # pragma: no cover
 
-    # Pass 2: wait on every case. A goroutine reuses its SelectState and
-    # Waiters from one blocking select to the next: after pass 3 none of
-    # them is in any queue, and a waker touches a waiter only while it holds
-    # chanlock (and then only calls its ready()).
+    # Pass 2: wait on every case, in the poll order pass 1 completed. A
+    # goroutine reuses its SelectState and Waiters from one blocking select
+    # to the next: after pass 3 none of them is in any queue, and a waker
+    # touches a waiter only while it holds chanlock (and then only calls
+    # its ready()).
     if type(g) is G:
         cache = g.selcache
         if cache is None:
@@ -195,25 +178,19 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         sel.fired = None
     else:
         sel, pool = SelectState(), []
-    n = 0
-    for c in cases:
-        if not isinstance(c, Case):
-            continue
-        if n == len(pool):
+    for i in range(nreal):
+        c = order[i]
+        if i == len(pool):
             pool.append(Waiter(g, None, sel))
-        w = pool[n]
-        n += 1
+        w = pool[i]
         w.case = c
         w.ok = False
-        ch = c.chan
-        if isinstance(c, SendCase):
-            w.value = c.value
-            q = ch._sendq
-        else:
+        if isinstance(c, RecvCase):
             w.value = None
-            q = ch._recvq
-        w.q = q
-        q.append(w)
+            enqueue(c.chan, w, False)
+        else:
+            w.value = c.value
+            enqueue(c.chan, w, True)
     _release()
     woken = False
     try:
@@ -227,21 +204,17 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         sel.done = True
         if not woken and fired is not None and type(g) is G:
             g.stale += 1  # a case fired as the wait was given up: its ready() is owed (G.park)
-        for i in range(n):
+        for i in range(nreal):
             w = pool[i]
             if w is not fired:
-                try:
-                    w.q.remove(w)
-                except ValueError:
-                    pass  # dropped as stale by another operation
-                w.value = w.case = w.q = None  # reused: keep nothing alive
+                dequeue(w)
+                w.value = w.case = None  # reused: keep nothing alive
         _release()
-    if fired is not None:
-        value = fired.value
-        fired.value = fired.q = None
-        case: Case[Any] = fired.case
-        fired.case = None
-    assert fired is not None
+    if fired is None:
+        raise InternalError("a select was readied with none of its cases fired")
+    value = fired.value
+    case: Case[Any] = fired.case
+    fired.value = fired.case = fired.q = None
     if isinstance(case, SendCase):
         if not fired.ok:
             raise PanicError("send on closed channel")

@@ -579,3 +579,99 @@ def test_nonblock_select_race(close_c2):
             assert done.recv(), "no chan is ready"
 
     run(main)
+
+
+# -- several cases on one channel: Go's queue order ---------------------------------
+
+
+@pytest.mark.parametrize("cap", [0, 100])
+def test_pseudo_random_send(cap):
+    """golang/go src/runtime/chan_test.go TestPseudoRandomSend.
+
+    A select with two sends on one channel, ``c <- 1`` and ``c <- 0``, done
+    n = 100 times; the receiver yields before each receive. Unbuffered, the
+    select always parks first, so which value is received is decided by the
+    order in which its waiters were queued: in case order the first case
+    would always win (all ones). Buffered, pass 1 decides. Both values must
+    appear more than n/10 times, Go's bound: each count is Binomial(100,
+    1/2), and P(count <= 10) is about 1.5e-17.
+    """
+    n = 100
+    c = makechan(cap)
+    got = []
+
+    def receiver(done):
+        for _ in range(n):
+            gosched()
+            got.append(c.recv())
+        done.close()
+
+    def main():
+        done = makechan()
+        go(receiver, done)
+        for _ in range(n):
+            select(c.if_send(1), c.if_send(0))
+        done.recv()
+
+    run(main)
+    ones = sum(got)
+    zeros = n - ones
+    assert len(got) == n
+    assert zeros > n // 10 and ones > n // 10, f"want pseudorandom, got {zeros} zeros and {ones} ones (cap {cap})"
+
+
+@pytest.mark.parametrize("cap", [0, 100])
+def test_pseudo_random_recv(cap):
+    """TestPseudoRandomSend's twin: a select with two receives on one channel.
+
+    The sender yields before each send, so (unbuffered) the select is parked
+    when the value arrives, and the order of its queued waiters decides the
+    case. Each case's count is Binomial(100, 1/2); both must exceed n/10.
+    """
+    n = 100
+    c = makechan(cap)
+    counts = [0, 0]
+
+    def sender():
+        for i in range(n):
+            gosched()
+            c.send(i)
+
+    def main():
+        go(sender)
+        for i in range(n):
+            first, second = c.if_recv(), c.if_recv()
+            ret = select(first, second)
+            assert (ret.value, ret.ok) == (i, True)
+            counts[ret is second] += 1
+
+    run(main)
+    assert all(count > n // 10 for count in counts), f"want pseudorandom, got {counts} (cap {cap})"
+
+
+def test_parked_select_queues_three_cases_on_one_channel_in_random_order():
+    """Three receives on one channel, parked each time: each case fires.
+
+    Each count is Binomial(300, 1/3): mean 100, sd 8.2; we accept more than
+    50, six standard deviations below the mean (a fair order fails this
+    with probability about 1e-9 per case). In case order the first would
+    take all 300.
+    """
+    n = 300
+    c = makechan()
+    counts = [0, 0, 0]
+
+    def sender():
+        for i in range(n):
+            gosched()
+            c.send(i)
+
+    def main():
+        go(sender)
+        for _ in range(n):
+            cases = [c.if_recv(), c.if_recv(), c.if_recv()]
+            ret = select(*cases)
+            counts[next(k for k, case in enumerate(cases) if case is ret)] += 1
+
+    run(main)
+    assert all(count > 50 for count in counts), counts

@@ -482,3 +482,176 @@ ChannelMachine.TestCase.settings = settings(
     max_examples=80, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestChannelMachine = ChannelMachine.TestCase
+
+
+# -- 4. direct calls and select agree ---------------------------------------------------
+
+# Each way of doing one operation. A send is c.send(v), or a select with its
+# one case; a receive is c.recv(), c.recv_ok(), or a select with its one
+# case. "try" adds default, which must fire exactly when the operation
+# would block; "nones" surrounds the case with ignored None cases.
+SEND_WAYS = ["direct", "select", "try", "nones"]
+RECV_WAYS = ["recv", "recv_ok", "select", "try", "nones"]
+BLOCKING_WAYS = {"direct", "recv", "recv_ok", "select", "nones"}
+
+
+def do_op(c, op, way, v):
+    """Do one send ("send") or receive ("recv") on ``c`` in one way; return what it gave.
+
+    ("sent",), ("got", value, ok) (ok is None for c.recv(), which does not
+    say), ("would block",) when a try's default fired, or ("panic", text).
+    """
+    try:
+        if op == "send":
+            if way == "direct":
+                c.send(v)
+                return ("sent",)
+            cases = {"select": [c.if_send(v)], "try": [c.if_send(v), default], "nones": [None, c.if_send(v), None]}[way]
+            ret = select(*cases)
+            return ("would block",) if ret is default else ("sent",)
+        if way == "recv":
+            return ("got", c.recv(), None)
+        if way == "recv_ok":
+            return ("got", *c.recv_ok())
+        cases = {"select": [c.if_recv()], "try": [default, c.if_recv()], "nones": [c.if_recv(), None]}[way]
+        ret = select(*cases)
+        return ("would block",) if ret is default else ("got", ret.value, ret.ok)
+    except PanicError as e:
+        return ("panic", str(e))
+
+
+def same(got, expected):
+    """Whether an outcome matches the model's, where c.recv() does not report ok."""
+    if got is not None and expected is not None and got[0] == "got" == expected[0] and got[2] is None:
+        return got[1] == expected[1]
+    return got == expected
+
+
+class DirectVsSelectMachine(RuleBasedStateMachine):
+    """Every operation, done directly or through select, against one model.
+
+    Each step runs in its own ``run()``: optionally a *partner* goroutine
+    first parks on the channel (a receive on an empty channel or a send on
+    a full one, directly or by select), then the operation runs in a
+    goroutine of its own. ``gosched`` lets them reach their park or finish;
+    then main returns, which stops whatever still waits, and a stopped
+    operation must leave no trace in the channel. The model (a deque, the
+    capacity, closed, and the partner) says for each way the same thing:
+    the values and ok flags, the panic, and whether it blocks (a blocking
+    way is still waiting; a try returns default).
+    """
+
+    @initialize(caps=st.lists(st.integers(0, 2), min_size=1, max_size=3))
+    def make(self, caps):
+        self.caps = caps
+        self.chans = [makechan(c) for c in caps]
+        self.model = [deque() for _ in caps]
+        self.closed = [False for _ in caps]
+        self.counter = 0
+
+    def fresh(self):
+        self.counter += 1
+        return self.counter
+
+    def expect(self, i, op, v, partner):
+        """What ``op`` does on channel i now, by the model; updates the model.
+
+        ``partner`` is None or [op, value, expected outcome] of a goroutine
+        parked on the channel; its expected outcome is filled in when the
+        operation serves it. Returns ("sent",), ("got", value, ok) or
+        ("blocks",).
+        """
+        buf, cap = self.model[i], self.caps[i]
+        if op == "send":
+            if self.closed[i]:
+                return ("panic", "send on closed channel")
+            if partner is not None and partner[0] == "recv":
+                partner[2] = ("got", v, True)
+                return ("sent",)
+            if len(buf) < cap:
+                buf.append(v)
+                return ("sent",)
+            return ("blocks",)
+        if buf:
+            value = buf.popleft()
+            if partner is not None and partner[0] == "send":
+                buf.append(partner[1])
+                partner[2] = ("sent",)
+            return ("got", value, True)
+        if partner is not None and partner[0] == "send":
+            partner[2] = ("sent",)
+            return ("got", partner[1], True)
+        if self.closed[i]:
+            return ("got", None, False)
+        return ("blocks",)
+
+    @rule(data=st.data())
+    def operation(self, data):
+        i = data.draw(st.integers(0, len(self.caps) - 1), label="channel")
+        op = data.draw(st.sampled_from(["send", "send", "recv", "recv", "close"]), label="op")
+        way = None if op == "close" else data.draw(st.sampled_from(SEND_WAYS if op == "send" else RECV_WAYS))
+        c, buf, cap = self.chans[i], self.model[i], self.caps[i]
+
+        # A partner can only park where its operation blocks: a receive on
+        # an empty open channel, a send on a full one.
+        partner = None
+        if not self.closed[i] and data.draw(st.booleans(), label="partner"):
+            pop = "recv" if not buf else "send" if len(buf) == cap else None
+            if pop is not None:
+                pway = data.draw(st.sampled_from(["direct", "select"] if pop == "send" else ["recv_ok", "select"]))
+                partner = [pop, self.fresh(), ("blocks",), pway]
+
+        v = self.fresh()
+        if op == "close":
+            expected = None
+            if self.closed[i]:
+                expected = ("panic", "close of closed channel")
+            else:
+                self.closed[i] = True
+                if partner is not None:
+                    partner[2] = ("got", None, False) if partner[0] == "recv" else ("panic", "send on closed channel")
+        else:
+            expected = self.expect(i, op, v, partner)
+            if expected == ("blocks",) and way == "try":
+                expected = ("would block",)
+        results = {}
+
+        def attempt(key, o, w, value):
+            results[key] = do_op(c, o, w, value)
+
+        def main():
+            if partner is not None:
+                go(attempt, "partner", partner[0], partner[3], partner[1])
+                gosched()
+                assert "partner" not in results, "the partner did not park"
+            if op == "close":
+                try:
+                    c.close()
+                    results["op"] = None
+                except PanicError as e:
+                    results["op"] = ("panic", str(e))
+            else:
+                go(attempt, "op", op, way, v)
+            for _ in range(4):
+                gosched()
+
+        run(main)  # returning stops what still waits
+        event(f"{op} {way or ''} -> {(expected or ('closed',))[0]}{' with partner' if partner else ''}")
+        got = results.get("op", ("blocks",))
+        assert same(got, expected), f"{op} by {way} on cap {cap}: got {got}, model says {expected}"
+        if partner is not None:
+            pgot = results.get("partner", ("blocks",))
+            assert same(pgot, partner[2]), f"partner {partner[0]} by {partner[3]}: got {pgot}, model says {partner[2]}"
+
+    @precondition(lambda self: hasattr(self, "chans"))
+    @invariant()
+    def lengths_match(self):
+        for c, m, cap in zip(self.chans, self.model, self.caps):
+            assert len(c) == len(m)
+            assert c.cap == cap
+
+
+DirectVsSelectMachine.TestCase.settings = settings(
+    max_examples=100, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestDirectVsSelect = DirectVsSelectMachine.TestCase
