@@ -11,6 +11,8 @@ from ._chan import SelectState as SelectState
 from ._chan import SendCase as SendCase
 from ._chan import Waiter as Waiter
 from ._chan import chanlock as chanlock
+from ._chan import chanrecv as chanrecv
+from ._chan import chansend as chansend
 from ._chan import makechan as makechan
 from ._errors import DeadlockError as DeadlockError
 from ._errors import GoroutineExit as GoroutineExit

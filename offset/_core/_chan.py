@@ -108,7 +108,7 @@ class Waiter:
         self.ok = False
         self.sel = sel
         self.case = case
-        self.q: deque[Any] | None = None  # the queue a select's waiter sits in
+        self.q: deque[ChanWaiter] | None = None  # the queue a select's waiter sits in (enqueue/dequeue)
 
     def ready(self) -> None:
         self.g.ready()
@@ -132,10 +132,7 @@ class ChanWaiter(Protocol):
     def ready(self) -> None: ...
 
 
-AnyWaiter = ChanWaiter
-
-
-def _withdraw(q: deque[AnyWaiter], w: AnyWaiter) -> None:
+def _withdraw(q: deque[ChanWaiter], w: ChanWaiter) -> None:
     """Take ``w`` (a G or ThreadParker) out of ``q`` if it is still there (its wait was interrupted)."""
     _acquire()
     try:
@@ -149,7 +146,7 @@ def _withdraw(q: deque[AnyWaiter], w: AnyWaiter) -> None:
         _release()
 
 
-def _claim(w: AnyWaiter) -> bool:
+def _claim(w: ChanWaiter) -> bool:
     """Take ``w`` for an operation; False if its select already fired.
 
     Precondition: caller holds chanlock and has removed ``w`` from its queue.
@@ -164,7 +161,7 @@ def _claim(w: AnyWaiter) -> bool:
     return True
 
 
-def _refill(buf: deque[Any], sendq: deque[AnyWaiter]) -> AnyWaiter | None:
+def _refill(buf: deque[Any], sendq: deque[ChanWaiter]) -> ChanWaiter | None:
     """A value left the full buffer: move the first live sender's value in.
 
     Precondition: caller holds chanlock. Returns the sender to ready.
@@ -361,8 +358,8 @@ class Chan(Generic[T]):
         self._cap = size
         self._buf: deque[T] = deque()
         self._closed = False
-        self._recvq: deque[AnyWaiter] = deque()
-        self._sendq: deque[AnyWaiter] = deque()
+        self._recvq: deque[ChanWaiter] = deque()
+        self._sendq: deque[ChanWaiter] = deque()
 
     @property
     def cap(self) -> int:
