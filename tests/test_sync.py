@@ -14,6 +14,7 @@ let things settle: tests poll for the state they need.
 
 from __future__ import annotations
 
+import collections
 import gc
 import threading
 import weakref
@@ -618,6 +619,9 @@ def test_once_func_returns_none_and_once_values_the_pair() -> None:
     assert pair() == (1, "err")
     assert pair() == (1, "err")
     assert calls == ["f", "pair"]
+    Pair = collections.namedtuple("Pair", "value err")
+    named = sync.once_values(lambda: Pair(2, None))
+    assert named() == Pair(2, None) and named().value == 2
 
 
 def test_once_value_many_goroutines_at_once_wait_for_the_one_call() -> None:

@@ -292,7 +292,7 @@ def _once(f: Callable[[], Any], name: str, pair: bool) -> Callable[[], Any]:
                     fn = None  # do not keep f alive after its call (Go)
                     try:
                         r = g()
-                        if pair and not (type(r) is tuple and len(r) == 2):
+                        if pair and not (isinstance(r, tuple) and len(r) == 2):
                             raise TypeError(f"{name}() argument 'f' must return a 2-tuple, not {type(r).__name__}")
                     except Exception as e:
                         exc, tb = e, e.__traceback__
