@@ -117,22 +117,19 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
                 f"select() argument {i + 1} must be a case (c.if_send(v) or c.if_recv()), "
                 f"default or None, not {type(c).__name__}"
             )
-    order: Any  # the cases, in poll order as pass 1 draws it (a list if it is shuffled)
-    if nreal == 1:
-        order = (last,)
-    elif nreal == len(cases):
-        order = list(cases)
-    else:
-        order = [c for c in cases if isinstance(c, Case)]
-
     # Pass 1: try the cases in a random order, drawn one step at a time
-    # (Fisher-Yates); the first that proceeds is the chosen one.
+    # (Fisher-Yates); the first that proceeds is the chosen one. One case
+    # (the try idiom, select(c.if_send(v), default)) needs no order.
     cs: Case[Any]
+    order: Any = None  # the cases, in poll order as pass 1 draws it
+    if nreal > 1:
+        order = list(cases) if nreal == len(cases) else [c for c in cases if isinstance(c, Case)]
     _acquire()
     for i in range(nreal):
-        k = nreal - i
-        if k > 1:
-            j = i + int(_random() * k)
+        if order is None:
+            cs = last
+        elif i < nreal - 1:
+            j = i + int(_random() * (nreal - i))
             cs = order[j]
             order[j] = order[i]
             order[i] = cs
@@ -179,7 +176,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     else:
         sel, pool = SelectState(), []
     for i in range(nreal):
-        c = order[i]
+        c = last if order is None else order[i]
         if i == len(pool):
             pool.append(Waiter(g, None, sel))
         w = pool[i]
