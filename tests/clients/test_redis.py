@@ -192,7 +192,7 @@ run = params["run"]
 r = client()
 r.ping()
 offset.go(ticker)
-time.sleep(0)
+offset.gosched()  # the ticker starts: it parks in its first sleep
 
 def timed_blpop(key, timeout):
     t0, k0 = time.perf_counter(), ticks[0]
