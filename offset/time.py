@@ -127,16 +127,8 @@ class Timer(_Timer):
         """The channel the timer sends ``now()`` on when it fires (Go's C)."""
         return self.chan()
 
-    def stop(self) -> bool:
-        """Stop the timer; return True if that stopped it from firing.
-
-        Go's Timer.Stop (Go 1.23): False when it had already fired (and its
-        value was received) or was stopped. A value it sent that nobody has
-        received yet is taken back, and True returned. For an ``AfterFunc``
-        timer, True means ``fn`` will not be started; stop does not wait
-        for a running ``fn``.
-        """
-        return _stop(self)
+    # stop() is the core's own (_core/_time.py), Go's Timer.Stop, called
+    # directly: the hot path of a start/stop loop has no wrapper.
 
     # The public signatures are Go's time package's; the core's are its runtime's.
     def reset(self, d: int) -> bool:  # type: ignore[override]
@@ -152,7 +144,7 @@ class Timer(_Timer):
         return _reset(self, _monotonic_ns() + _duration(d))
 
     def __repr__(self) -> str:
-        state = "pending" if self.pending else "stopped"
+        state = "pending" if self._active else "stopped"
         return f"<offset.time.Timer {state} at {id(self):#x}>"
 
 
@@ -211,7 +203,7 @@ class Ticker(_Timer):
         _reset(self, _monotonic_ns() + d, d)
 
     def __repr__(self) -> str:
-        state = f"every {self.period}ns" if self.pending else "stopped"
+        state = f"every {self._period}ns" if self._active else "stopped"
         return f"<offset.time.Ticker {state} at {id(self):#x}>"
 
 

@@ -273,20 +273,14 @@ class Timer:
             c = self._c = _TimerChan(self if self._active else None)
         return c
 
-    @property
-    def pending(self) -> bool:
-        """Whether the timer will fire (as far as this instant can tell)."""
-        return self._active
-
-    @property
-    def period(self) -> int:
-        return self._period
-
     def stop(self) -> bool:
-        """Make the timer not pending; return whether that stopped it from firing.
+        """Stop the timer; return True if that stopped it from firing.
 
-        Go's Timer.Stop (Go 1.23): a value it sent that nobody has received
-        yet is taken back, and counts as pending.
+        Go's Timer.Stop (Go 1.23): False when it had already fired (and its
+        value was received) or was stopped. A value it sent that nobody has
+        received yet is taken back, and True returned. For an ``AfterFunc``
+        timer, True means ``fn`` will not be started; stop does not wait
+        for a running ``fn``. (offset.time.Timer's stop is this method.)
         """
         _lock()
         try:
