@@ -93,7 +93,8 @@ import weakref
 from _thread import RLock as _RLock
 from typing import Any
 
-from ._netpoll import AlreadyArmedError, FdWaiter, write_keeping_gil
+from ._netpoll import AlreadyArmedError, FdWaiter
+from ._netpoll import _write as _write_keeping_gil  # write_keeping_gil's libc write, called without its frame
 
 __all__ = ["EpollNetpoll"]
 
@@ -250,9 +251,13 @@ class EpollNetpoll:
         # (write_keeping_gil). Closed: nobody is left to wake.
         if self._closed:
             return
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: its __exit__ call costs as much again
+        try:
             if not self._closed:
-                write_keeping_gil(self._wake_w, _ONE)
+                _write_keeping_gil(self._wake_w, _ONE, 8)
+        finally:
+            lock.release()
 
     def close(self) -> None:
         with self._lock:

@@ -21,7 +21,8 @@ import socket
 import weakref
 from _thread import RLock as _RLock
 
-from ._netpoll import AlreadyArmedError, FdWaiter, write_keeping_gil
+from ._netpoll import AlreadyArmedError, FdWaiter
+from ._netpoll import _write as _write_keeping_gil  # write_keeping_gil's libc write, called without its frame
 
 __all__ = ["SelectorsNetpoll"]
 
@@ -170,9 +171,13 @@ class SelectorsNetpoll:
     def wakeup(self) -> None:
         if self._closed:
             return
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: its __exit__ call costs as much again
+        try:
             if not self._closed:
-                write_keeping_gil(self._wake_fd, b"\0")  # errors ignored, as in epoll's
+                _write_keeping_gil(self._wake_fd, b"\0", 1)  # errors ignored, as in epoll's
+        finally:
+            lock.release()
 
     def close(self) -> None:
         with self._lock:
