@@ -39,8 +39,9 @@ Where each step lives: steps 1-3 once each, in ``trysend`` and ``tryrecv``
 park in ``_park``. ``recv_ok``, ``__iter__`` and select use only these.
 ``Chan.send`` and ``Chan.recv`` alone repeat steps 1-3 inline, each saying
 why; their step 4 is ``_park`` too. Select's interface to a channel is
-``trysend``/``tryrecv`` for its first pass and ``enqueue``/``dequeue`` for
-its waiters; it reads no field of Chan.
+``pollcases`` for its first pass (a readiness test per case, then
+trysend/tryrecv on the chosen one) and ``enqueue``/``dequeue`` for its
+waiters; it reads no field of Chan.
 
 Rejected designs:
 - A lock per channel (Go's): a select over n channels then takes n locks in
@@ -51,20 +52,20 @@ Rejected designs:
 - No lock, relying on the GIL alone: a check-then-act on the buffer can be
   interleaved with another thread between the two steps, so a buffered
   channel used as a semaphore across threads would overfill.
-- A readiness test per case (select's first pass) apart from the operation
-  itself: it is the same scan written twice, and the two drifted; select
-  now tries the operation itself, in a random order (see _select.py).
+- Select trying each case by calling trysend/tryrecv, with no readiness
+  test: see ``pollcases`` (a call per case not ready cost 1.5x in fan-in).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from random import random as _random
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 from . import _waitreason as waitreason
-from ._errors import PanicError
+from ._errors import InternalError, PanicError
 from ._greenlet import getcurrent as _getcurrent
 from ._sched import G, ThreadParker, current_parker
 
@@ -159,6 +160,20 @@ def _claim(w: ChanWaiter) -> bool:
     sel.done = True
     sel.fired = w
     return True
+
+
+def _first_live(q: deque[ChanWaiter]) -> ChanWaiter | None:
+    """Drop stale select waiters from the front of ``q``; peek the first live one.
+
+    Precondition: caller holds chanlock.
+    """
+    while q:
+        w = q[0]
+        sel = w.sel
+        if sel is None or not sel.done:
+            return w
+        q.popleft()
+    return None
 
 
 def _refill(buf: deque[Any], sendq: deque[ChanWaiter]) -> ChanWaiter | None:
@@ -336,6 +351,73 @@ def dequeue(w: Waiter) -> None:
             q.remove(w)
         except ValueError:
             pass
+
+
+def pollcases(cases: Sequence[Any]) -> Case[Any] | None:
+    """Select's pass 1: perform one case that can proceed now, and return it.
+
+    Among the ready cases of ``cases`` one is chosen uniformly at random
+    (reservoir sampling: the i-th ready case replaces the choice with
+    probability 1/i, so no list is built), then performed by ``trysend`` or
+    ``tryrecv``. Entries that are not cases (None, default) are skipped.
+
+    Precondition: caller holds chanlock. Returns the case with chanlock
+    released and its partner readied, or None (no case ready) with chanlock
+    still held.
+
+    Raises:
+        PanicError: the chosen case sends on a closed channel ("send on
+            closed channel"); chanlock has been released.
+
+    The readiness test reads the channel's fields inline: it is the
+    condition of steps 1-3 without their effect, the one place it is
+    written apart from trysend/tryrecv. Trying each case by a call in a
+    random order instead (no second copy) made select over 8 channels
+    1.5x slower in the fan-in bench, where most cases are not ready: a
+    call per case costs three inline tests.
+    """
+    chosen: Case[Any] | None = None
+    nready = 0
+    for c in cases:
+        t = type(c)
+        if t is RecvCase:
+            recv = True
+        elif t is SendCase:
+            recv = False
+        elif isinstance(c, Case):
+            recv = isinstance(c, RecvCase)
+        else:
+            continue
+        ch = c.chan
+        if recv:
+            q = ch._sendq
+            if not (ch._buf or ch._closed or (q and _first_live(q) is not None)):
+                continue
+        else:
+            q = ch._recvq
+            if not (ch._closed or len(ch._buf) < ch._cap or (q and _first_live(q) is not None)):
+                continue
+        nready += 1
+        if nready == 1 or _random() * nready < 1.0:
+            chosen = c
+    if chosen is None:
+        return None
+    if isinstance(chosen, RecvCase):
+        r = tryrecv(chosen.chan)
+        _release()
+        if r is None:
+            raise InternalError("a receive case found ready could not proceed")
+        chosen.value, chosen.ok, w = r
+        if w is not None:
+            w.ready()
+        return chosen
+    sent = trysend(chosen.chan, chosen.value)  # closed: raises, chanlock released
+    _release()
+    if sent is False:
+        raise InternalError("a send case found ready could not proceed")
+    if sent is not True:
+        sent.ready()
+    return chosen
 
 
 class Chan(Generic[T]):

@@ -5,19 +5,17 @@ proceed, performs exactly that one, and returns its case.
 
 Algorithm:
 0. Check the arguments (before taking chanlock, before anything fires).
-1. Under ``chanlock``, go through the cases in a random order (Go's
-   pollorder), trying each with the channel's own non-blocking operation
-   (``trysend``/``tryrecv``, steps 1-3 of chansend/chanrecv); the first
-   that succeeds is the chosen case. The first ready case of a uniformly
-   random order is uniform among the ready cases. The order is drawn
-   lazily, by Fisher-Yates one step per case tried, so a select whose
-   first case tried is ready pays for one random number, not n. With no
+1. Under ``chanlock``, ``pollcases`` (in _chan.py) finds the cases that
+   are ready now, chooses one uniformly at random (reservoir sampling) and
+   performs it with the channel's own non-blocking operation
+   (``trysend``/``tryrecv``, steps 1-3 of chansend/chanrecv). With no
    ready case, return ``default`` if it was given.
-2. The order is now a whole random permutation. Enqueue one waiter per
-   case, in that order, all sharing one ``SelectState``; release chanlock
-   and park. Several cases on one channel thus queue in random order, as
-   Go's do, so a partner arriving later picks each of them in turn
-   (Go's TestPseudoRandomSend); in case order the first would always win.
+2. Shuffle the cases (Go's pollorder, Fisher-Yates) and enqueue one
+   waiter per case in that order, all sharing one ``SelectState``;
+   release chanlock and park. Several cases on one channel thus queue in
+   random order, as Go's do, so a partner arriving later picks each of
+   them in turn (Go's TestPseudoRandomSend); in case order the first
+   would always win.
 3. Woken, take the lock again and remove the waiters that did not fire.
    The one that fired was claimed by the waker setting ``sel.done``.
 
@@ -25,18 +23,21 @@ Invariants: a select never matches itself, because its own waiters only
 enter the queues in pass 2, after pass 1 has finished looking; and once one
 waiter is claimed, every other waiter of the same select is stale and
 skipped by every channel operation. Select reads no field of Chan: it uses
-``trysend``, ``tryrecv``, ``enqueue`` and ``dequeue`` from _chan.py.
+``pollcases``, ``enqueue`` and ``dequeue`` from _chan.py.
 
 Cases whose channel is ``None`` are not accepted (a case needs a channel);
 ``None`` in place of a case is ignored, which is Go's nil-channel idiom.
 
 Rejected designs:
-- A readiness test of every case, then reservoir sampling among the ready
-  ones, then performing the chosen one (offset before issue 10): it scanned
-  each queue twice and wrote the operations out a second time, and the
-  enqueue order of pass 2 was the case order (the bug above).
-- ``random.shuffle`` of the cases up front: a Python-level loop over all n
-  cases on every select, where most selects stop at the first case tried.
+- Readiness tests and the operations written out in select itself
+  (offset before issue 10): a second copy of the hand-off, reading Chan's
+  fields, and pass 2 queued the waiters in case order (the bug above).
+- Trying each case by a call to trysend/tryrecv in a lazily drawn random
+  order (no readiness test at all): uniform too, and no copy of the
+  conditions, but a call and a random number per case not ready made the
+  fan-in bench (select over 8 channels) 1.5x slower.
+- ``random.shuffle`` for pass 2: a Python-level loop that does the same
+  Fisher-Yates with more overhead per step.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from random import random as _random
 from typing import Any
 
 from . import _waitreason as waitreason
-from ._chan import Case, RecvCase, SelectState, SendCase, Waiter, chanlock, dequeue, enqueue, tryrecv, trysend
+from ._chan import Case, RecvCase, SelectState, SendCase, Waiter, chanlock, dequeue, enqueue, pollcases
 from ._errors import InternalError, PanicError
 from ._sched import G, current_parker
 
@@ -117,40 +118,11 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
                 f"select() argument {i + 1} must be a case (c.if_send(v) or c.if_recv()), "
                 f"default or None, not {type(c).__name__}"
             )
-    # Pass 1: try the cases in a random order, drawn one step at a time
-    # (Fisher-Yates); the first that proceeds is the chosen one. One case
-    # (the try idiom, select(c.if_send(v), default)) needs no order.
-    cs: Case[Any]
-    order: Any = None  # the cases, in poll order as pass 1 draws it
-    if nreal > 1:
-        order = list(cases) if nreal == len(cases) else [c for c in cases if isinstance(c, Case)]
+    # Pass 1: perform a case that is ready now, if any.
     _acquire()
-    for i in range(nreal):
-        if order is None:
-            cs = last
-        elif i < nreal - 1:
-            j = i + int(_random() * (nreal - i))
-            cs = order[j]
-            order[j] = order[i]
-            order[i] = cs
-        else:
-            cs = order[i]
-        t = type(cs)
-        if t is RecvCase or (t is not SendCase and isinstance(cs, RecvCase)):
-            r = tryrecv(cs.chan)
-            if r is not None:
-                _release()
-                cs.value, cs.ok, w = r
-                if w is not None:
-                    w.ready()
-                return cs
-        else:
-            sent = trysend(cs.chan, cs.value)  # on a closed channel: raises, lock released
-            if sent is not False:
-                _release()
-                if sent is not True:
-                    sent.ready()
-                return cs
+    chosen = pollcases(cases)  # chanlock released if it returns a case
+    if chosen is not None:
+        return chosen
     if has_default:
         _release()
         return default
@@ -161,11 +133,21 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         g.park(waitreason.SELECT_NO_CASES)  # only a stop (GoroutineExit) ends this
         raise InternalError("a select with no cases returned from its park")  # pragma: no cover
 
-    # Pass 2: wait on every case, in the poll order pass 1 completed. A
-    # goroutine reuses its SelectState and Waiters from one blocking select
-    # to the next: after pass 3 none of them is in any queue, and a waker
-    # touches a waiter only while it holds chanlock (and then only calls
-    # its ready()).
+    # Pass 2: wait on every case, in a random order (Go's pollorder; see
+    # the top). A goroutine reuses its SelectState and Waiters from one
+    # blocking select to the next: after pass 3 none of them is in any
+    # queue, and a waker touches a waiter only while it holds chanlock (and
+    # then only calls its ready()).
+    order: Any  # the real cases, shuffled (Fisher-Yates)
+    if nreal == 1:
+        order = (last,)
+    else:
+        order = list(cases) if nreal == len(cases) else [c for c in cases if isinstance(c, Case)]
+        for i in range(nreal - 1, 0, -1):
+            j = int(_random() * (i + 1))
+            c = order[j]
+            order[j] = order[i]
+            order[i] = c
     if type(g) is G:
         cache = g.selcache
         if cache is None:
@@ -176,7 +158,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     else:
         sel, pool = SelectState(), []
     for i in range(nreal):
-        c = last if order is None else order[i]
+        c = order[i]
         if i == len(pool):
             pool.append(Waiter(g, None, sel))
         w = pool[i]
