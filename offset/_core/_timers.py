@@ -184,11 +184,6 @@ class TimerHeap:
             self.ndead = 0
         return True
 
-    def when(self, entry: TimerEntry | WeakEntry) -> int | None:
-        """``entry``'s deadline while it is scheduled, else None."""
-        key = entry.key
-        return key >> _SEQ_BITS if key >= 0 else None
-
     def reap(self) -> None:
         """Remove the weak entries whose timer was freed (owner thread, a safe point)."""
         dead = self.dead
