@@ -9,8 +9,10 @@ under three guards:
   every other goroutine of the scheduler (anyio's conftest does the same for
   asyncio). The guard watches greenlet switches in the test's thread with
   ``greenlet.settrace`` and fails the test if a goroutine ran for more than
-  ``BLOCKED_LIMIT`` seconds between two switches. The scheduler's own idle
-  wait runs in the thread's main greenlet and is not counted.
+  ``BLOCKED_LIMIT`` seconds between two switches, less any time the
+  machine's load kept the thread waiting for a CPU (patches/blockwatch.py).
+  The scheduler's own idle wait runs in the thread's main greenlet and is
+  not counted.
 - A test must not leave threads behind: a live thread that offset did not
   start keeps every later deadlock test waiting instead of reporting
   (API.md: "While any other live thread exists ... a blocked scheduler waits").
@@ -25,6 +27,7 @@ import time
 
 import greenlet
 import pytest
+from patches.blockwatch import BlockWatch
 
 import offset._core._sched as _sched
 
@@ -58,30 +61,16 @@ def _no_leftover_threads():
 @pytest.fixture(autouse=True)
 def _scheduler_thread_not_blocked():
     """Fail the test if a goroutine blocked its scheduler's thread for real."""
-    last = [time.monotonic()]
-    worst: list[object] = [0.0, ""]
+    watch = BlockWatch()
 
-    def trace(event: str, args: tuple[greenlet.greenlet, greenlet.greenlet]) -> None:
-        now = time.monotonic()
-        origin = args[0]
-        # The thread's main greenlet is the scheduler's loop (idle waits are
-        # fine there); every other greenlet in this thread runs goroutines.
-        if origin.parent is not None:
-            ran = now - last[0]
-            if ran > worst[0]:
-                worst[0] = ran
-                g = getattr(origin, "goroutine", None)
-                worst[1] = repr(g) if g is not None else "a goroutine"
-        last[0] = now
-
-    previous = greenlet.settrace(trace)
+    previous = greenlet.settrace(watch)
     try:
         yield
     finally:
         greenlet.settrace(previous)
-    if worst[0] > BLOCKED_LIMIT:
+    if watch.worst > BLOCKED_LIMIT:
         pytest.fail(
-            f"{worst[1]} held the scheduler's thread for {worst[0]:.1f}s without switching "
+            f"{watch.who} held the scheduler's thread for {watch.worst:.1f}s without switching "
             "(a real blocking call in a goroutine?)",
             pytrace=False,
         )

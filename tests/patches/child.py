@@ -10,8 +10,9 @@ Imported first by every child script::
 ``start`` bounds the child with faulthandler (every stack printed, then
 exit, if it runs past OFFSET_CHILD_TIMEOUT) and watches greenlet switches:
 a goroutine that runs longer than ``BLOCKED_LIMIT`` seconds without
-switching blocked its scheduler's thread for real, and ``report`` then
-fails the child instead of reporting.
+switching (not counting time the machine's load kept the thread off the
+CPU: blockwatch.py) blocked its scheduler's thread for real, and
+``report`` then fails the child instead of reporting.
 """
 
 from __future__ import annotations
@@ -21,46 +22,34 @@ import faulthandler
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from blockwatch import BlockWatch
 
 BLOCKED_LIMIT = 1.0
 MARK = "CHILD-REPORT:"
 
-_last = [time.monotonic()]
-_worst: list[Any] = [0.0, ""]
-
-
-def _trace(event: str, args: Any) -> None:
-    now = time.monotonic()
-    origin = args[0]
-    # The thread's main greenlet is the scheduler's loop (its idle wait is
-    # fine); every other greenlet runs goroutines.
-    if origin.parent is not None:
-        ran = now - _last[0]
-        if ran > _worst[0]:
-            _worst[0] = ran
-            _worst[1] = repr(getattr(origin, "goroutine", None))
-    _last[0] = now
+_watch: BlockWatch | None = None
 
 
 def start() -> None:
     faulthandler.dump_traceback_later(float(os.environ.get("OFFSET_CHILD_TIMEOUT", "40")), exit=True)
     import greenlet
 
-    greenlet.settrace(_trace)
+    global _watch
+    _watch = BlockWatch()
+    greenlet.settrace(_watch)
 
 
 def blocked_for() -> float:
     """The longest a goroutine held the main thread without switching."""
-    worst: float = _worst[0]
-    return worst
+    return _watch.worst if _watch is not None else 0.0
 
 
 def report(value: Any) -> None:
-    if _worst[0] > BLOCKED_LIMIT:
-        print(f"{_worst[1]} held the scheduler's thread for {_worst[0]:.2f}s without switching", file=sys.stderr)
+    if _watch is not None and _watch.worst > BLOCKED_LIMIT:
+        print(f"{_watch.who} held the scheduler's thread for {_watch.worst:.2f}s without switching", file=sys.stderr)
         sys.exit(3)
     sys.stdout.write(MARK + json.dumps(value) + "\n")
     sys.stdout.flush()
