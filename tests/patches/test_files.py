@@ -156,8 +156,10 @@ def main():
     t.join()
     out["thread_pool"] = pool[0] - n0
     os.close(fd)
-offset.run(main)
-os.unlink(name)
+try:
+    offset.run(main)
+finally:
+    os.unlink(name)
 child.report(out)
 """
 
