@@ -353,13 +353,16 @@ def dequeue(w: Waiter) -> None:
             pass
 
 
-def pollcases(cases: Sequence[Any]) -> Case[Any] | None:
+def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | None:
     """Select's pass 1: perform one case that can proceed now, and return it.
 
     Among the ready cases of ``cases`` one is chosen uniformly at random
     (reservoir sampling: the i-th ready case replaces the choice with
     probability 1/i, so no list is built), then performed by ``trysend`` or
-    ``tryrecv``. Entries that are not cases (None, default) are skipped.
+    ``tryrecv``. None and ``default`` entries are skipped; any other entry
+    that is not a case is select's TypeError, raised before anything fires
+    (this loop is select's argument check too: a second loop over the
+    cases cost 12% of the fan-in bench).
 
     Precondition: caller holds chanlock. Returns the case with chanlock
     released and its partner readied, or None (no case ready) with chanlock
@@ -368,6 +371,8 @@ def pollcases(cases: Sequence[Any]) -> Case[Any] | None:
     Raises:
         PanicError: the chosen case sends on a closed channel ("send on
             closed channel"); chanlock has been released.
+        TypeError: an entry is not a case, ``default`` or None; chanlock
+            has been released.
 
     The readiness test reads the channel's fields inline: it is the
     condition of steps 1-3 without their effect, the one place it is
@@ -384,10 +389,17 @@ def pollcases(cases: Sequence[Any]) -> Case[Any] | None:
             recv = True
         elif t is SendCase:
             recv = False
+        elif c is None or c is default:
+            continue
         elif isinstance(c, Case):
             recv = isinstance(c, RecvCase)
         else:
-            continue
+            _release()
+            i = list(cases).index(c)
+            raise TypeError(
+                f"select() argument {i + 1} must be a case (c.if_send(v) or c.if_recv()), "
+                f"default or None, not {type(c).__name__}"
+            )
         ch = c.chan
         if recv:
             q = ch._sendq

@@ -4,12 +4,12 @@ What: ``select(*cases)`` waits until one of its send or receive cases can
 proceed, performs exactly that one, and returns its case.
 
 Algorithm:
-0. Check the arguments (before taking chanlock, before anything fires).
-1. Under ``chanlock``, ``pollcases`` (in _chan.py) finds the cases that
-   are ready now, chooses one uniformly at random (reservoir sampling) and
-   performs it with the channel's own non-blocking operation
-   (``trysend``/``tryrecv``, steps 1-3 of chansend/chanrecv). With no
-   ready case, return ``default`` if it was given.
+1. Under ``chanlock``, ``pollcases`` (in _chan.py) checks the arguments
+   (TypeError before anything fires), finds the cases that are ready now,
+   chooses one uniformly at random (reservoir sampling) and performs it
+   with the channel's own non-blocking operation (``trysend``/``tryrecv``,
+   steps 1-3 of chansend/chanrecv). With no ready case, return
+   ``default`` if it was given.
 2. Shuffle the cases (Go's pollorder, Fisher-Yates) and enqueue one
    waiter per case in that order, all sharing one ``SelectState``;
    release chanlock and park. Several cases on one channel thus queue in
@@ -96,33 +96,21 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         PanicError: the chosen case sends on a closed channel.
         TypeError: an argument is not a case, ``default`` or None.
     """
-    # Pass 0: check the arguments before anything fires.
+    # Pass 1: perform a case that is ready now, if any. pollcases also
+    # checks the arguments (TypeError before anything fires).
+    _acquire()
+    chosen = pollcases(cases, default)  # chanlock released if it returns a case
+    if chosen is not None:
+        return chosen
     nreal = 0
     has_default = False
     last: Any = None
     for c in cases:
-        t = type(c)
-        if t is RecvCase or t is SendCase:
-            nreal += 1
-            last = c
-        elif c is None:
-            continue
-        elif c is default:
+        if c is default:
             has_default = True
-        elif isinstance(c, Case):  # a subclass of a case type
+        elif c is not None:
             nreal += 1
             last = c
-        else:
-            i = cases.index(c)
-            raise TypeError(
-                f"select() argument {i + 1} must be a case (c.if_send(v) or c.if_recv()), "
-                f"default or None, not {type(c).__name__}"
-            )
-    # Pass 1: perform a case that is ready now, if any.
-    _acquire()
-    chosen = pollcases(cases)  # chanlock released if it returns a case
-    if chosen is not None:
-        return chosen
     if has_default:
         _release()
         return default
