@@ -27,18 +27,21 @@ from typing import Any
 SAMPLE = 0.05
 
 _SCHEDSTAT = "/proc/thread-self/schedstat"
+# Bound now, before any test patches os: the trace function runs inside
+# greenlet switches and must never itself park or switch.
+_open, _read, _close, _RDONLY = os.open, os.read, os.close, os.O_RDONLY
 
 
 def _runqueue_wait() -> float:
     """Seconds this thread has waited for a CPU while runnable (0.0 if unknown)."""
     try:
-        fd = os.open(_SCHEDSTAT, os.O_RDONLY)
+        fd = _open(_SCHEDSTAT, _RDONLY)
     except OSError:
         return 0.0
     try:
-        fields = os.read(fd, 128).split()
+        fields = _read(fd, 128).split()
     finally:
-        os.close(fd)
+        _close(fd)
     return int(fields[1]) / 1e9 if len(fields) >= 2 else 0.0
 
 
