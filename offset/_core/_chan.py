@@ -327,30 +327,40 @@ def chanrecv(c: Chan[Any], block: bool = True) -> tuple[Any, bool] | None:
 # -- select's waiters (caller holds chanlock) -------------------------------
 
 
-def enqueue(c: Chan[Any], w: Waiter, send: bool) -> None:
-    """Queue a select's waiter on ``c``, as a sender if ``send``, else a receiver.
+def enqueue(waiters: list[Waiter], n: int) -> None:
+    """Queue the first ``n`` of a select's waiters, in list order, each on
+    its case's channel (a receive case's waiter as a receiver, else as a
+    sender), and record the queue in ``w.q``.
 
-    Precondition: caller holds chanlock and found ``c`` not ready for the
-    case (so the queue cannot be served without a partner arriving later).
+    Precondition: caller holds chanlock, found no case ready, and set each
+    waiter's ``case`` and ``value``. One call per select, not per case: a
+    call per waiter cost ~0.4 us an item in the fan-in bench.
     """
-    q = c._sendq if send else c._recvq
-    w.q = q
-    q.append(w)
+    for i in range(n):
+        w = waiters[i]
+        c = w.case
+        q = c.chan._recvq if isinstance(c, RecvCase) else c.chan._sendq
+        w.q = q
+        q.append(w)
 
 
-def dequeue(w: Waiter) -> None:
-    """Take a select's waiter out of the queue ``enqueue`` put it in, if it is still there.
+def dequeue(waiters: list[Waiter], n: int, fired: ChanWaiter | None) -> None:
+    """Take the first ``n`` of a select's waiters, except ``fired``, out of
+    the queues ``enqueue`` put them in, and clear them for reuse.
 
-    Precondition: caller holds chanlock. A waiter that is no longer there
-    was dropped as stale by another operation.
+    Precondition: caller holds chanlock. A waiter that is no longer in its
+    queue was dropped as stale by another operation.
     """
-    q = w.q
-    w.q = None
-    if q is not None:
-        try:
-            q.remove(w)
-        except ValueError:
-            pass
+    for i in range(n):
+        w = waiters[i]
+        if w is not fired:
+            q = w.q
+            if q is not None:
+                try:
+                    q.remove(w)
+                except ValueError:
+                    pass
+            w.value = w.case = w.q = None  # reused: keep nothing alive
 
 
 def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | None:
