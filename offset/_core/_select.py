@@ -45,11 +45,10 @@ Rejected designs:
 
 from __future__ import annotations
 
-from random import random as _random
 from typing import Any
 
 from . import _waitreason as waitreason
-from ._chan import Case, RecvCase, SelectState, SendCase, Waiter, chanlock, dequeue, enqueue, pollcases
+from ._chan import Case, SelectState, SendCase, chanlock, dequeue, enqueue, pollcases
 from ._errors import InternalError, PanicError
 from ._sched import G, current_parker
 
@@ -102,19 +101,10 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     # Pass 1: perform a case that is ready now, if any. pollcases also
     # checks the arguments (TypeError before anything fires).
     _acquire()
-    chosen = pollcases(cases, default)  # chanlock released if it returns a case
-    if chosen is not None:
-        return chosen
-    nreal = 0
-    has_default = False
-    last: Any = None
-    for c in cases:
-        if c is default:
-            has_default = True
-        elif c is not None:
-            nreal += 1
-            last = c
-    if has_default:
+    nreal = pollcases(cases, default)  # chanlock released if it returns a case
+    if not isinstance(nreal, int):
+        return nreal
+    if nreal < 0:
         _release()
         return default
 
@@ -124,22 +114,11 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         g.park(waitreason.SELECT_NO_CASES)  # only a stop (GoroutineExit) ends this
         raise InternalError("a select with no cases returned from its park")  # pragma: no cover
 
-    # Pass 2: wait on every case, in a random order (Go's pollorder; see
-    # the top). A goroutine reuses its SelectState and Waiters from one
+    # Pass 2: wait on every case, in a random rotation of their order (see
+    # enqueue). A goroutine reuses its SelectState and Waiters from one
     # blocking select to the next: after pass 3 none of them is in any
     # queue, and a waker touches a waiter only while it holds chanlock (and
     # then only calls its ready()).
-    # The order: the cases rotated by a random offset (one random number,
-    # not a shuffle: only cases on the same channel care about their
-    # relative order, and a Fisher-Yates shuffle here cost ~20% of the
-    # fan-in bench, where a select parks every other item).
-    order: Any
-    if nreal == 1:
-        order = (last,)
-    else:
-        real = cases if nreal == len(cases) else tuple(c for c in cases if c is not None and c is not default)
-        k = int(_random() * nreal)
-        order = real[k:] + real[:k]
     if type(g) is G:
         cache = g.selcache
         if cache is None:
@@ -149,15 +128,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         sel.fired = None
     else:
         sel, pool = SelectState(), []
-    for i in range(nreal):
-        c = order[i]
-        if i == len(pool):
-            pool.append(Waiter(g, None, sel))
-        w = pool[i]
-        w.case = c
-        w.ok = False
-        w.value = None if isinstance(c, RecvCase) else c.value
-    enqueue(pool, nreal)
+    enqueue(cases, nreal, pool, g, sel)
     _release()
     woken = False
     try:
