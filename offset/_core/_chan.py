@@ -64,10 +64,10 @@ from collections.abc import Iterator, Sequence
 from random import random as _random
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
-from . import _waitreason as waitreason
 from ._errors import InternalError, PanicError
 from ._greenlet import getcurrent as _getcurrent
 from ._sched import G, ThreadParker, current_parker
+from ._waitreason import CHAN_RECEIVE, CHAN_SEND
 
 __all__ = ["Chan", "Waiter", "SelectState", "chanlock", "makechan", "chansend", "chanrecv"]
 
@@ -283,7 +283,7 @@ def chansend(c: Chan[Any], value: Any, block: bool = True) -> bool:
         g = current_parker()
         g.value = value
         g.ok = False
-        _park(c._sendq, g, waitreason.CHAN_SEND)
+        _park(c._sendq, g, CHAN_SEND)
         g.value = None  # a G outlives its waits: don't keep what it sent alive
         if not g.ok:
             raise PanicError("send on closed channel")
@@ -318,7 +318,7 @@ def chanrecv(c: Chan[Any], block: bool = True) -> tuple[Any, bool] | None:
     g = current_parker()
     g.value = None
     g.ok = False
-    _park(c._recvq, g, waitreason.CHAN_RECEIVE)
+    _park(c._recvq, g, CHAN_RECEIVE)
     value = g.value
     g.value = None  # a G outlives its waits: don't keep what it got alive
     return value, g.ok
@@ -562,7 +562,7 @@ class Chan(Generic[T]):
         g = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
         g.value = value
         g.ok = False
-        _park(self._sendq, g, waitreason.CHAN_SEND)
+        _park(self._sendq, g, CHAN_SEND)
         g.value = None  # a G outlives its waits: don't keep what it sent alive
         if not g.ok:
             raise PanicError("send on closed channel")
@@ -602,7 +602,7 @@ class Chan(Generic[T]):
         g = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
         g.value = None
         g.ok = False
-        _park(self._recvq, g, waitreason.CHAN_RECEIVE)
+        _park(self._recvq, g, CHAN_RECEIVE)
         value = g.value
         g.value = None  # a G outlives its waits: don't keep what it got alive
         return value

@@ -47,10 +47,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _waitreason as waitreason
 from ._chan import Case, SelectState, SendCase, chanlock, dequeue, enqueue, pollcases
 from ._errors import InternalError, PanicError
 from ._sched import G, current_parker
+from ._waitreason import SELECT, SELECT_NO_CASES
 
 __all__ = ["select", "default", "Default"]
 
@@ -111,7 +111,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     g = current_parker()
     if not nreal:
         _release()
-        g.park(waitreason.SELECT_NO_CASES)  # only a stop (GoroutineExit) ends this
+        g.park(SELECT_NO_CASES)  # only a stop (GoroutineExit) ends this
         raise InternalError("a select with no cases returned from its park")  # pragma: no cover
 
     # Pass 2: wait on every case, in a random rotation of their order (see
@@ -132,7 +132,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     _release()
     woken = False
     try:
-        g.park(waitreason.SELECT)
+        g.park(SELECT)
         woken = True
     finally:
         # Pass 3: leave the queues of the cases that did not fire (on a
