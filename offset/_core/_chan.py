@@ -344,6 +344,8 @@ def enqueue(cases: Sequence[Any], n: int, pool: list[Waiter], g: G | ThreadParke
     per select that waits, one loop: a call per waiter cost ~0.4 us an
     item in the fan-in bench.
     """
+    while len(pool) < n:
+        pool.append(Waiter(g, None, sel))
     ncases = len(cases)
     i = int(_random() * ncases) if n > 1 else 0
     j = 0
@@ -354,14 +356,12 @@ def enqueue(cases: Sequence[Any], n: int, pool: list[Waiter], g: G | ThreadParke
             i = 0
         if c is None:
             continue
-        if j == len(pool):
-            pool.append(Waiter(g, None, sel))
         w = pool[j]
         j += 1
         w.case = c
         w.ok = False
         ch = c.chan
-        if isinstance(c, RecvCase):
+        if type(c) is RecvCase or (type(c) is not SendCase and isinstance(c, RecvCase)):
             w.value = None
             q = ch._recvq
         else:
@@ -425,27 +425,23 @@ def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | int:
     nreal = 0
     for c in cases:
         t = type(c)
-        if t is RecvCase:
-            recv = True
-        elif t is SendCase:
-            recv = False
-        elif c is None:
-            continue
-        elif c is default:
-            nreal = -(1 << 62)  # stays negative: default is there
-            continue
-        elif isinstance(c, Case):
-            recv = isinstance(c, RecvCase)
-        else:
-            _release()
-            i = list(cases).index(c)
-            raise TypeError(
-                f"select() argument {i + 1} must be a case (c.if_send(v) or c.if_recv()), "
-                f"default or None, not {type(c).__name__}"
-            )
+        if t is not RecvCase and t is not SendCase:
+            if c is None:
+                continue
+            if c is default:
+                nreal = -(1 << 62)  # stays negative: default is there
+                continue
+            if not isinstance(c, Case):
+                _release()
+                i = list(cases).index(c)
+                raise TypeError(
+                    f"select() argument {i + 1} must be a case (c.if_send(v) or c.if_recv()), "
+                    f"default or None, not {type(c).__name__}"
+                )
+            t = RecvCase if isinstance(c, RecvCase) else SendCase  # a subclass of a case type
         nreal += 1
         ch = c.chan
-        if recv:
+        if t is RecvCase:
             q = ch._sendq
             if not (ch._buf or ch._closed or (q and _first_live(q) is not None)):
                 continue
