@@ -22,6 +22,7 @@ under three guards:
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
@@ -30,6 +31,15 @@ import pytest
 from patches.blockwatch import BlockWatch
 
 import offset._core._sched as _sched
+
+# A shell starts background jobs with SIGINT ignored (bash without job
+# control: `.ci/run` runs the other Pythons' suites at once), and an ignored
+# disposition survives exec, so Python would not install its Ctrl-C handler
+# here or in any child: the tests of KeyboardInterrupt and of the program's
+# SIGINT handler need the usual start. A caught signal is reset to the
+# default at exec, so children start as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # A goroutine that runs this long without switching blocked the thread for real.
 BLOCKED_LIMIT = 2.0
