@@ -73,11 +73,11 @@ import select as _select
 import time as _time
 from typing import Any
 
-from . import _waitreason as waitreason
 from ._errors import InternalError
 from ._netpoll import AlreadyArmedError, Netpoll
 from ._sched import G, current_goroutine
 from ._timers import TimerEntry
+from ._waitreason import IO_WAIT
 
 __all__ = ["wait_fd", "wait_fds", "notify_close", "mark_drained", "wait_quiet"]
 
@@ -224,7 +224,7 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
         except AlreadyArmedError:
             _join(poller, fd, mode, w)
         try:
-            g.park(waitreason.IO_WAIT)
+            g.park(IO_WAIT)
         except BaseException:
             _withdraw(poller, fd, mode, w)
             if w.state != _WAITING:
@@ -240,7 +240,7 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
         _arm(poller, fd, mode, w, owner)
         s.timers.push(entry, when)
         try:
-            g.park(waitreason.IO_WAIT)
+            g.park(IO_WAIT)
         except BaseException:
             s.timers.remove(entry)
             _withdraw(poller, fd, mode, w)
@@ -296,7 +296,7 @@ def wait_quiet(fd: int, owner: object) -> bool:
     except AlreadyArmedError as e:
         raise InternalError(f"fd {fd} has a reader armed though quiet() said none") from e
     try:
-        g.park(waitreason.IO_WAIT)
+        g.park(IO_WAIT)
     except BaseException:
         _withdraw(poller, fd, "r", w)
         if w.state != _WAITING:
@@ -354,7 +354,7 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
     if entry is not None:
         s.timers.push(entry, when)
     try:
-        g.park(waitreason.IO_WAIT)
+        g.park(IO_WAIT)
     except BaseException:
         if lead.state != _WAITING:
             g.stale += 1  # it fired or timed out: its ready() is owed (G.park)

@@ -120,11 +120,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import _waitreason as waitreason
 from ._errors import DeadlockError, GoroutineExit, InternalError
 from ._greenlet import Proc, getcurrent
 from ._netpoll import NO_NETPOLL, Netpoll, make_netpoll
 from ._timers import TimerEntry, TimerHeap
+from ._waitreason import GOSCHED, RUN, SLEEP, SYSCALL
 
 __all__ = [
     "G",
@@ -522,7 +522,7 @@ class Scheduler:
             return
         if main.proc is None or main.fn is None:
             return
-        if main.reason == waitreason.SYSCALL:
+        if main.reason == SYSCALL:
             claim = self.syscalls.get(main)
             if claim is not None:
                 try:
@@ -1054,7 +1054,7 @@ def _nested_run(g: G, fn: Callable[..., T] | None, args: tuple[Any, ...], kwargs
     s.idle_waiters.append(g)
     _wake_idle_waiters(s)
     try:
-        g.park(waitreason.RUN)
+        g.park(RUN)
     except BaseException:
         if g in s.idle_waiters:
             s.idle_waiters.remove(g)
@@ -1074,7 +1074,7 @@ def gosched() -> None:
         return
     s = g.sched
     s.runq.append(g)
-    g.reason = waitreason.GOSCHED
+    g.reason = GOSCHED
     try:
         s._switch_away()
     except BaseException:
@@ -1100,7 +1100,7 @@ def sleep_ns(d: int) -> None:
     entry = TimerEntry(G.ready, g)
     s.timers.push(entry, _monotonic_ns() + d)
     try:
-        g.park(waitreason.SLEEP)
+        g.park(SLEEP)
     except BaseException:
         if not s.timers.remove(entry):
             g.stale += 1  # it fired: its ready() is owed (G.park)

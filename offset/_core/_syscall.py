@@ -62,9 +62,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import _waitreason as waitreason
 from ._errors import InternalError
 from ._sched import G, current_goroutine, offset_thread_idents
+from ._waitreason import SYSCALL
 
 __all__ = ["blocking_call", "syscall", "max_threads"]
 
@@ -241,7 +241,7 @@ def blocking_call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     s.syscalls[g] = call.claim
     try:
         _get_pool().submit(call)
-        g.park(waitreason.SYSCALL)
+        g.park(SYSCALL)
     finally:
         del s.syscalls[g]
     if call.ok:
