@@ -203,7 +203,14 @@ def test_run_closes_its_netpoller_however_it_ends(main: Any, raises: type[BaseEx
     seen: list[Any] = []
 
     def look() -> None:
-        otime.sleep(otime.MILLISECOND)  # the idle wait makes the netpoller
+        # A wait on an fd makes the netpoller, whatever the machine's load
+        # (an idle wait for a timer may find it due already and make none).
+        r, w = os.pipe()
+        try:
+            wait_fd(r, "r", 0.001)
+        finally:
+            os.close(r)
+            os.close(w)
         seen.append(s._poller)
 
     go(look)
