@@ -12,10 +12,15 @@ Rows (issue 3, point 6):
                         resident memory per sleeper (fresh interpreter);
                         gevent: gevent.sleep in a Group
   timers start+stop     100,000 Timers started (all pending at once), then
-                        all stopped; gevent: loop.timer(...).start(cb), stop()
+                        all stopped; gevent: loop.timer(...).start(cb), stop().
+                        Their channels are never taken, so (Go 1.23's lazy
+                        channel timers) they never enter the heap
+  timers with channel   the same, each Timer's channel taken (t.c) before it
+                        is stopped: the heap path, as a timer that is waited on
   afterfunc start+stop  the same with time.AfterFunc (a callback timer, like
                         gevent's)
-  pending timer memory  100,000 pending Timers, resident memory per timer
+  pending timer memory  100,000 pending Timers with their channel taken
+                        (in the heap), resident memory per timer
 
 Run: ./bench/run kit   (or: python bench/bench_kit.py [--quick])
 """
@@ -230,6 +235,18 @@ def offset_timers(n: int) -> None:
     run(main)
 
 
+def offset_timers_chan(n: int) -> None:
+    def main() -> None:
+        Timer = time.Timer
+        ts = [Timer(time.HOUR) for _ in range(n)]
+        for t in ts:
+            t.c  # noqa: B018  (taking the channel puts the timer in the heap)
+        for t in ts:
+            t.stop()
+
+    run(main)
+
+
 def offset_afterfunc(n: int) -> None:
     def main() -> None:
         AfterFunc = time.AfterFunc
@@ -253,12 +270,14 @@ def gevent_timers(n: int) -> None:
 
 
 def offset_timers_memory(n: int) -> float:
-    """KiB per pending time.Timer (the heap entry, the Timer; no channel until used)."""
+    """KiB per pending time.Timer with its channel taken (the Timer, its heap entry and channel)."""
 
     def main() -> float:
         probe = memory_probe()
         base = probe()
         ts = [time.Timer(time.HOUR) for _ in range(n)]
+        for t in ts:
+            t.c  # noqa: B018
         used = probe() - base
         for t in ts:
             t.stop()
@@ -358,6 +377,8 @@ def main() -> None:
     n = size(N_TIMERS)
     res = measure({"offset": offset_timers, "gevent": gevent_timers}, n, unit="ns", label="timers")
     rows.append(Row(f"{n:,} Timers started, then stopped", "ns/timer", res, lower_is_better=True))
+    res = measure({"offset": offset_timers_chan, "gevent": gevent_timers}, n, unit="ns", label="timers with c")
+    rows.append(Row(f"{n:,} Timers, channel taken, then stopped", "ns/timer", res, lower_is_better=True))
     res = measure({"offset": offset_afterfunc, "gevent": gevent_timers}, n, unit="ns", label="afterfunc")
     rows.append(Row(f"{n:,} AfterFuncs started, then stopped", "ns/timer", res, lower_is_better=True))
     res = {}

@@ -101,9 +101,10 @@ class Timer(_Timer):
     Go's time.NewTimer, with Go 1.23's semantics: once ``stop()`` or
     ``reset()`` returns, no value from before is received on ``c``, and a
     stopped timer is gone from its scheduler's heap. A timer made in a
-    goroutine costs one heap entry, held weakly: a timer nothing refers to
-    (neither the program nor a goroutine waiting on ``c``) is freed, even
-    if never stopped. One made outside any goroutine falls back to a
+    goroutine enters its scheduler's heap only once ``c`` is taken (until
+    then nothing could receive from it; Go 1.23 is as lazy), and the heap
+    holds it weakly: a timer nothing refers to (neither the program nor a
+    goroutine waiting on ``c``) is freed, even if never stopped. One made outside any goroutine falls back to a
     daemon ``threading.Timer``, which holds it until it fires. For
     ``AfterFunc`` timers ``c`` is a channel nothing is ever sent on (Go's
     is nil; receiving from either blocks forever).

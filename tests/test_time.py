@@ -140,11 +140,12 @@ def test_timer_channel_is_synchronous() -> None:
 def test_timer_stop_before_it_fires() -> None:
     def main() -> None:
         t = time.Timer(30 * MS)
+        c = t.c  # the channel puts the timer in the heap
         assert heap_len() == 1
         assert t.stop()
         assert heap_len() == 0  # gone from the heap, not just marked
         assert not t.stop()
-        assert nothing_within(t.c, 60 * MS)
+        assert nothing_within(c, 60 * MS)
 
     run(main)
 
@@ -216,6 +217,10 @@ def test_timer_costs_no_thread_in_a_goroutine() -> None:
         ks = [time.Ticker(time.HOUR) for _ in range(100)]
         fs = [time.AfterFunc(time.HOUR, print) for _ in range(100)]
         assert threading.active_count() == before
+        assert heap_len() == 100  # channel timers wait for their channel
+        for t in ts + ks:
+            assert t.c is not None
+        assert threading.active_count() == before
         assert heap_len() == 300
         for t in ts + fs:
             t.stop()
@@ -233,7 +238,9 @@ def test_many_timers_started_and_stopped_leave_the_heap_empty() -> None:
         n = 100_000
         ts = []
         for i in range(n):
-            ts.append(time.Timer(time.HOUR + i))
+            t = time.Timer(time.HOUR + i)
+            assert t.c is not None  # in the heap from now on
+            ts.append(t)
             if i % 5000 == 0:
                 gosched()
         assert heap_len() == n
@@ -249,6 +256,9 @@ def test_many_timers_started_and_stopped_leave_the_heap_empty() -> None:
         assert heap_len() == 0
         for i in range(n):
             time.Timer(time.HOUR).stop()
+            t = time.Timer(time.HOUR)
+            assert t.c is not None
+            t.stop()
             if i % 5000 == 0:
                 gosched()
         assert heap_len() == 0

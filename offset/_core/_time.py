@@ -15,7 +15,12 @@ is only the public classes, argument checks and docstrings over this.
 How a timer waits. A timer started in a goroutine belongs to that
 goroutine's scheduler for good: while it waits it is one entry in the
 scheduler's heap (``_timers.py``; no thread, no goroutine), and it fires on
-the scheduler's loop, where it must not block. A SEND timer sends without
+the scheduler's loop, where it must not block. A SEND timer is *lazy*, as
+in Go 1.23: it enters the heap only once its channel is made (``chan()``),
+since until then nothing could receive what it sends. A timer started and
+stopped without its channel being taken never touches the heap; one whose
+channel is taken after its deadline gets its value at once (Go's
+maybeRunChan; the value is the deadline, as Go's). A SEND timer sends without
 blocking: straight to a waiting receiver, or into a hidden one-value slot,
 or (a ticker whose receiver is slow) nowhere: the tick is dropped, as Go
 drops it. A GO timer's entry is a *keepalive* one, so ``run()`` without a
@@ -46,15 +51,22 @@ scheduler holds the timer; "other" is any other thread.
     ==============  ======================  ==============  =====================================
     state           event                   next state      what happens
     ==============  ======================  ==============  =====================================
-    (new)           start, in a goroutine   active          entry pushed on the caller's heap
+    (new)           start, in a goroutine   active          GO, CALL: entry pushed on the caller's
+                                                            heap; SEND: lazy (no channel, no entry)
     (new)           start, elsewhere        active          a threading.Timer armed (fallback)
+    active, lazy    chan() made, due        idle (ticker:   the deadline put in the hidden slot; a
+                                            active)         ticker goes on as below, from its next tick
+    active, lazy    chan() made             active          owner: entry pushed; other: moved, and
+                                                            ``_sync`` posted to the owner
     active          fires, one-shot         idle            SEND: send; GO: go(fn); CALL: fn()
     active          fires, ticker           active          send; re-pushed on the period's grid
     active          stop by owner           idle            entry removed; hidden slot drained
     idle            stop                    idle            hidden slot drained (True if full)
     any             reset by owner          active          slot drained; entry (re)pushed at when
+                                                            (a lazy timer: only the state is set)
     any             stop/reset by other     idle/active,    state set, slot drained; ``_sync``
-                                            moved           posted to the owner
+                                            moved           posted to the owner (none for a lazy
+                                                            timer: it is in no heap)
     moved           fires (a stale entry)   unchanged       nothing: ``_sync`` will re-push
     moved           _sync on the owner      not moved       heap made to agree with the state
     not moved       _sync on the owner      unchanged       nothing (an owner's op did it)
@@ -69,7 +81,10 @@ the race with a firing thread).
 Invariants (under ``_timerlock``):
 - ``_active`` is True exactly while the timer will fire: its entry is in
   the owner's heap at ``_when``, or ``_moved`` is set and ``_sync`` will
-  put it there, or a fallback thread of generation ``_gen`` is armed.
+  put it there, or a fallback thread of generation ``_gen`` is armed, or
+  it is a lazy SEND timer (no channel yet), which ``chan()`` will put there.
+- A SEND timer of a scheduler has a heap entry (``_entry``) only once its
+  channel exists; GO and CALL timers have one from ``start``.
 - ``_when`` is in [0, 2**63 - 1]: a negative deadline is due at once (Go
   fires After(-(1 << 63)) at once), a huge one is clamped as Go's is.
 - The hidden slot holds a value only if the timer fired since the last
@@ -91,10 +106,13 @@ Rejected designs:
   would cost 100,000 stacks.
 - A buffered channel of one, as before Go 1.23: stop() and reset() could
   leave a stale value for the receiver, the bug Go 1.23 fixed.
-- Go 1.23's lazy channel timers (in the heap only while a goroutine is
-  blocked on the channel, checked on every receive): it needs a hook in
+- All of Go 1.23's lazy channel timers (in the heap only while a goroutine
+  is blocked on the channel, checked on every receive): it needs a hook in
   every channel receive and select; the weak entry gets the collection for
-  the price of one weakref.
+  the price of one weakref. The half kept (in the heap once the channel
+  exists) needs a hook only where the channel is made, and makes a timer
+  that is started and stopped without its channel 2.5x cheaper (its heap
+  push and weak entry were most of its cost).
 - Detecting a stale heap entry by comparing its deadline with the timer's:
   the heap clamps deadlines, so the two could disagree for good (a timer
   at a negative deadline never fired).
@@ -107,11 +125,10 @@ from collections.abc import Callable
 from time import monotonic_ns as _monotonic_ns
 from typing import Any
 
-from ._chan import Chan
+from ._chan import Chan, chanrecv, chansend
 from ._errors import InternalError
 from ._greenlet import getcurrent as _getcurrent
 from ._sched import Scheduler, go
-from ._select import default, select
 from ._timers import TimerEntry, WeakEntry
 
 __all__ = ["CALL", "GO", "SEND", "Timer", "call_after"]
@@ -237,16 +254,11 @@ class Timer:
         g = getattr(_getcurrent(), "goroutine", None)
         if g is not None:
             s = self._sched = g.sched
-            heap = s.timers
             if kind == SEND:
-                if heap.dead:
-                    heap.reap()
-                entry: TimerEntry | WeakEntry = _Entry(self, heap.died)
-                entry.key = -1
+                self._entry = None  # lazy: in the heap once its channel is made
             else:
-                entry = TimerEntry(_fire, self, kind == GO)
-            self._entry = entry
-            heap.push(entry, when)  # we are the owner thread
+                entry = self._entry = TimerEntry(_fire, self, kind == GO)
+                s.timers.push(entry, when)  # we are the owner thread
         else:
             self._sched = None
             self._entry = None
@@ -267,10 +279,30 @@ class Timer:
         return c
 
     def _chan_locked(self) -> _TimerChan:
-        # Caller holds _timerlock.
+        # Caller holds _timerlock. A pending heap timer's channel enters the heap with it.
         c = self._c
         if c is None:
-            c = self._c = _TimerChan(self if self._active else None)
+            c = self._c = _TimerChan(None)
+            if not self._active:
+                return c
+            s = self._sched
+            if s is not None:  # lazy until now
+                when = self._when
+                if when <= _monotonic_ns():
+                    # Due while nothing could receive: its value is ready now, not
+                    # a loop pass later (Go 1.23's maybeRunChan). Go's value is the
+                    # deadline.
+                    chansend(c, when, False)
+                    if not self._period:
+                        self._active = False
+                        return c
+                    self._when = _next_tick(when, self._period)
+                if _get_ident() == s.ident:
+                    self._push(s)
+                else:
+                    self._moved = True
+                    s.call_threadsafe(_sync, self)
+            c._timer = self
         return c
 
     def stop(self) -> bool:
@@ -290,14 +322,16 @@ class Timer:
                 s = self._sched
                 if s is not None and _get_ident() == s.ident:  # the common case, inline
                     self._moved = False
-                    if s.timers.remove(self._entry) and self._kind != SEND:  # type: ignore[arg-type]
-                        self._entry.arg = None  # type: ignore[union-attr]
-                else:
+                    entry = self._entry
+                    if entry is not None and s.timers.remove(entry) and self._kind != SEND:
+                        entry.arg = None  # type: ignore[union-attr]
+                elif s is None or self._entry is not None or self._c is not None:
                     self._disarm()
+                # else: a lazy timer of another thread's scheduler, in no heap yet
             c = self._c
             if c is not None:
                 c._timer = None
-                if _buffered(c) and select(c.if_recv(), default) is not default:
+                if _buffered(c) and chanrecv(c, False) is not None:
                     was = True
         finally:
             _unlock()
@@ -319,7 +353,7 @@ class Timer:
             c = self._c
             if c is not None:
                 c._timer = self
-                if _buffered(c) and select(c.if_recv(), default) is not default:
+                if _buffered(c) and chanrecv(c, False) is not None:
                     was = True
             if period is not None:
                 self._period = period
@@ -332,19 +366,36 @@ class Timer:
             elif _get_ident() == s.ident:
                 self._moved = False
                 entry = self._entry
-                heap = s.timers
-                heap.remove(entry)  # type: ignore[arg-type]
-                if self._kind != SEND:
-                    entry.arg = self  # type: ignore[union-attr]
-                heap.push(entry, when)  # type: ignore[arg-type]
-            else:
+                if entry is not None:
+                    s.timers.remove(entry)
+                if c is not None or self._kind != SEND:
+                    self._push(s)
+            elif self._entry is not None or c is not None:
                 self._moved = True
                 s.call_threadsafe(_sync, self)
+            # else: a lazy timer of another thread's scheduler, in no heap yet
         if th is not None:
             th.start()
         return was
 
     # -- caller holds _timerlock ---------------------------------------------
+
+    def _push(self, s: Scheduler) -> None:
+        """Put the pending timer in its owner's heap at ``_when`` (owner thread; not in it now)."""
+        heap = s.timers
+        entry = self._entry
+        if entry is None:
+            if self._kind == SEND:
+                if heap.dead:
+                    heap.reap()
+                entry = _Entry(self, heap.died)
+                entry.key = -1
+            else:
+                entry = TimerEntry(_fire, self, self._kind == GO)
+            self._entry = entry
+        elif self._kind != SEND:
+            entry.arg = self  # type: ignore[union-attr]
+        heap.push(entry, self._when)
 
     def _disarm(self) -> None:
         """Stop from a thread that is not the owner's (or for the fallback)."""
@@ -373,7 +424,7 @@ class Timer:
     def _send(self) -> None:
         # Never blocks: to a waiting receiver, into the hidden slot, or
         # dropped when the slot is full.
-        select(self._chan_locked().if_send(_monotonic_ns()), default)
+        chansend(self._chan_locked(), _monotonic_ns(), False)
 
 
 def _fire(t: Timer) -> None:
@@ -418,15 +469,12 @@ def _sync(t: Timer) -> None:
         t._moved = False
         s = t._sched
         entry = t._entry
-        if s is None or entry is None:
+        if s is None:
             raise InternalError("a heap timer has no scheduler")
-        heap = s.timers
-        if heap.remove(entry) and t._kind != SEND:
+        if entry is not None and s.timers.remove(entry) and t._kind != SEND:
             entry.arg = None  # type: ignore[union-attr]
-        if t._active:
-            if t._kind != SEND:
-                entry.arg = t  # type: ignore[union-attr]
-            heap.push(entry, t._when)
+        if t._active and (t._c is not None or t._kind != SEND):
+            t._push(s)
 
 
 def _fire_thread(t: Timer, gen: int) -> None:

@@ -261,11 +261,83 @@ def test_stopped_timer_in_the_heap_then_dropped_is_reaped_once() -> None:
     def main() -> None:
         base = heap_len()
         ts = [time.Timer(time.HOUR) for _ in range(100)]
+        for t in ts:
+            assert t.c is not None  # its channel puts it in the heap
         for t in ts[::2]:
             t.stop()
         assert heap_len() == base + 50
         del ts, t
         reap()
         assert heap_len() == base
+
+    run(main)
+
+
+# -- channel timers are lazy: in the heap once their channel is made ------------------
+
+
+def test_a_timer_enters_the_heap_with_its_channel() -> None:
+    def main() -> None:
+        base = heap_len()
+        t = time.Timer(time.HOUR)
+        k = time.Ticker(time.HOUR)
+        assert heap_len() == base  # nothing could receive from them yet
+        assert t.reset(2 * time.HOUR)
+        k.reset(2 * time.HOUR)
+        assert heap_len() == base
+        assert t.c is not None and k.c is not None
+        assert heap_len() == base + 2
+        assert t.stop()
+        k.stop()
+        assert heap_len() == base
+        assert not t.reset(time.HOUR)
+        assert heap_len() == base + 1
+        time.AfterFunc(time.HOUR, print).stop()
+        assert heap_len() == base + 1
+
+    run(main)
+
+
+def test_a_lazy_timer_past_its_deadline_delivers_when_its_channel_is_taken() -> None:
+    def main() -> None:
+        t = time.Timer(MS)
+        k = time.Ticker(MS)
+        time.sleep(5 * MS)  # both are due, neither is in the heap
+        assert t.c.recv() is not None
+        assert k.c.recv() is not None
+        assert k.c.recv() is not None  # and it goes on ticking
+        k.stop()
+        assert not t.stop()  # fired and received
+
+        # Past its deadline, its value never taken: stop() takes it back, as in Go 1.23.
+        t = time.Timer(MS)
+        time.sleep(5 * MS)
+        assert t.stop()
+        assert select(t.c.if_recv(), default) is default
+        t = time.Timer(MS)
+        time.sleep(5 * MS)
+        assert t.reset(MS)
+        assert t.c.recv() is not None
+
+    run(main)
+
+
+def test_a_lazy_timer_made_by_a_goroutine_and_taken_by_another_thread() -> None:
+    # The channel is made in a plain thread: the owner's loop is asked to put it in its heap.
+    def main() -> None:
+        t = time.Timer(20 * MS)
+        got: list[Any] = []
+        th = threading.Thread(target=lambda: got.append(t.c.recv()))
+        th.start()
+        while th.is_alive():
+            time.sleep(MS)
+        assert got and got[0] is not None
+        t2 = time.Timer(time.HOUR)
+        stopped: list[bool] = []
+        th = threading.Thread(target=lambda: stopped.append(t2.stop()))
+        th.start()
+        th.join(TIMEOUT)
+        assert stopped == [True]
+        assert not t2.stop()
 
     run(main)
