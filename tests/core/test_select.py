@@ -151,6 +151,20 @@ def test_non_case_argument_is_type_error():
         select(c.if_recv(), 42)
 
 
+def test_case_types_are_final():
+    # select tells a case's kind by its exact type, as Go by its syntax.
+    from offset import Case
+    from offset._core import RecvCase, SendCase
+
+    for final in (RecvCase, SendCase):
+        with pytest.raises(TypeError, match=f"^type '{final.__name__}' is not an acceptable base type$"):
+            type("Sub", (final,), {"__slots__": ()})
+    c = makechan(1)
+    with pytest.raises(TypeError, match=r"^select\(\) argument 1 must be a case .*, not Case$"):
+        select(Case(c, 1), default)
+    assert len(c) == 0
+
+
 def test_type_error_is_raised_before_any_case_fires():
     c = makechan(1)
     with pytest.raises(TypeError):
