@@ -8,8 +8,13 @@ cooperate. The contract is API.md; semantics are Go's unless it says
 otherwise.
 """
 
+# First of all, before the core is imported: its compiled or its pure-Python build (_build.py).
+from . import _build
+
+_build.select()
+
 # The patch layer is built on the core, so it is imported after it.
-from . import patches as patches  # noqa: E402
+from . import patches as patches
 from ._core import Case as Case
 from ._core import Chan as Chan
 from ._core import DeadlockError as DeadlockError
@@ -22,14 +27,19 @@ from ._core import makechan as makechan
 from ._core import run as run
 from ._core import select as select
 from ._core import syscall as syscall
-from .patches import patch_all as patch_all  # noqa: E402
-from .patches import unpatch_all as unpatch_all  # noqa: E402
+from .patches import patch_all as patch_all
+from .patches import unpatch_all as unpatch_all
+
+#: True when the runtime core runs compiled (mypyc), False when it runs its
+#: pure-Python modules (no compiler at install time, or OFFSET_PURE_PYTHON=1).
+COMPILED: bool = _build.compiled_modules() == len(_build.MODULES)
 
 for _obj in (Case, Chan, go, gosched, maintask, makechan, run, select, syscall):
     _obj.__module__ = "offset"
 del _obj
 
 __all__ = [
+    "COMPILED",
     "Case",
     "Chan",
     "DeadlockError",

@@ -2,6 +2,7 @@
 
     python -m offset script.py [args...]
     python -m offset -m module [args...]
+    python -m offset --version
 
 The program runs as it would under plain ``python``: ``sys.argv``,
 ``__name__ == "__main__"``, ``sys.path[0]`` (the script's directory, or the
@@ -29,6 +30,7 @@ from typing import Any, NoReturn
 _USAGE = """\
 usage: python -m offset script.py [args...]
        python -m offset -m module [args...]
+       python -m offset --version
 
 Run a Python program with offset's patch layer on (offset.patch_all()) and
 its top-level code as the main goroutine."""
@@ -39,6 +41,16 @@ def _usage_error(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+def _version() -> str:
+    """``offset 0.1.0 (compiled)`` or ``offset 0.1.0 (pure Python)``, and the interpreter."""
+    import platform
+
+    import offset
+
+    build = "compiled" if offset.COMPILED else "pure Python"
+    return f"offset {offset.__version__} ({build}) on {platform.python_implementation()} {platform.python_version()}"
+
+
 def _parse(argv: list[str]) -> tuple[str, str, list[str]]:
     """(kind, target, program argv) where kind is "path" or "module"."""
     if not argv:
@@ -46,6 +58,9 @@ def _parse(argv: list[str]) -> tuple[str, str, list[str]]:
     first = argv[0]
     if first in ("-h", "--help"):
         print(_USAGE)
+        raise SystemExit(0)
+    if first in ("-V", "--version"):
+        print(_version())
         raise SystemExit(0)
     if first == "-m":
         if len(argv) < 2:
