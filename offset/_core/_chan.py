@@ -218,7 +218,7 @@ def trysend(c: Chan[Any], value: Any) -> ChanWaiter | bool:
             return w
     buf = c._buf
     if len(buf) < c._cap:
-        buf.append(value)
+        buf.append(value)  # type: ignore[union-attr]  # a deque: an unbuffered buffer is never below cap
         return True
     return False
 
@@ -246,15 +246,24 @@ def tryrecv(c: Chan[Any]) -> tuple[Any, bool, ChanWaiter | None] | None:
     return None
 
 
-def _park(q: deque[ChanWaiter], g: G | ThreadParker, reason: str) -> None:
-    """Step 4: queue ``g`` on ``q``, release chanlock and park until served.
+def _park(c: Chan[Any], recv: bool, g: G | ThreadParker, reason: str) -> None:
+    """Step 4: queue ``g`` on ``c``'s receive (or send) queue, release chanlock and park until served.
 
     Precondition: caller holds chanlock, has found that the operation must
     wait, and has set ``g.value`` (what it sends) and ``g.ok = False``.
     Returns once a partner or close readied ``g`` (its ``value``/``ok``
     say how); on an exception (a stop, KeyboardInterrupt) ``g`` has left
-    ``q`` and its ``value`` is cleared.
+    the queue and its ``value`` is cleared. The queue is made here if the
+    channel has none yet.
     """
+    if recv:
+        q = c._recvq
+        if q is None:
+            q = c._recvq = deque()
+    else:
+        q = c._sendq
+        if q is None:
+            q = c._sendq = deque()
     q.append(g)
     _release()
     try:
@@ -284,7 +293,7 @@ def chansend(c: Chan[Any], value: Any, block: bool = True) -> bool:
         g = current_parker()
         g.value = value
         g.ok = False
-        _park(c._sendq, g, CHAN_SEND)
+        _park(c, False, g, CHAN_SEND)
         g.value = None  # a G outlives its waits: don't keep what it sent alive
         if not g.ok:
             raise PanicError("send on closed channel")
@@ -319,7 +328,7 @@ def chanrecv(c: Chan[Any], block: bool = True) -> tuple[Any, bool] | None:
     g = current_parker()
     g.value = None
     g.ok = False
-    _park(c._recvq, g, CHAN_RECEIVE)
+    _park(c, True, g, CHAN_RECEIVE)
     value = g.value
     g.value = None  # a G outlives its waits: don't keep what it got alive
     return value, g.ok
@@ -364,9 +373,13 @@ def enqueue(cases: tuple[Any, ...], n: int, pool: list[Waiter], g: G | ThreadPar
         if type(c) is RecvCase:
             w.value = None
             q = ch._recvq
+            if q is None:
+                q = ch._recvq = deque()
         else:
             w.value = c.value
             q = ch._sendq
+            if q is None:
+                q = ch._sendq = deque()
         w.q = q
         q.append(w)
 
@@ -474,10 +487,13 @@ class Chan(Generic[T]):
         if size < 0:
             raise ValueError(f"makechan: size out of range: 'size' must be >= 0, not {size}")
         self._cap = size
-        self._buf: deque[T] = deque()
+        # An unbuffered channel's buffer is the empty tuple, never appended to
+        # (its length is never below cap 0); the queues are made by the first
+        # operation that waits. So a channel costs one object until it is used.
+        self._buf: deque[T] | tuple[()] = deque() if size else ()
         self._closed = False
-        self._recvq: deque[ChanWaiter] = deque()
-        self._sendq: deque[ChanWaiter] = deque()
+        self._recvq: deque[ChanWaiter] | None = None
+        self._sendq: deque[ChanWaiter] | None = None
 
     @property
     def cap(self) -> int:
@@ -536,13 +552,13 @@ class Chan(Generic[T]):
             w.ready()
             return
         if len(self._buf) < self._cap:
-            self._buf.append(value)
+            self._buf.append(value)  # type: ignore[union-attr]  # as in trysend
             _release()
             return
         g = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
         g.value = value
         g.ok = False
-        _park(self._sendq, g, CHAN_SEND)
+        _park(self, False, g, CHAN_SEND)
         g.value = None  # a G outlives its waits: don't keep what it sent alive
         if not g.ok:
             raise PanicError("send on closed channel")
@@ -582,7 +598,7 @@ class Chan(Generic[T]):
         g = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
         g.value = None
         g.ok = False
-        _park(self._recvq, g, CHAN_RECEIVE)
+        _park(self, True, g, CHAN_RECEIVE)
         value = g.value
         g.value = None  # a G outlives its waits: don't keep what it got alive
         return value
@@ -611,17 +627,21 @@ class Chan(Generic[T]):
             raise PanicError("close of closed channel")
         self._closed = True
         wake = []
-        for w in self._recvq:
-            if _claim(w):
-                w.value = None
-                w.ok = False
-                wake.append(w)
-        for w in self._sendq:
-            if _claim(w):
-                w.ok = False
-                wake.append(w)
-        self._recvq.clear()
-        self._sendq.clear()
+        recvq = self._recvq
+        if recvq:
+            for w in recvq:
+                if _claim(w):
+                    w.value = None
+                    w.ok = False
+                    wake.append(w)
+            recvq.clear()
+        sendq = self._sendq
+        if sendq:
+            for w in sendq:
+                if _claim(w):
+                    w.ok = False
+                    wake.append(w)
+            sendq.clear()
         _release()
         for w in wake:
             w.ready()
