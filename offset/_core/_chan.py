@@ -10,6 +10,11 @@ Invariants (checked under ``chanlock``):
   no live sender waits.
 - A closed channel never reopens; a closed channel has no waiters left
   (close wakes them all).
+- ``_recvq``/``_sendq`` are None until an operation first waits on them
+  (``_park``, ``enqueue``), and an unbuffered channel's ``_buf`` is the
+  empty tuple: readers treat None and () as empty queues and buffers, so
+  an unused channel is one small object (89 bytes; three empty deques
+  were 2,369).
 - A waiter of a select is *live* while its select is not done. Stale
   waiters (their select fired elsewhere) may sit in a queue until the select
   removes them in its third pass; every scan skips them.
