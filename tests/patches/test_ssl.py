@@ -231,8 +231,11 @@ def test_https_clients_from_100_goroutines_overlap(https_server: int, certs: dic
     for how in ("urllib", "http.client"):
         assert r[how]["ok"] == N, (how, r)
         # One goroutine at a time would be N * DELAY = 10 s, and the
-        # server would never see two requests at once.
-        assert r[how]["most"] >= N // 4, (how, r)
+        # server would never see two requests at once. How many it sees at
+        # once depends on how fast the CPU does 100 handshakes (22 of 100
+        # on a loaded 2-core machine running three suites): N // 10 is
+        # still far from one at a time.
+        assert r[how]["most"] >= N // 10, (how, r)
         assert r[how]["took"] < N * DELAY / 2, (how, r)
 
 
