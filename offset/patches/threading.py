@@ -97,7 +97,7 @@ class Lock(LockBase):
     the ``*_lock`` aliases, ``_at_fork_reinit`` and the context manager.
     """
 
-    __slots__ = ()
+    __slots__ = ("__weakref__",)  # not in LockBase, which may be compiled
 
     if sys.version_info < (3, 13):
 
@@ -187,7 +187,7 @@ class RLock(LockBase):
     ``_recursion_count``.
     """
 
-    __slots__ = ("_owner", "_count")
+    __slots__ = ("_owner", "_count", "__weakref__")  # __weakref__: not in LockBase, which may be compiled
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args or kwargs:
@@ -291,7 +291,7 @@ class RLock(LockBase):
 
 def allocate_lock() -> Lock:
     """A new offset ``Lock``, unlocked (what ``threading.Lock()`` makes while patched)."""
-    lock = _object_new(Lock)
+    lock = LockBase.__new__(Lock)  # not object.__new__: LockBase may be compiled, with its own
     LockBase.__init__(lock)
     return lock
 
