@@ -30,7 +30,7 @@ def ext_modules() -> list:  # type: ignore[type-arg]
         return []
     from mypyc.build import mypycify
 
-    return mypycify(COMPILED, opt_level="3")
+    return mypycify(COMPILED, opt_level="3", group_name="offset._core")
 
 
 setup(ext_modules=ext_modules())
