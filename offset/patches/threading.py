@@ -73,7 +73,6 @@ AREA = _registry.Area("threading", __name__, "threading's locks (and ``Thread.jo
 _allocate_lock = _thread.allocate_lock
 _get_ident = _thread.get_ident
 _CLock: type = _thread.LockType
-_object_new = object.__new__
 _CRLock: type = _thread.RLock
 
 
