@@ -32,7 +32,7 @@ from .patches import unpatch_all as unpatch_all
 
 #: True when the runtime core runs compiled (mypyc), False when it runs its
 #: pure-Python modules (no compiler at install time, or OFFSET_PURE_PYTHON=1).
-COMPILED: bool = _build.compiled_modules() == len(_build.MODULES)
+COMPILED: bool = _build.is_compiled()
 
 for _obj in (Case, Chan, go, gosched, maintask, makechan, run, select, syscall):
     _obj.__module__ = "offset"

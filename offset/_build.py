@@ -50,16 +50,15 @@ import warnings
 from collections.abc import Sequence
 from types import ModuleType
 
-__all__ = ["MODULES", "STAMP", "digest", "select", "compiled_modules"]
+__all__ = ["MODULES", "STAMP", "compiled_modules", "digest", "is_compiled", "select", "source_path"]
 
 # The compiled modules, by import name (setup.py compiles these, and no other).
 MODULES: tuple[str, ...] = (
     "offset._core._chan",
-    "offset._core._errors",
-    "offset._core._greenlet",
     "offset._core._io",
     "offset._core._netpoll",
     "offset._core._netpoll_epoll",
+    "offset._core._netpoll_selectors",
     "offset._core._sched",
     "offset._core._select",
     "offset._core._sema",
@@ -127,7 +126,7 @@ def select() -> bool:
     installed, or when the compiled ones are stale (with a RuntimeWarning).
     """
     if any(name in sys.modules for name in MODULES):
-        return compiled_modules() == len(MODULES)  # decided already
+        return is_compiled()  # decided already
     built = [_has_extension(name) for name in MODULES]
     if not any(built):
         return False
@@ -155,11 +154,23 @@ def select() -> bool:
     return False
 
 
-def compiled_modules() -> int:
-    """How many modules of ``MODULES`` that are imported now came from extension modules."""
-    n = 0
+def compiled_modules() -> tuple[int, int]:
+    """(compiled, imported): of the modules of ``MODULES`` imported now, how many came from extensions.
+
+    Not every module is imported in every process (``_netpoll_selectors``
+    only where epoll is missing, or chosen).
+    """
+    compiled = imported = 0
     for name in MODULES:
         module = sys.modules.get(name)
-        if module is not None and _is_compiled(module.__spec__):
-            n += 1
-    return n
+        if module is not None:
+            imported += 1
+            if _is_compiled(module.__spec__):
+                compiled += 1
+    return compiled, imported
+
+
+def is_compiled() -> bool:
+    """Whether the core runs compiled: every module of ``MODULES`` imported so far is."""
+    compiled, imported = compiled_modules()
+    return 0 < imported == compiled

@@ -116,7 +116,7 @@ class Timer(_Timer):
         TypeError: ``d`` is not an int.
     """
 
-    __slots__ = ()
+    __slots__ = ("__weakref__",)  # the heap holds the timer weakly; not in the compiled base
 
     def __init__(self, d: int) -> None:
         if type(d) is not int:
@@ -170,7 +170,7 @@ class Ticker(_Timer):
             "non-positive interval for NewTicker").
     """
 
-    __slots__ = ()
+    __slots__ = ("__weakref__",)  # the heap holds the timer weakly; not in the compiled base
 
     def __init__(self, d: int) -> None:
         if _duration(d) <= 0:

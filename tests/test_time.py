@@ -555,7 +555,7 @@ def test_fallback_timer_in_a_plain_thread() -> None:
         t = time.Timer(time.HOUR)
         assert t.stop()
         assert not t.stop()
-        assert t._thread is None  # its thread was cancelled
+        assert t._fallback_thread is None  # its thread was cancelled
         t = time.Timer(1 * MS)
         v = t.c.recv()
         assert t.reset(10 * MS) is False

@@ -65,10 +65,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from random import getrandbits as _getrandbits
 from random import random as _random
-from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, final, overload
+from typing import Any, ClassVar, Generic, Literal, Protocol, SupportsIndex, TypeVar, final, overload
 
 from ._errors import InternalError, PanicError
 from ._greenlet import getcurrent as _getcurrent
@@ -80,7 +80,6 @@ __all__ = ["Chan", "Waiter", "SelectState", "chanlock", "makechan", "chansend", 
 T = TypeVar("T")
 
 chanlock = threading.Lock()
-_new = object.__new__
 _acquire = chanlock.acquire
 _release = chanlock.release
 
@@ -486,7 +485,10 @@ class Chan(Generic[T]):
 
     __slots__ = ("_cap", "_buf", "_closed", "_recvq", "_sendq", "__weakref__")
 
-    def __init__(self, size: int = 0) -> None:
+    # ``size`` is typed SupportsIndex, not int, so that the compiled build
+    # (mypyc), which checks an int argument on entry with its own message
+    # and takes True for 1, lets the check below speak instead.
+    def __init__(self, size: SupportsIndex = 0) -> None:
         if isinstance(size, bool) or not isinstance(size, int):
             raise TypeError(f"makechan() argument 'size' must be int, not {type(size).__name__}")
         if size < 0:
@@ -653,13 +655,17 @@ class Chan(Generic[T]):
 
     # -- select cases --------------------------------------------------
 
-    # Cases are made with object.__new__ and slot stores rather than through
+    # Cases are made with __new__ and slot stores rather than through
     # __init__: a select builds one per case per call, and skipping the
-    # Python-level __init__ frame makes that a third cheaper.
+    # Python-level __init__ frame makes that a third cheaper. It is the
+    # class's own __new__ (bound below the classes), since object.__new__
+    # refuses a compiled class, and it is passed __init__'s arguments: the
+    # pure class's (object.__new__) ignores them, while a compiled class's
+    # __new__ runs the compiled __init__ with them (no frame).
 
     def if_send(self, value: T) -> SendCase[T]:
         """A select case that sends ``value`` on this channel."""
-        case: SendCase[T] = _new(SendCase)
+        case: SendCase[T] = _new_send(SendCase, self, value)
         case.chan = self
         case.value = value
         case.ok = False
@@ -667,7 +673,7 @@ class Chan(Generic[T]):
 
     def if_recv(self) -> RecvCase[T]:
         """A select case that receives from this channel (``.value``, ``.ok``)."""
-        case: RecvCase[T] = _new(RecvCase)
+        case: RecvCase[T] = _new_recv(RecvCase, self)
         case.chan = self
         case.value = None
         case.ok = False
@@ -720,13 +726,18 @@ class RecvCase(Case[T]):
 
     __slots__ = ()
     _final: ClassVar[bool] = True
-    value: T | None
 
     def __repr__(self) -> str:
         return f"<offset receive case <-{self.chan!r} value={self.value!r} ok={self.ok}>"
 
 
-def makechan(size: int = 0) -> Chan[Any]:
+# Typed loosely: mypy gives __new__ object's signature, without the
+# __init__ arguments that Chan.if_send and if_recv pass (see there).
+_new_send: Callable[..., Any] = SendCase.__new__
+_new_recv: Callable[..., Any] = RecvCase.__new__
+
+
+def makechan(size: SupportsIndex = 0) -> Chan[Any]:
     """Make a channel with a buffer of ``size`` values (0: unbuffered).
 
     Go's ``make(chan T, size)``.

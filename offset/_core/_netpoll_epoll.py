@@ -93,6 +93,7 @@ import weakref
 from _thread import RLock as _RLock
 from typing import Any
 
+from ._native import mypyc_attr
 from ._netpoll import AlreadyArmedError, FdWaiter
 from ._netpoll import _write as _write_keeping_gil  # write_keeping_gil's libc write, called without its frame
 
@@ -115,6 +116,7 @@ _ref = weakref.ref
 _live: weakref.WeakSet[EpollNetpoll] = weakref.WeakSet()
 
 
+@mypyc_attr(native_class=False)  # see _native.py
 class EpollNetpoll:
     __slots__ = ("_ep", "_wake_r", "_wake_w", "_lock", "_closed", "fds", "nwaiting", "__weakref__")
 

@@ -21,6 +21,7 @@ import socket
 import weakref
 from _thread import RLock as _RLock
 
+from ._native import mypyc_attr
 from ._netpoll import AlreadyArmedError, FdWaiter
 from ._netpoll import _write as _write_keeping_gil  # write_keeping_gil's libc write, called without its frame
 
@@ -30,6 +31,7 @@ _R = selectors.EVENT_READ
 _W = selectors.EVENT_WRITE
 
 
+@mypyc_attr(native_class=False)  # see _native.py
 class SelectorsNetpoll:
     __slots__ = ("_sel", "_wake_r", "_wake_w", "_wake_fd", "_lock", "_closed", "fds", "nwaiting", "__weakref__")
 

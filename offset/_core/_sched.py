@@ -634,6 +634,11 @@ class Scheduler:
         self.remote.clear()
         self.timers.clear()
 
+    def take_failure(self) -> BaseException | None:
+        """The exception that ends run() (None: none), cleared."""
+        failure, self.failure = self.failure, None
+        return failure
+
     def _release(self) -> None:
         """After run(): close the netpoller, end the free Procs (see "Lifecycle").
 
@@ -1014,8 +1019,10 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
         s.main = None
         s.loop_proc = None
         s._release()
-    failure = s.failure
-    s.failure = None
+    # Read through a method: after ``s.failure = None`` above, mypy takes
+    # s.failure to be None here (it cannot see the loop set it), and the
+    # compiled build (mypyc) would check that and raise TypeError.
+    failure = s.take_failure()
     if failure is None and s.interrupts:
         # Main returned before a handler's exception reached it: in plain
         # Python that exception would have come out of the program's last

@@ -48,7 +48,7 @@ Rejected designs:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ._chan import Case, SelectState, SendCase, chanlock, enqueue, pollcases
 from ._errors import InternalError, PanicError
@@ -65,7 +65,7 @@ class Default:
     """The type of ``default``: a select case that fires when no other can."""
 
     __slots__ = ()
-    _instance: Default | None = None
+    _instance: ClassVar[Default | None] = None
 
     def __new__(cls) -> Default:
         if cls._instance is None:
@@ -80,7 +80,8 @@ class Default:
 
 
 default = Default()
-Default.__module__ = "offset"
+# setattr: mypyc rejects assigning an attribute of a native class.
+setattr(Default, "__module__", "offset")
 
 
 SelectCase = Case[Any] | Default | None

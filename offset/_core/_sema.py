@@ -65,6 +65,7 @@ from ._chan import chanlock
 from ._errors import InternalError
 from ._greenlet import Proc
 from ._greenlet import getcurrent as _getcurrent
+from ._native import mypyc_attr
 from ._sched import G, ThreadParker
 from ._timers import TimerEntry
 
@@ -115,6 +116,7 @@ def _expire(w: Sudog) -> None:
         w.parker.ready()
 
 
+@mypyc_attr(native_class=False)  # see _native.py
 class WaitQueue(deque[Sudog]):
     """A FIFO of waiters; see the module docstring for the protocol.
 
@@ -323,6 +325,7 @@ def _ceil_ns(seconds: float) -> int:
     return n + 1 if n < ns else n
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # subclassed in offset.sync and offset.patches
 class LockBase:
     """The hand-off lock under offset.sync.Mutex and the patched threading.Lock.
 
@@ -354,7 +357,9 @@ class LockBase:
     switch for nothing.
     """
 
-    __slots__ = ("_held", "_waitq", "__weakref__")
+    # No "__weakref__": each subclass names it, since a compiled (native)
+    # class cannot be weakly referenced (see _native.py).
+    __slots__ = ("_held", "_waitq")
 
     def __init__(self) -> None:
         self._held = _allocate_lock()

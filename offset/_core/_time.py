@@ -128,6 +128,7 @@ from typing import Any
 from ._chan import Chan, chanrecv, chansend
 from ._errors import InternalError
 from ._greenlet import getcurrent as _getcurrent
+from ._native import mypyc_attr
 from ._sched import Scheduler, go
 from ._timers import TimerEntry, WeakEntry
 
@@ -186,6 +187,7 @@ def _next_tick(when: int, period: int) -> int:
     return when + period * (1 + (_monotonic_ns() - when) // period)
 
 
+@mypyc_attr(native_class=False)  # see _native.py
 class _Entry(WeakEntry):
     """A SEND timer's heap entry (see _timers.py)."""
 
@@ -196,6 +198,7 @@ class _Entry(WeakEntry):
         _fire(timer)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # subclassed by offset.time
 class Timer:
     """One timer: a deadline, a period (0: one-shot), a kind, and its backend.
 
@@ -215,8 +218,9 @@ class Timer:
         "_sched",
         "_entry",
         "_gen",
-        "_thread",
-        "__weakref__",
+        "_fallback_thread",
+        # No "__weakref__" (which _Entry needs): offset.time's subclasses
+        # name it, since a compiled (native) class cannot (see _native.py).
     )
     _c: _TimerChan | None  # made on first use
     _fn: Callable[..., Any] | None  # GO and CALL
@@ -224,7 +228,7 @@ class Timer:
     _sched: Scheduler | None  # the owner; None for the thread fallback
     _entry: TimerEntry | WeakEntry | None  # the owner's heap entry; None for the fallback
     _gen: int  # fallback only: the arming count
-    _thread: threading.Timer | None  # fallback only: the pending thread
+    _fallback_thread: threading.Timer | None  # fallback only: the pending thread
 
     def start(
         self,
@@ -263,7 +267,7 @@ class Timer:
             self._sched = None
             self._entry = None
             self._gen = 0
-            self._thread = None
+            self._fallback_thread = None
             self._arm_thread(when).start()
 
     def start_func(self, when: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -402,23 +406,23 @@ class Timer:
         s = self._sched
         if s is None:
             self._gen += 1
-            th = self._thread
+            th = self._fallback_thread
             if th is not None:
                 th.cancel()
-                self._thread = None
+                self._fallback_thread = None
         else:
             self._moved = True
             s.call_threadsafe(_sync, self)
 
     def _arm_thread(self, when: int) -> threading.Timer:
         """The fallback: a thread that fires this timer at ``when``; the caller starts it."""
-        old = self._thread
+        old = self._fallback_thread
         if old is not None:
             old.cancel()
         wait = min(max(0, when - _monotonic_ns()) / 1e9, _MAX_THREAD_WAIT)
         th = threading.Timer(wait, _fire_thread, (self, self._gen))
         th.daemon = True
-        self._thread = th
+        self._fallback_thread = th
         return th
 
     def _send(self) -> None:
@@ -493,7 +497,7 @@ def _fire_thread(t: Timer, gen: int) -> None:
         else:
             th = None
             t._active = False
-            t._thread = None
+            t._fallback_thread = None
             c = t._c
             if c is not None:
                 c._timer = None

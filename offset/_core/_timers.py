@@ -71,6 +71,7 @@ from time import monotonic_ns as _monotonic_ns
 from typing import Any
 
 from ._errors import InternalError
+from ._native import mypyc_attr
 
 __all__ = ["TimerEntry", "TimerHeap", "WeakEntry"]
 
@@ -100,6 +101,7 @@ class TimerEntry:
         self.keepalive = keepalive
 
 
+@mypyc_attr(native_class=False)  # see _native.py
 class WeakEntry(weakref.ref):  # type: ignore[type-arg]
     """A channel timer's entry: a weak reference to the timer (see the docstring).
 

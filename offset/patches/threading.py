@@ -73,7 +73,6 @@ AREA = _registry.Area("threading", __name__, "threading's locks (and ``Thread.jo
 _allocate_lock = _thread.allocate_lock
 _get_ident = _thread.get_ident
 _CLock: type = _thread.LockType
-_object_new = object.__new__
 _CRLock: type = _thread.RLock
 
 
@@ -97,7 +96,7 @@ class Lock(LockBase):
     the ``*_lock`` aliases, ``_at_fork_reinit`` and the context manager.
     """
 
-    __slots__ = ()
+    __slots__ = ("__weakref__",)  # not in LockBase, which may be compiled
 
     if sys.version_info < (3, 13):
 
@@ -187,7 +186,7 @@ class RLock(LockBase):
     ``_recursion_count``.
     """
 
-    __slots__ = ("_owner", "_count")
+    __slots__ = ("_owner", "_count", "__weakref__")  # __weakref__: not in LockBase, which may be compiled
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args or kwargs:
@@ -291,7 +290,7 @@ class RLock(LockBase):
 
 def allocate_lock() -> Lock:
     """A new offset ``Lock``, unlocked (what ``threading.Lock()`` makes while patched)."""
-    lock = _object_new(Lock)
+    lock = LockBase.__new__(Lock)  # not object.__new__: LockBase may be compiled, with its own
     LockBase.__init__(lock)
     return lock
 

@@ -55,7 +55,7 @@ class Mutex(LockBase):
     goroutine is queued. Works across schedulers and with plain threads.
     """
 
-    __slots__ = ()
+    __slots__ = ("__weakref__",)  # not in LockBase, which may be compiled
 
     def lock(self) -> None:
         """Lock the mutex; block until it is available.
