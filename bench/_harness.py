@@ -256,6 +256,7 @@ def header(title: str) -> None:
         ).stdout.strip()
         if git:
             ov += f" (git {git})"
+        ov += ", compiled core" if getattr(offset, "COMPILED", False) else ", pure-Python core"
     except (ImportError, OSError):
         ov = "?"
     print(f"== bench {title}")
