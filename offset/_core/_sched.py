@@ -419,7 +419,7 @@ class Scheduler:
         return self.loop_proc.switch()
 
     def _new_proc(self) -> Proc:
-        return Proc(_proc_main, self.loop_proc)
+        return Proc(proc_main, self.loop_proc)
 
     def _resume_next(self) -> None:
         """From the loop: run goroutines until one hands control back.
@@ -482,7 +482,7 @@ class Scheduler:
 
         The handlers run first, before any goroutine that is runnable (main
         may be): Python would have run them at once. One that raises brings
-        the loop back as soon as it ends (_proc_main), so the exception
+        the loop back as soon as it ends (_proc.proc_main), so the exception
         reaches main before main runs on.
         """
         signals = self.signals
@@ -666,71 +666,63 @@ def _forget(g: G) -> None:
     g.proc = None
 
 
-def _proc_main(g: G) -> None:
-    """The body of every Proc: run goroutines one after another."""
-    me = getcurrent()
-    while True:
-        s = g.sched
-        me.goroutine = g
-        s.live[g] = None
-        try:
-            # Run in the goroutine's own context by making it the Proc's
-            # context, rather than through ctx.run: that would add a C frame
-            # to every goroutine's stack, which greenlet copies on each
-            # switch and keeps while the goroutine is parked.
-            me.gr_context = g.ctx
-            fn = g.fn
-            if fn is None:
-                raise InternalError(f"{g!r} started after it finished")
-            args = g.args
-            if g.kwargs is not None:
-                result = fn(*args, **g.kwargs)
-            elif args:
-                result = fn(*args)
+def begin_goroutine(me: Proc, g: G) -> None:
+    """_proc.py's step before calling a goroutine's function (see there)."""
+    me.goroutine = g
+    g.sched.live[g] = None
+    # Run in the goroutine's own context by making it the Proc's context,
+    # rather than through ctx.run: that would add a C frame to every
+    # goroutine's stack, which greenlet copies on each switch and keeps
+    # while the goroutine is parked.
+    me.gr_context = g.ctx
+    if g.fn is None:
+        raise InternalError(f"{g!r} started after it finished")
+
+
+def exit_goroutine(me: Proc, g: G) -> None:
+    """_proc.py's step when a goroutine was stopped by shutdown: its Proc ends (it is not reused)."""
+    g.sched.live.pop(g, None)
+    _forget(g)
+    me.goroutine = None
+
+
+def end_goroutine(me: Proc, g: G, ok: bool, result: Any) -> G | None:
+    """_proc.py's step after a goroutine's function returned (``ok``) or failed.
+
+    Returns the next goroutine this Proc is to run, or None when the Proc
+    ends.
+    """
+    s = g.sched
+    if ok and g is s.main:
+        s.main_result = result
+        s.stopping = True
+    del s.live[g]
+    _forget(g)
+    me.goroutine = None
+    if s.idle_waiters:
+        _wake_idle_waiters(s)
+    if not s.stopping and not s.interrupts:
+        nxt = s.runnext
+        if nxt is None and s.runq:
+            nxt = s.runq[0]
+        if nxt is not None and nxt.proc is None and nxt.fn is not None:
+            # Run the next unstarted goroutine right here: no switch.
+            if nxt is s.runnext:
+                s.runnext = None
             else:
-                # A plain call, not fn(*()): CPython runs it inside this eval
-                # loop instead of a fresh C-level one, so the C stack greenlet
-                # saves for every parked goroutine is shorter.
-                result = fn()
-        except GoroutineExit:
-            # Stopped by shutdown: this Proc ends (it is not reused).
-            s.live.pop(g, None)
-            _forget(g)
-            me.goroutine = None
-            return
-        except BaseException as e:
-            s.fail(e)
-        else:
-            if g is s.main:
-                s.main_result = result
-                s.stopping = True
-        del s.live[g]
-        _forget(g)
-        me.goroutine = None
-        if s.idle_waiters:
-            _wake_idle_waiters(s)
-        if not s.stopping and not s.interrupts:
-            nxt = s.runnext
-            if nxt is None and s.runq:
-                nxt = s.runq[0]
-            if nxt is not None and nxt.proc is None and nxt.fn is not None:
-                # Run the next unstarted goroutine right here: no switch.
-                if nxt is s.runnext:
-                    s.runnext = None
-                else:
-                    s.runq.popleft()
-                nxt.proc = me
-                g = nxt
-                continue
-            if len(s.free) >= _MAX_FREE_PROCS:
-                return
-            s.free.append(me)
-            g = s._switch_away()
-        else:
-            s.free.append(me)
-            g = s.loop_proc.switch()
-        if type(g) is not G:
-            raise InternalError(f"free Proc resumed with {g!r} instead of a goroutine")
+                s.runq.popleft()
+            nxt.proc = me
+            return nxt
+        if len(s.free) >= _MAX_FREE_PROCS:
+            return None
+        s.free.append(me)
+        g = s._switch_away()
+    else:
+        s.free.append(me)
+        g = s.loop_proc.switch()
+    if type(g) is not G:
+        raise InternalError(f"free Proc resumed with {g!r} instead of a goroutine")
+    return g
 
 
 def _wake_idle_waiters(s: Scheduler) -> None:
@@ -1112,3 +1104,8 @@ def sleep_ns(d: int) -> None:
         if not s.timers.remove(entry):
             g.stale += 1  # it fired: its ready() is owed (G.park)
         raise
+
+
+# The body of every Proc, interpreted on purpose (_proc.py says why); it
+# uses the functions above, so it is imported last.
+from ._proc import proc_main  # noqa: E402

@@ -1,0 +1,65 @@
+"""The body of every Proc (a goroutine's greenlet): run goroutines one after another.
+
+What: ``proc_main(g)`` is what a Proc runs. It calls goroutine ``g``'s
+function; when that returns, the Proc takes the next unstarted goroutine
+right there (no switch), or parks in the scheduler's free list until it is
+given one (``_sched.end_goroutine``).
+
+How: this is the one function of the scheduler that is interpreted even in
+the compiled build (offset/_build.py does not list this module). A call
+from compiled code into a Python function starts a fresh C-level eval
+loop, and greenlet saves the whole C stack of a goroutine while it is
+parked: compiled, the goroutine's function would carry that eval loop
+frame in every parked goroutine (+0.75 KiB each, measured with
+bench_core's parked row). Called from here, the goroutine's function runs
+inside this function's eval loop, so its stack holds only the compiled
+frames of the operation it waits in. Everything else is in ``_sched``'s
+compiled steps, which return before the goroutine's function is called
+or after it has returned.
+
+Invariants: ``begin_goroutine``, ``exit_goroutine`` and ``end_goroutine``
+are called in that protocol; a goroutine's function is called with a
+plain ``fn()`` when it has no arguments (CPython then runs it in this
+eval loop too, where ``fn(*())`` would start a new C-level one).
+
+Rejected designs: the loop in ``_sched.py`` itself (its module is
+compiled; see How).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._errors import GoroutineExit
+from ._greenlet import getcurrent
+from ._sched import G, begin_goroutine, end_goroutine, exit_goroutine
+
+__all__ = ["proc_main"]
+
+
+def proc_main(g: G) -> None:
+    """The body of every Proc: run goroutines one after another."""
+    me = getcurrent()
+    while True:
+        result: Any = None
+        ok = False
+        try:
+            begin_goroutine(me, g)
+            fn = g.fn
+            args = g.args
+            if g.kwargs is not None:
+                result = fn(*args, **g.kwargs)  # type: ignore[misc]
+            elif args:
+                result = fn(*args)  # type: ignore[misc]
+            else:
+                result = fn()  # type: ignore[misc]
+            ok = True
+        except GoroutineExit:
+            exit_goroutine(me, g)
+            return
+        except BaseException as e:
+            g.sched.fail(e)
+        nxt = end_goroutine(me, g, ok, result)
+        if nxt is None:
+            return
+        g = nxt
