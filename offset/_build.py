@@ -30,6 +30,18 @@ Invariants:
   ``MODULES`` from it without offset's dependencies.
 
 Rejected designs:
+- Cython in pure-Python mode, with augmenting ``.pxd`` files (gevent's way),
+  measured beside mypyc on _sched, _chan and _select (3.11, ns per item,
+  ranges of interleaved runs, 2026-12-02): ping-pong pure 3,242-3,647,
+  Cython without .pxd 3,392-3,668 (nothing gained), Cython with .pxd
+  2,209-2,578, mypyc 2,593-3,234 (2,378-2,479 with a common waiter base
+  class); buffered 465-506 / 478-528 / 341-474 / 358-405. Within ~5% of
+  each other once typed, but Cython needs every class declared a second
+  time (``__slots__`` and ``.pxd``), refuses ``Generic[T]`` on a compiled
+  class (``Chan[int]`` then fails ``mypy --strict`` without a third, stub
+  copy), refuses ``@final`` and ``__init_subclass__`` in the class, and
+  builds 5.4 MB of C extension against mypyc's 0.8. mypyc compiles the
+  modules that already pass ``mypy --strict``, from their annotations.
 - Compiled modules under other names, imported over the pure ones by a
   call at the end of each pure module (gevent's ``import_c_accel``):
   every compiled module then holds two copies of every name, and each
