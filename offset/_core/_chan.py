@@ -68,10 +68,10 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from random import getrandbits as _getrandbits
 from random import random as _random
-from typing import Any, ClassVar, Generic, Literal, SupportsIndex, TypeVar, final, overload
+from typing import Any, ClassVar, Final, Generic, Literal, SupportsIndex, TypeVar, final, overload
 
 from ._errors import InternalError, PanicError
-from ._greenlet import getcurrent as _getcurrent
+from ._greenlet import getcurrent
 from ._sched import ChanWaiter, G, ThreadParker, current_parker
 from ._waitreason import CHAN_RECEIVE, CHAN_SEND
 
@@ -80,8 +80,11 @@ __all__ = ["Chan", "Waiter", "SelectState", "chanlock", "makechan", "chansend", 
 T = TypeVar("T")
 
 chanlock = threading.Lock()
-_acquire = chanlock.acquire
-_release = chanlock.release
+# Final: compiled, a module-level name read on a hot path is a C static
+# when Final, and a lookup in the module's dict when not.
+_acquire: Final = chanlock.acquire
+_release: Final = chanlock.release
+_getcurrent: Final = getcurrent
 
 
 class SelectState:
@@ -355,7 +358,7 @@ def enqueue(cases: tuple[Any, ...], n: int, pool: list[Waiter], g: G | ThreadPar
         j += 1
         w.case = c
         w.ok = False
-        ch = c.chan
+        ch: Chan[Any] = c.chan  # typed: compiled, its fields are then read as a struct
         if type(c) is RecvCase:
             w.value = None
             q = ch._recvq
@@ -410,7 +413,7 @@ def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | int:
         t = type(c)  # the case types are final: no isinstance needed
         if t is RecvCase:
             nreal += 1
-            ch = c.chan
+            ch: Chan[Any] = c.chan  # typed: compiled, its fields are then read as a struct
             q = ch._sendq
             if not (ch._buf or ch._closed or (q and _first_live(q) is not None)):
                 continue

@@ -118,7 +118,7 @@ from _thread import _count as _thread_count
 from _thread import allocate_lock as _allocate_lock
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._errors import DeadlockError, GoroutineExit, InternalError
 from ._greenlet import Proc, getcurrent
@@ -149,16 +149,18 @@ __all__ = [
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
-_get_ident = threading.get_ident
-_monotonic_ns = _time.monotonic_ns
-_copy_context = contextvars.copy_context
+# Final: compiled, a module-level name read on a hot path is a C static
+# when Final, and a lookup in the module's dict when not.
+_get_ident: Final = threading.get_ident
+_monotonic_ns: Final = _time.monotonic_ns
+_copy_context: Final = contextvars.copy_context
 
 # Procs kept for reuse per scheduler. Past this, a finished Proc ends, so a
 # burst of 100,000 goroutines does not pin 100,000 stacks forever.
 _MAX_FREE_PROCS = 4096
 # Every this many direct switches, go through the loop (timers, I/O, remote).
-_LOOP_EVERY = 64
-_LOOP_MASK = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks % every
+_LOOP_EVERY: Final = 64
+_LOOP_MASK: Final = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks % every
 # The idle waits, in seconds, before a deadlock is called (see _idle_wait).
 _DEADLOCK_GRACE = (0.01, 0.03, 0.06)
 # Files inside offset whose frames a deadlock report skips to find the user's line.

@@ -48,7 +48,7 @@ Rejected designs:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from ._chan import Case, SelectState, SendCase, chanlock, enqueue, pollcases
 from ._errors import InternalError, PanicError
@@ -57,8 +57,8 @@ from ._waitreason import SELECT, SELECT_NO_CASES
 
 __all__ = ["select", "default", "Default"]
 
-_acquire = chanlock.acquire
-_release = chanlock.release
+_acquire: Final = chanlock.acquire  # Final: a C static when compiled (see _chan.py)
+_release: Final = chanlock.release
 
 
 class Default:
