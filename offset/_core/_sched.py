@@ -127,7 +127,7 @@ from ._timers import TimerEntry, TimerHeap
 from ._waitreason import GOSCHED, RUN, SLEEP, SYSCALL
 
 if TYPE_CHECKING:
-    from ._chan import SelectState
+    from ._chan import SelectState, Waiter
 
 __all__ = [
     "ChanWaiter",
@@ -245,7 +245,7 @@ class G(ChanWaiter):
         self.sel = None
         self.case = None
         # (SelectState, [Waiter]) reused by this goroutine's blocking selects.
-        self.selcache: Any = None
+        self.selcache: tuple[SelectState, list[Waiter]] | None = None
         # Wake-ups owed to waits this goroutine gave up after a waker had
         # already taken it off the queue (see park): each one, when it
         # comes, resumes nothing.
