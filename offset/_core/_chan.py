@@ -68,11 +68,11 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from random import getrandbits as _getrandbits
 from random import random as _random
-from typing import Any, ClassVar, Generic, Literal, Protocol, SupportsIndex, TypeVar, final, overload
+from typing import Any, ClassVar, Final, Generic, Literal, SupportsIndex, TypeVar, final, overload
 
 from ._errors import InternalError, PanicError
-from ._greenlet import getcurrent as _getcurrent
-from ._sched import G, ThreadParker, current_parker
+from ._greenlet import getcurrent
+from ._sched import ChanWaiter, G, ThreadParker, current_parker
 from ._waitreason import CHAN_RECEIVE, CHAN_SEND
 
 __all__ = ["Chan", "Waiter", "SelectState", "chanlock", "makechan", "chansend", "chanrecv"]
@@ -80,8 +80,11 @@ __all__ = ["Chan", "Waiter", "SelectState", "chanlock", "makechan", "chansend", 
 T = TypeVar("T")
 
 chanlock = threading.Lock()
-_acquire = chanlock.acquire
-_release = chanlock.release
+# Final: compiled, a module-level name read on a hot path is a C static
+# when Final, and a lookup in the module's dict when not.
+_acquire: Final = chanlock.acquire
+_release: Final = chanlock.release
+_getcurrent: Final = getcurrent
 
 
 class SelectState:
@@ -94,7 +97,7 @@ class SelectState:
         self.fired: ChanWaiter | None = None  # always one of its Waiters
 
 
-class Waiter:
+class Waiter(ChanWaiter):
     """One goroutine (or thread) waiting on one queue (Go's sudog).
 
     Separate from the goroutine because one select waits on many channels;
@@ -104,7 +107,7 @@ class Waiter:
     ``ok`` are what it got.
     """
 
-    __slots__ = ("g", "value", "ok", "sel", "case", "q")
+    __slots__ = ("g", "q")
 
     def __init__(
         self, g: G | ThreadParker, value: Any = None, sel: SelectState | None = None, case: Any = None
@@ -118,24 +121,6 @@ class Waiter:
 
     def ready(self) -> None:
         self.g.ready()
-
-
-class ChanWaiter(Protocol):
-    """What sits in a channel's waiter queue: a Waiter (one case of a
-    select), or a G or ThreadParker waiting for itself in a plain send or
-    receive. Wakers hand over ``value`` and ``ok``, claim a select's waiter
-    through ``sel``, and ``ready()`` it."""
-
-    value: Any
-    ok: bool
-
-    @property
-    def sel(self) -> SelectState | None: ...
-
-    @property
-    def case(self) -> Any: ...
-
-    def ready(self) -> None: ...
 
 
 def _withdraw(q: deque[ChanWaiter], w: ChanWaiter) -> None:
@@ -373,7 +358,7 @@ def enqueue(cases: tuple[Any, ...], n: int, pool: list[Waiter], g: G | ThreadPar
         j += 1
         w.case = c
         w.ok = False
-        ch = c.chan
+        ch: Chan[Any] = c.chan  # typed: compiled, its fields are then read as a struct
         if type(c) is RecvCase:
             w.value = None
             q = ch._recvq
@@ -428,7 +413,7 @@ def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | int:
         t = type(c)  # the case types are final: no isinstance needed
         if t is RecvCase:
             nreal += 1
-            ch = c.chan
+            ch: Chan[Any] = c.chan  # typed: compiled, its fields are then read as a struct
             q = ch._sendq
             if not (ch._buf or ch._closed or (q and _first_live(q) is not None)):
                 continue
@@ -562,7 +547,7 @@ class Chan(Generic[T]):
             self._buf.append(value)  # type: ignore[union-attr]  # as in trysend
             _release()
             return
-        g = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
+        g: G | ThreadParker = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
         g.value = value
         g.ok = False
         _park(self, False, g, CHAN_SEND)
@@ -602,7 +587,7 @@ class Chan(Generic[T]):
         if self._closed:
             _release()
             return None
-        g = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
+        g: G | ThreadParker = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
         g.value = None
         g.ok = False
         _park(self, True, g, CHAN_RECEIVE)

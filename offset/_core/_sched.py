@@ -118,7 +118,7 @@ from _thread import _count as _thread_count
 from _thread import allocate_lock as _allocate_lock
 from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._errors import DeadlockError, GoroutineExit, InternalError
 from ._greenlet import Proc, getcurrent
@@ -126,7 +126,11 @@ from ._netpoll import NO_NETPOLL, Netpoll, make_netpoll
 from ._timers import TimerEntry, TimerHeap
 from ._waitreason import GOSCHED, RUN, SLEEP, SYSCALL
 
+if TYPE_CHECKING:
+    from ._chan import SelectState, Waiter
+
 __all__ = [
+    "ChanWaiter",
     "G",
     "Scheduler",
     "ThreadParker",
@@ -145,16 +149,18 @@ __all__ = [
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
-_get_ident = threading.get_ident
-_monotonic_ns = _time.monotonic_ns
-_copy_context = contextvars.copy_context
+# Final: compiled, a module-level name read on a hot path is a C static
+# when Final, and a lookup in the module's dict when not.
+_get_ident: Final = threading.get_ident
+_monotonic_ns: Final = _time.monotonic_ns
+_copy_context: Final = contextvars.copy_context
 
 # Procs kept for reuse per scheduler. Past this, a finished Proc ends, so a
 # burst of 100,000 goroutines does not pin 100,000 stacks forever.
 _MAX_FREE_PROCS = 4096
 # Every this many direct switches, go through the loop (timers, I/O, remote).
-_LOOP_EVERY = 64
-_LOOP_MASK = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks % every
+_LOOP_EVERY: Final = 64
+_LOOP_MASK: Final = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks % every
 # The idle waits, in seconds, before a deadlock is called (see _idle_wait).
 _DEADLOCK_GRACE = (0.01, 0.03, 0.06)
 # Files inside offset whose frames a deadlock report skips to find the user's line.
@@ -168,7 +174,32 @@ offset_thread_idents: set[int] = set()
 _goroutine_ids = iter(range(1, sys.maxsize))
 
 
-class G:
+class ChanWaiter:
+    """What sits in a channel's waiter queue (Go's sudog): a G or a
+    ThreadParker waiting for itself in a plain send or receive, or one case
+    of a select (``_chan.Waiter``). Wakers hand over ``value`` and ``ok``,
+    claim a select's waiter through ``sel`` (None outside a select), and
+    ``ready()`` it.
+
+    One base class rather than a Protocol, so that the compiled build reads
+    these four fields at fixed offsets of one C struct and calls ``ready``
+    through its vtable; through a Protocol every access was a generic
+    attribute lookup (a select's Waiter lives in _chan.py, the others here).
+    Never made itself: each subclass sets the four fields in ``__init__``.
+    """
+
+    __slots__ = ("value", "ok", "sel", "case")
+
+    value: Any
+    ok: bool
+    sel: SelectState | None
+    case: Any
+
+    def ready(self) -> None:
+        raise NotImplementedError  # pragma: no cover - every subclass has its own
+
+
+class G(ChanWaiter):
     """A goroutine: the function to run and where it stands.
 
     A G is also its own waiter for a plain channel send or receive (``value``
@@ -187,14 +218,10 @@ class G:
         "sched",
         "reason",
         "id",
-        "value",
-        "ok",
         "selcache",
         "stale",
         "__weakref__",
     )
-    sel = None
-    case = None
 
     def __init__(
         self,
@@ -213,10 +240,12 @@ class G:
         self.sched = sched
         self.reason = ""  # Go's wait reason while parked ("chan receive", ...)
         self.id = next(_goroutine_ids)
-        self.value: Any = None
+        self.value = None
         self.ok = False
+        self.sel = None
+        self.case = None
         # (SelectState, [Waiter]) reused by this goroutine's blocking selects.
-        self.selcache: Any = None
+        self.selcache: tuple[SelectState, list[Waiter]] | None = None
         # Wake-ups owed to waits this goroutine gave up after a waker had
         # already taken it off the queue (see park): each one, when it
         # comes, resumes nothing.
@@ -290,7 +319,7 @@ class G:
         return f"<goroutine {self.id} {name} [{self.reason}]>"
 
 
-class ThreadParker:
+class ThreadParker(ChanWaiter):
     """What a plain thread (not a goroutine) parks on: a locked lock.
 
     Blocking on a channel from a plain thread blocks only that thread; the
@@ -299,16 +328,16 @@ class ThreadParker:
     interrupted) is released into a lock nobody looks at again.
     """
 
-    __slots__ = ("_lock", "value", "ok")
-    sel = None
-    case = None
+    __slots__ = ("_lock",)
 
     def __init__(self) -> None:
         # The C lock, never the patched threading.Lock: that one parks on this.
         self._lock = _allocate_lock()
         self._lock.acquire()
-        self.value: Any = None
+        self.value = None
         self.ok = False
+        self.sel = None
+        self.case = None
 
     def park(self, reason: str, timeout: float = -1) -> bool:
         """Block until ready(); with ``timeout`` (seconds), return False if it passed first."""

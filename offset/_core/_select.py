@@ -48,17 +48,17 @@ Rejected designs:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
-from ._chan import Case, SelectState, SendCase, chanlock, enqueue, pollcases
+from ._chan import Case, SelectState, SendCase, Waiter, chanlock, enqueue, pollcases
 from ._errors import InternalError, PanicError
 from ._sched import G, current_parker
 from ._waitreason import SELECT, SELECT_NO_CASES
 
 __all__ = ["select", "default", "Default"]
 
-_acquire = chanlock.acquire
-_release = chanlock.release
+_acquire: Final = chanlock.acquire  # Final: a C static when compiled (see _chan.py)
+_release: Final = chanlock.release
 
 
 class Default:
@@ -123,6 +123,9 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     # blocking select to the next: after pass 3 none of them is in any
     # queue, and a waker touches a waiter only while it holds chanlock (and
     # then only calls its ready()).
+    # Typed, so that compiled the select's state and waiters are structs.
+    sel: SelectState
+    pool: list[Waiter]
     if type(g) is G:
         cache = g.selcache
         if cache is None:
@@ -150,7 +153,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
             w = pool[i]
             if w is not fired:
                 try:
-                    w.q.remove(w)  # enqueue set every w.q
+                    w.q.remove(w)  # type: ignore[union-attr]  # enqueue set every w.q
                 except ValueError:
                     pass  # dropped as stale by another operation
                 w.value = w.case = w.q = None  # reused: keep nothing alive
@@ -159,7 +162,8 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         raise InternalError("a select was readied with none of its cases fired")
     value = fired.value
     case: Case[Any] = fired.case
-    fired.value = fired.case = fired.q = None
+    fired.value = fired.case = None
+    fired.q = None  # type: ignore[attr-defined]  # fired is one of pool's Waiters
     if type(case) is SendCase:
         if not fired.ok:
             raise PanicError("send on closed channel")
