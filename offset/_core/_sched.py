@@ -196,7 +196,7 @@ class ChanWaiter:
     case: Any
 
     def ready(self) -> None:
-        raise NotImplementedError  # pragma: no cover - every subclass has its own
+        raise InternalError(f"{type(self).__name__}.ready is not overridden")  # pragma: no cover
 
 
 class G(ChanWaiter):
