@@ -432,34 +432,29 @@ def gevent_own_channel(n: int) -> float:
     return (probe() - base) / n / 1024
 
 
-def offset_channel(n: int) -> float:
-    """Bytes per unbuffered channel, traced."""
+def _bytes_each(make: Any, n: int) -> float:
+    """Bytes traced per object of ``n`` made by ``make()``."""
     probe = memory_probe(True)
     base = probe()
-    chans = [makechan() for _ in range(n)]
+    objs = [make() for _ in range(n)]
     used = probe() - base
-    del chans
+    del objs
     return used / n
+
+
+def offset_channel(n: int) -> float:
+    """Bytes per unbuffered channel, traced."""
+    return _bytes_each(makechan, n)
 
 
 def gevent_channel(n: int) -> float:
     """Bytes per gevent.queue.Channel, traced."""
-    probe = memory_probe(True)
-    base = probe()
-    chans = [gevent.queue.Channel() for _ in range(n)]
-    used = probe() - base
-    del chans
-    return used / n
+    return _bytes_each(gevent.queue.Channel, n)
 
 
 def asyncio_channel(n: int) -> float:
     """Bytes per asyncio.Queue(), traced."""
-    probe = memory_probe(True)
-    base = probe()
-    chans = [asyncio.Queue() for _ in range(n)]  # type: ignore[var-annotated]
-    used = probe() - base
-    del chans
-    return used / n
+    return _bytes_each(asyncio.Queue, n)
 
 
 def greenlet_parked(n: int, traced: bool) -> float:
