@@ -47,6 +47,26 @@ def blocked_for() -> float:
     return _watch.worst if _watch is not None else 0.0
 
 
+def count_pool_calls(*areas: Any) -> list[int]:
+    """Count the patch ``areas``' trips to the thread pool; return the counter (one int, in a list).
+
+    Wraps each area's ``blocking_call``: whether the pool exists says
+    nothing, since anything else in the process may have started it.
+    """
+    calls = [0]
+
+    def counting(real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[0] += 1
+            return real(*args, **kwargs)
+
+        return call
+
+    for area in areas:
+        area.blocking_call = counting(area.blocking_call)
+    return calls
+
+
 def report(value: Any) -> None:
     if _watch is not None and _watch.worst > BLOCKED_LIMIT:
         print(f"{_watch.who} held the scheduler's thread for {_watch.worst:.2f}s without switching", file=sys.stderr)

@@ -73,14 +73,7 @@ import child; child.start()
 import offset; offset.patch_all()
 import socket
 import offset.patches.dns as area
-# Count the resolver's own trips to the pool (whether the pool exists says
-# nothing: anything else in the process may have started it).
-pool = [0]
-real = area.blocking_call
-def counting(fn, *args, **kwargs):
-    pool[0] += 1
-    return real(fn, *args, **kwargs)
-area.blocking_call = counting
+pool = child.count_pool_calls(area)  # the resolver's own trips to the pool
 def main():
     socket.getaddrinfo("127.0.0.1", 80)
     socket.getaddrinfo("::1", 80)
@@ -166,14 +159,7 @@ def cases(pool_calls):
 if MODE == "patched":
     import offset
     from offset.patches import dns as dns_area, socket as socket_area
-    pool_calls = [0]
-    def counting(real):
-        def call(*args, **kwargs):
-            pool_calls[0] += 1
-            return real(*args, **kwargs)
-        return call
-    dns_area.blocking_call = counting(dns_area.blocking_call)
-    socket_area.blocking_call = counting(socket_area.blocking_call)
+    pool_calls = child.count_pool_calls(dns_area, socket_area)
     offset.patch_all()
     child.report({"cases": offset.run(cases, pool_calls), "LITERAL_GAI": sorted(LITERAL_GAI), "LITERAL_GHBN": sorted(LITERAL_GHBN)})
 else:

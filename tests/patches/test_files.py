@@ -108,12 +108,7 @@ import child; child.start()
 import offset; offset.patch_all()
 import os, threading, time
 import offset.patches.os as area
-pool = [0]
-real = area.blocking_call
-def counting(fn, *args, **kwargs):
-    pool[0] += 1
-    return real(fn, *args, **kwargs)
-area.blocking_call = counting
+pool = child.count_pool_calls(area)
 data = os.urandom(4 << 20)
 name = "pool-%d.dat" % os.getpid()
 with open(name, "wb") as f:
