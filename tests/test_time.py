@@ -307,7 +307,7 @@ def test_timers_fire_in_deadline_order() -> None:
         for i in (5, 1, 4, 2, 3):
 
             def wait(i: int = i) -> None:
-                time.Timer(i * 5 * MS).c.recv()
+                time.Timer(i * 20 * MS).c.recv()
                 order.append(i)
 
             wg.go(wait)

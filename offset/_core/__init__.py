@@ -10,6 +10,8 @@ from ._chan import RecvCase as RecvCase
 from ._chan import SelectState as SelectState
 from ._chan import SendCase as SendCase
 from ._chan import Waiter as Waiter
+from ._chan import chan_lock as chan_lock
+from ._chan import chan_unlock as chan_unlock
 from ._chan import chanlock as chanlock
 from ._chan import chanrecv as chanrecv
 from ._chan import chansend as chansend

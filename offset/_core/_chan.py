@@ -24,6 +24,12 @@ waiter queue and every select. It is taken for the few lines of each
 operation and released before anything parks; wake-ups (``ready()``) happen
 after it is released. Waiters of a select are claimed by setting
 ``sel.done`` under the same lock, which is what Go's per-select CAS does.
+It is a token in a list: ``chan_lock()`` pops it, ``chan_unlock()`` puts it back,
+each one C operation, atomic under the GIL. A thread that finds the token
+gone sleeps briefly (releasing the GIL, so the holder, which was
+preempted in its few lines, can finish) and looks again: the holder never
+parks, so the wait is that short. Same-thread reentry is a bug in either
+design (it would wait for ever).
 
 Algorithm, as Go's chansend and chanrecv. Send:
 1. closed: panic "send on closed channel".
@@ -57,13 +63,21 @@ Rejected designs:
 - No lock, relying on the GIL alone: a check-then-act on the buffer can be
   interleaved with another thread between the two steps, so a buffered
   channel used as a semaphore across threads would overfill.
+- A ``threading.Lock`` (offset before issue 11): its acquire parses its
+  arguments (timeout, blocking) on every call. Compiled, that and the
+  call were ~18% of the ping-pong bench (callgrind: 12,927 instructions
+  per round trip with it, 10,638 with the token), where pop and append
+  compile to direct C calls; interpreted, the two cost the same. What it
+  would do better, block without polling, matters only when a holder is
+  preempted, where the token's waiter sleeps at most ~1 ms past the
+  release.
 - Select trying each case by calling trysend/tryrecv, with no readiness
   test: see ``pollcases`` (a call per case not ready cost 1.5x in fan-in).
 """
 
 from __future__ import annotations
 
-import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from random import getrandbits as _getrandbits
@@ -75,16 +89,106 @@ from ._greenlet import getcurrent
 from ._sched import ChanWaiter, G, ThreadParker, current_parker
 from ._waitreason import CHAN_RECEIVE, CHAN_SEND
 
-__all__ = ["Chan", "Waiter", "SelectState", "chanlock", "makechan", "chansend", "chanrecv"]
+__all__ = [
+    "Chan",
+    "ChanLock",
+    "Waiter",
+    "SelectState",
+    "chanlock",
+    "chan_lock",
+    "chan_unlock",
+    "makechan",
+    "chansend",
+    "chanrecv",
+]
 
 T = TypeVar("T")
 
-chanlock = threading.Lock()
 # Final: compiled, a module-level name read on a hot path is a C static
 # when Final, and a lookup in the module's dict when not.
-_acquire: Final = chanlock.acquire
-_release: Final = chanlock.release
 _getcurrent: Final = getcurrent
+_sleep: Final = time.sleep  # the original: the time patch area replaces time.sleep later
+
+
+# -- chanlock ----------------------------------------------------------------
+
+# The token: chanlock is free while the list holds it. list.pop() and
+# list.append() are single C operations, atomic under the GIL (and under
+# the list's own lock on a free-threaded build).
+_token: Final[list[None]] = [None]
+
+
+def chan_lock() -> None:
+    """Take chanlock (Go: ``lock(&c.lock)``); see "Locking" above.
+
+    Not reentrant. The holder never parks and holds it for a few lines, so
+    another thread finds it taken only when the holder lost the GIL inside
+    them; it then waits in ``_lock_slow``.
+    """
+    try:
+        _token.pop()
+    except IndexError:
+        _lock_slow()
+
+
+def chan_unlock() -> None:
+    """Give chanlock back.
+
+    Raises:
+        InternalError: chanlock was not held (a second token would let two
+            holders in).
+    """
+    if _token:
+        raise InternalError("chanlock released while not held")
+    _token.append(None)
+
+
+def _lock_slow() -> None:
+    # Another thread holds the token, preempted in its few lines. Sleep,
+    # which releases the GIL so that it can finish, and look again; the
+    # sleeps double from 1 us to 1 ms, so a long wait costs little CPU.
+    delay = 1e-6
+    while True:
+        _sleep(delay)
+        if _token:
+            try:
+                _token.pop()
+                return
+            except IndexError:
+                pass  # taken again in between
+        if delay < 1e-3:
+            delay *= 2
+
+
+class ChanLock:
+    """``chanlock`` as an object with a lock's interface, for code that is
+    not in the compiled core (``with chanlock:``, ``chanlock.acquire()``).
+    The core calls ``chan_lock()``/``chan_unlock()`` directly."""
+
+    __slots__ = ()
+
+    def acquire(self) -> bool:
+        chan_lock()
+        return True
+
+    def release(self) -> None:
+        chan_unlock()
+
+    def locked(self) -> bool:
+        return not _token
+
+    def __enter__(self) -> bool:
+        chan_lock()
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        chan_unlock()
+
+    def __repr__(self) -> str:
+        return f"<offset chanlock {'locked' if not _token else 'unlocked'}>"
+
+
+chanlock: Final = ChanLock()
 
 
 class SelectState:
@@ -117,67 +221,129 @@ class Waiter(ChanWaiter):
         self.ok = False
         self.sel = sel
         self.case = case
-        self.q: deque[ChanWaiter] | None = None  # the queue a select's waiter sits in (enqueue sets it)
+        self.next = self.prev = None
+        self.q: WaitQ | None = None  # the queue a select's waiter sits in (enqueue sets it)
 
     def ready(self) -> None:
         self.g.ready()
 
 
-def _withdraw(q: deque[ChanWaiter], w: ChanWaiter) -> None:
+class WaitQ:
+    """A channel's FIFO of waiters (Go's waitq), linked through the waiters' own
+    ``next``/``prev`` fields.
+
+    Every method requires chanlock. A waiter is in at most one WaitQ, and
+    one that is in none has ``next`` and ``prev`` None. ``dequeue`` and
+    ``first_live`` skip stale select waiters (their select fired
+    elsewhere) and drop them from the front.
+
+    Rejected design: a ``collections.deque`` per queue (offset before issue
+    11). Its C methods are fast called from Python, but compiled each was a
+    method call by name plus a type check on what it returned (~30% of
+    the compiled ping-pong), leaving a queue (``remove``) was a scan, and
+    an empty deque is 760 bytes where this is two fields.
+    """
+
+    __slots__ = ("first", "last")
+
+    def __init__(self) -> None:
+        self.first: ChanWaiter | None = None
+        self.last: ChanWaiter | None = None
+
+    def enqueue(self, w: ChanWaiter) -> None:
+        """Append ``w`` (in no queue) at the tail."""
+        last = self.last
+        w.prev = last
+        w.next = None
+        if last is None:
+            self.first = w
+        else:
+            last.next = w
+        self.last = w
+
+    def dequeue(self) -> ChanWaiter | None:
+        """Take the first live waiter off the queue and claim it; None if there is none.
+
+        A select's waiter is claimed by setting its ``sel.done`` (and
+        ``sel.fired``); a stale one is dropped on the way.
+        """
+        while True:
+            w = self.first
+            if w is None:
+                return None
+            nxt = w.next
+            self.first = nxt
+            if nxt is None:
+                self.last = None
+            else:
+                nxt.prev = None
+                w.next = None
+            sel = w.sel
+            if sel is None:
+                return w
+            if not sel.done:
+                sel.done = True
+                sel.fired = w
+                return w
+
+    def first_live(self) -> ChanWaiter | None:
+        """Peek at the first live waiter, dropping stale ones from the front."""
+        while True:
+            w = self.first
+            if w is None:
+                return None
+            sel = w.sel
+            if sel is None or not sel.done:
+                return w
+            nxt = w.next  # stale: drop it
+            self.first = nxt
+            if nxt is None:
+                self.last = None
+            else:
+                nxt.prev = None
+                w.next = None
+
+    def remove(self, w: ChanWaiter) -> bool:
+        """Take ``w`` out of the queue; False if it is not in it (it was served or dropped)."""
+        prev = w.prev
+        nxt = w.next
+        if prev is not None:
+            prev.next = nxt
+            w.prev = None
+        elif self.first is w:
+            self.first = nxt
+        else:
+            return False
+        if nxt is not None:
+            nxt.prev = prev
+            w.next = None
+        else:
+            self.last = prev
+        return True
+
+
+def _withdraw(q: WaitQ, w: ChanWaiter) -> None:
     """Take ``w`` (a G or ThreadParker) out of ``q`` if it is still there (its wait was interrupted)."""
-    _acquire()
+    chan_lock()
     try:
-        q.remove(w)
-    except ValueError:
-        # Already served: its ready() is owed. A ThreadParker is used once;
-        # a G must not be resumed by it in a later wait (G.park).
-        if type(w) is G:
+        if not q.remove(w) and type(w) is G:
+            # Already served: its ready() is owed. A ThreadParker is used
+            # once; a G must not be resumed by it in a later wait (G.park).
             w.stale += 1
     finally:
-        _release()
+        chan_unlock()
 
 
-def _claim(w: ChanWaiter) -> bool:
-    """Take ``w`` for an operation; False if its select already fired.
-
-    Precondition: caller holds chanlock and has removed ``w`` from its queue.
-    """
-    sel = w.sel
-    if sel is None:
-        return True
-    if sel.done:
-        return False
-    sel.done = True
-    sel.fired = w
-    return True
-
-
-def _first_live(q: deque[ChanWaiter]) -> ChanWaiter | None:
-    """Drop stale select waiters from the front of ``q``; peek the first live one.
-
-    Precondition: caller holds chanlock.
-    """
-    while q:
-        w = q[0]
-        sel = w.sel
-        if sel is None or not sel.done:
-            return w
-        q.popleft()
-    return None
-
-
-def _refill(buf: deque[Any], sendq: deque[ChanWaiter]) -> ChanWaiter | None:
+def _refill(buf: deque[Any], sendq: WaitQ) -> ChanWaiter | None:
     """A value left the full buffer: move the first live sender's value in.
 
     Precondition: caller holds chanlock. Returns the sender to ready.
     """
-    while sendq:
-        w = sendq.popleft()
-        if _claim(w):
-            buf.append(w.value)
-            w.ok = True
-            return w
-    return None
+    w = sendq.dequeue()
+    if w is not None:
+        buf.append(w.value)
+        w.ok = True
+    return w
 
 
 # -- the reference implementation (Go's chansend and chanrecv) -----------
@@ -196,12 +362,12 @@ def trysend(c: Chan[Any], value: Any) -> ChanWaiter | bool:
             has been released.
     """
     if c._closed:
-        _release()
+        chan_unlock()
         raise PanicError("send on closed channel")
     recvq = c._recvq
-    while recvq:
-        w = recvq.popleft()
-        if _claim(w):
+    if recvq is not None:
+        w = recvq.dequeue()
+        if w is not None:
             w.value = value
             w.ok = True
             return w
@@ -224,10 +390,10 @@ def tryrecv(c: Chan[Any]) -> tuple[Any, bool, ChanWaiter | None] | None:
     sendq = c._sendq
     if buf:
         value = buf.popleft()
-        return value, True, (_refill(buf, sendq) if sendq else None)
-    while sendq:
-        w = sendq.popleft()
-        if _claim(w):
+        return value, True, (_refill(buf, sendq) if sendq is not None else None)
+    if sendq is not None:
+        w = sendq.dequeue()
+        if w is not None:
             w.ok = True
             return w.value, True, w
     if c._closed:
@@ -235,7 +401,7 @@ def tryrecv(c: Chan[Any]) -> tuple[Any, bool, ChanWaiter | None] | None:
     return None
 
 
-def _park(c: Chan[Any], recv: bool, g: G | ThreadParker, reason: str) -> None:
+def _park(c: Chan[Any], recv: bool, g: ChanWaiter, reason: str) -> None:
     """Step 4: queue ``g`` on ``c``'s receive (or send) queue, release chanlock and park until served.
 
     Precondition: caller holds chanlock, has found that the operation must
@@ -248,15 +414,21 @@ def _park(c: Chan[Any], recv: bool, g: G | ThreadParker, reason: str) -> None:
     if recv:
         q = c._recvq
         if q is None:
-            q = c._recvq = deque()
+            q = c._recvq = WaitQ()
     else:
         q = c._sendq
         if q is None:
-            q = c._sendq = deque()
-    q.append(g)
-    _release()
+            q = c._sendq = WaitQ()
+    q.enqueue(g)
+    chan_unlock()
     try:
-        g.park(reason)
+        # Narrowed, so that compiled each is a direct call, not one by name.
+        if isinstance(g, G):
+            g.park(reason)
+        elif isinstance(g, ThreadParker):
+            g.park(reason)
+        else:
+            raise InternalError(f"{g!r} cannot park")
     except BaseException:
         _withdraw(q, g)
         g.value = None
@@ -273,13 +445,13 @@ def chansend(c: Chan[Any], value: Any, block: bool = True) -> bool:
         PanicError: ``c`` is closed, or is closed while we wait
             ("send on closed channel").
     """
-    _acquire()
+    chan_lock()
     w = trysend(c, value)
     if w is False:
         if not block:
-            _release()
+            chan_unlock()
             return False
-        g = current_parker()
+        g: ChanWaiter = current_parker()
         g.value = value
         g.ok = False
         _park(c, False, g, CHAN_SEND)
@@ -287,7 +459,7 @@ def chansend(c: Chan[Any], value: Any, block: bool = True) -> bool:
         if not g.ok:
             raise PanicError("send on closed channel")
         return True
-    _release()
+    chan_unlock()
     if w is not True:
         w.ready()
     return True
@@ -303,18 +475,18 @@ def chanrecv(c: Chan[Any], block: bool = True) -> tuple[Any, bool] | None:
     ok is False once ``c`` is closed and drained (value None). With
     ``block`` False, returns None instead of waiting.
     """
-    _acquire()
+    chan_lock()
     r = tryrecv(c)
     if r is not None:
-        _release()
+        chan_unlock()
         value, ok, w = r
         if w is not None:
             w.ready()
         return value, ok
     if not block:
-        _release()
+        chan_unlock()
         return None
-    g = current_parker()
+    g: ChanWaiter = current_parker()
     g.value = None
     g.ok = False
     _park(c, True, g, CHAN_RECEIVE)
@@ -363,14 +535,14 @@ def enqueue(cases: tuple[Any, ...], n: int, pool: list[Waiter], g: G | ThreadPar
             w.value = None
             q = ch._recvq
             if q is None:
-                q = ch._recvq = deque()
+                q = ch._recvq = WaitQ()
         else:
             w.value = c.value
             q = ch._sendq
             if q is None:
-                q = ch._sendq = deque()
+                q = ch._sendq = WaitQ()
         w.q = q
-        q.append(w)
+        q.enqueue(w)
 
 
 def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | int:
@@ -415,13 +587,13 @@ def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | int:
             nreal += 1
             ch: Chan[Any] = c.chan  # typed: compiled, its fields are then read as a struct
             q = ch._sendq
-            if not (ch._buf or ch._closed or (q and _first_live(q) is not None)):
+            if not (ch._buf or ch._closed or (q is not None and q.first_live() is not None)):
                 continue
         elif t is SendCase:
             nreal += 1
             ch = c.chan
             q = ch._recvq
-            if not (ch._closed or len(ch._buf) < ch._cap or (q and _first_live(q) is not None)):
+            if not (ch._closed or len(ch._buf) < ch._cap or (q is not None and q.first_live() is not None)):
                 continue
         elif c is None:
             continue
@@ -429,7 +601,7 @@ def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | int:
             nreal = -(1 << 62)  # stays negative: default is there
             continue
         else:
-            _release()
+            chan_unlock()
             i = list(cases).index(c)
             raise TypeError(
                 f"select() argument {i + 1} must be a case (c.if_send(v) or c.if_recv()), "
@@ -442,7 +614,7 @@ def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | int:
         return nreal if nreal >= 0 else -1
     if type(chosen) is RecvCase:
         r = tryrecv(chosen.chan)
-        _release()
+        chan_unlock()
         if r is None:
             raise InternalError("a receive case found ready could not proceed")
         chosen.value, chosen.ok, w = r
@@ -450,7 +622,7 @@ def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | int:
             w.ready()
         return chosen
     sent = trysend(chosen.chan, chosen.value)  # closed: raises, chanlock released
-    _release()
+    chan_unlock()
     if sent is False:
         raise InternalError("a send case found ready could not proceed")
     if sent is not True:
@@ -484,8 +656,8 @@ class Chan(Generic[T]):
         # operation that waits. So a channel costs one object until it is used.
         self._buf: deque[T] | tuple[()] = deque() if size else ()
         self._closed = False
-        self._recvq: deque[ChanWaiter] | None = None
-        self._sendq: deque[ChanWaiter] | None = None
+        self._recvq: WaitQ | None = None
+        self._sendq: WaitQ | None = None
 
     @property
     def cap(self) -> int:
@@ -525,29 +697,25 @@ class Chan(Generic[T]):
             PanicError: the channel is closed, or is closed while we wait
                 ("send on closed channel").
         """
-        _acquire()
+        chan_lock()
         if self._closed:
-            _release()
+            chan_unlock()
             raise PanicError("send on closed channel")
         recvq = self._recvq
-        while recvq:  # trysend's step 2, _claim inline
-            w = recvq.popleft()
-            sel = w.sel
-            if sel is not None:
-                if sel.done:
-                    continue
-                sel.done = True
-                sel.fired = w
-            w.value = value
-            w.ok = True
-            _release()
-            w.ready()
-            return
+        if recvq is not None:  # trysend's step 2
+            w = recvq.dequeue()
+            if w is not None:
+                w.value = value
+                w.ok = True
+                chan_unlock()
+                w.ready()
+                return
         if len(self._buf) < self._cap:
             self._buf.append(value)  # type: ignore[union-attr]  # as in trysend
-            _release()
+            chan_unlock()
             return
-        g: G | ThreadParker = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
+        # Typed as the base: compiled, value and ok are then struct stores.
+        g: ChanWaiter = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
         g.value = value
         g.ok = False
         _park(self, False, g, CHAN_SEND)
@@ -561,33 +729,29 @@ class Chan(Generic[T]):
         Returns None once the channel is closed and drained (use
         ``recv_ok`` to tell that from a None that was sent).
         """
-        _acquire()
+        chan_lock()
         buf = self._buf
         sendq = self._sendq
         if buf:
             value = buf.popleft()
-            w = _refill(buf, sendq) if sendq else None
-            _release()
+            w = _refill(buf, sendq) if sendq is not None else None
+            chan_unlock()
             if w is not None:
                 w.ready()
             return value
-        while sendq:  # tryrecv's step 2, _claim inline
-            w = sendq.popleft()
-            sel = w.sel
-            if sel is not None:
-                if sel.done:
-                    continue
-                sel.done = True
-                sel.fired = w
-            value = w.value
-            w.ok = True
-            _release()
-            w.ready()
-            return value
+        if sendq is not None:  # tryrecv's step 2
+            w = sendq.dequeue()
+            if w is not None:
+                value = w.value
+                w.ok = True
+                chan_unlock()
+                w.ready()
+                return value
         if self._closed:
-            _release()
+            chan_unlock()
             return None
-        g: G | ThreadParker = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
+        # Typed as the base: compiled, value and ok are then struct stores.
+        g: ChanWaiter = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
         g.value = None
         g.ok = False
         _park(self, True, g, CHAN_RECEIVE)
@@ -613,28 +777,28 @@ class Chan(Generic[T]):
         Raises:
             PanicError: the channel is already closed ("close of closed channel").
         """
-        _acquire()
+        chan_lock()
         if self._closed:
-            _release()
+            chan_unlock()
             raise PanicError("close of closed channel")
         self._closed = True
-        wake = []
-        recvq = self._recvq
-        if recvq:
-            for w in recvq:
-                if _claim(w):
-                    w.value = None
-                    w.ok = False
-                    wake.append(w)
-            recvq.clear()
-        sendq = self._sendq
-        if sendq:
-            for w in sendq:
-                if _claim(w):
-                    w.ok = False
-                    wake.append(w)
-            sendq.clear()
-        _release()
+        wake: list[ChanWaiter] = []
+        q = self._recvq
+        if q is not None:
+            w = q.dequeue()  # claimed; stale select waiters are dropped
+            while w is not None:
+                w.value = None
+                w.ok = False
+                wake.append(w)
+                w = q.dequeue()
+        q = self._sendq
+        if q is not None:
+            w = q.dequeue()
+            while w is not None:
+                w.ok = False
+                wake.append(w)
+                w = q.dequeue()
+        chan_unlock()
         for w in wake:
             w.ready()
 

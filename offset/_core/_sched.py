@@ -120,6 +120,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from .. import _build
 from ._errors import DeadlockError, GoroutineExit, InternalError
 from ._greenlet import Proc, getcurrent
 from ._netpoll import NO_NETPOLL, Netpoll, make_netpoll
@@ -166,6 +167,15 @@ _DEADLOCK_GRACE = (0.01, 0.03, 0.06)
 # Files inside offset whose frames a deadlock report skips to find the user's line.
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PKG_PREFIX = _PKG_DIR + os.sep
+# What a traceback entry of a compiled module (mypyc) names as its file:
+# the path the build was given, relative ("offset/_core/_sched.py").
+_COMPILED_FILES: Final = frozenset(m.replace(".", "/") + ".py" for m in _build.MODULES)
+
+
+def _is_offset_file(filename: str) -> bool:
+    """Whether a frame or traceback entry of ``filename`` is offset's own code."""
+    return filename.startswith(_PKG_PREFIX) or filename in _COMPILED_FILES
+
 
 # Threads offset started itself (the thread pool); they do not count as
 # "another thread that could wake a goroutine" for deadlock detection.
@@ -185,15 +195,20 @@ class ChanWaiter:
     these four fields at fixed offsets of one C struct and calls ``ready``
     through its vtable; through a Protocol every access was a generic
     attribute lookup (a select's Waiter lives in _chan.py, the others here).
-    Never made itself: each subclass sets the four fields in ``__init__``.
+    ``next`` and ``prev`` link it into one channel's ``WaitQ`` (_chan.py),
+    Go's sudog links: a waiter is in at most one queue at a time, so the
+    queue needs no node of its own and leaves in O(1).
+    Never made itself: each subclass sets the six fields in ``__init__``.
     """
 
-    __slots__ = ("value", "ok", "sel", "case")
+    __slots__ = ("value", "ok", "sel", "case", "next", "prev")
 
     value: Any
     ok: bool
     sel: SelectState | None
     case: Any
+    next: ChanWaiter | None
+    prev: ChanWaiter | None
 
     def ready(self) -> None:
         raise InternalError(f"{type(self).__name__}.ready is not overridden")  # pragma: no cover
@@ -244,6 +259,7 @@ class G(ChanWaiter):
         self.ok = False
         self.sel = None
         self.case = None
+        self.next = self.prev = None
         # (SelectState, [Waiter]) reused by this goroutine's blocking selects.
         self.selcache: tuple[SelectState, list[Waiter]] | None = None
         # Wake-ups owed to waits this goroutine gave up after a waker had
@@ -307,7 +323,7 @@ class G(ChanWaiter):
         where = ""
         proc = self.proc
         frame = proc.gr_frame if proc is not None else None
-        while frame is not None and frame.f_code.co_filename.startswith(_PKG_DIR):
+        while frame is not None and _is_offset_file(frame.f_code.co_filename):
             frame = frame.f_back
         if frame is not None:
             where = f"\n    {frame.f_code.co_name} at {frame.f_code.co_filename}:{frame.f_lineno}"
@@ -338,6 +354,7 @@ class ThreadParker(ChanWaiter):
         self.ok = False
         self.sel = None
         self.case = None
+        self.next = self.prev = None
 
     def park(self, reason: str, timeout: float = -1) -> bool:
         """Block until ready(); with ``timeout`` (seconds), return False if it passed first."""
@@ -775,7 +792,7 @@ def _raised_by_handler(exc: BaseException) -> bool:
         return True
     tb = exc.__traceback__
     while tb is not None:
-        if not tb.tb_frame.f_code.co_filename.startswith(_PKG_PREFIX):
+        if not _is_offset_file(tb.tb_frame.f_code.co_filename):
             return True
         tb = tb.tb_next
     return False
@@ -786,7 +803,7 @@ def _run_deferred_handler(handler: Callable[[int, Any], Any], signum: int) -> No
     s: Scheduler = _local.sched
     main = s.main
     frame = main.proc.gr_frame if main is not None and main.proc is not None else None
-    while frame is not None and frame.f_code.co_filename.startswith(_PKG_PREFIX):
+    while frame is not None and _is_offset_file(frame.f_code.co_filename):
         frame = frame.f_back  # the program's frame where main waits, as Python would pass
     try:
         handler(signum, frame)
@@ -806,7 +823,7 @@ def call_signal_handler(handler: Callable[[int, Any], Any], signum: int, frame: 
     s: Scheduler | None = getattr(_local, "sched", None)
     if s is None or not s.running:
         return handler(signum, frame)
-    if frame is not None and frame.f_code.co_filename.startswith(_PKG_PREFIX) or getcurrent() is s.loop_proc:
+    if frame is not None and _is_offset_file(frame.f_code.co_filename) or getcurrent() is s.loop_proc:
         # Inside offset's own code: run it from the loop, between goroutines.
         # The wake-up makes an epoll_wait that PEP 475 restarts return.
         s.signals.append((handler, signum))

@@ -48,17 +48,14 @@ Rejected designs:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
-from ._chan import Case, SelectState, SendCase, Waiter, chanlock, enqueue, pollcases
+from ._chan import Case, SelectState, SendCase, Waiter, chan_lock, chan_unlock, enqueue, pollcases
 from ._errors import InternalError, PanicError
 from ._sched import G, current_parker
 from ._waitreason import SELECT, SELECT_NO_CASES
 
 __all__ = ["select", "default", "Default"]
-
-_acquire: Final = chanlock.acquire  # Final: a C static when compiled (see _chan.py)
-_release: Final = chanlock.release
 
 
 class Default:
@@ -104,17 +101,17 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     """
     # Pass 1: perform a case that is ready now, if any. pollcases also
     # checks the arguments (TypeError before anything fires).
-    _acquire()
+    chan_lock()
     nreal = pollcases(cases, default)  # chanlock released if it returns a case
     if not isinstance(nreal, int):
         return nreal
     if nreal < 0:
-        _release()
+        chan_unlock()
         return default
 
     g = current_parker()
     if not nreal:
-        _release()
+        chan_unlock()
         g.park(SELECT_NO_CASES)  # only a stop (GoroutineExit) ends this
         raise InternalError("a select with no cases returned from its park")  # pragma: no cover
 
@@ -136,15 +133,18 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     else:
         sel, pool = SelectState(), []
     enqueue(cases, nreal, pool, g, sel)
-    _release()
+    chan_unlock()
     woken = False
     try:
-        g.park(SELECT)
+        if isinstance(g, G):  # narrowed: compiled, a direct call
+            g.park(SELECT)
+        else:
+            g.park(SELECT)
         woken = True
     finally:
         # Pass 3: leave the queues of the cases that did not fire (on a
         # stop or KeyboardInterrupt too, then from all of them).
-        _acquire()
+        chan_lock()
         fired = sel.fired
         sel.done = True
         if not woken and fired is not None and type(g) is G:
@@ -152,12 +152,10 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         for i in range(nreal):  # the waiters leave their queues (a waiter's fields, no Chan's)
             w = pool[i]
             if w is not fired:
-                try:
-                    w.q.remove(w)  # type: ignore[union-attr]  # enqueue set every w.q
-                except ValueError:
-                    pass  # dropped as stale by another operation
+                # False when dropped as stale by another operation.
+                w.q.remove(w)  # type: ignore[union-attr]  # enqueue set every w.q
                 w.value = w.case = w.q = None  # reused: keep nothing alive
-        _release()
+        chan_unlock()
     if fired is None:
         raise InternalError("a select was readied with none of its cases fired")
     value = fired.value

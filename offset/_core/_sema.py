@@ -61,7 +61,7 @@ from collections.abc import Callable
 from time import monotonic_ns as _monotonic_ns
 from typing import Any, Protocol
 
-from ._chan import chanlock
+from ._chan import chan_lock, chan_unlock
 from ._errors import InternalError
 from ._greenlet import Proc
 from ._greenlet import getcurrent as _getcurrent
@@ -70,9 +70,6 @@ from ._sched import G, ThreadParker
 from ._timers import TimerEntry
 
 __all__ = ["LockBase", "Parker", "Sudog", "WaitQueue", "WAITING", "SERVED", "TIMEDOUT", "WITHDRAWN"]
-
-_acquire = chanlock.acquire
-_release = chanlock.release
 
 WAITING = 0
 SERVED = 1
@@ -166,9 +163,9 @@ class WaitQueue(deque[Sudog]):
         self.append(w)
         if retry is not None and retry():
             self.pop()  # still the tail: chanlock was held since the append
-            _release()
+            chan_unlock()
             return True
-        _release()
+        chan_unlock()
         return self.wait(w, reason, timeout, abandon)
 
     def enqueue(self, parker: Parker, value: Any = None) -> Sudog:
@@ -234,19 +231,19 @@ class WaitQueue(deque[Sudog]):
         True means a waker or its timer got there first (``w.state`` says
         which) and its ready() is owed; False means it left as ``state``.
         """
-        _acquire()
+        chan_lock()
         if w.state != WAITING:
-            _release()
+            chan_unlock()
             return True
         try:
             self.remove(w)
         except ValueError:
             # Taken by wake_one_reentrant, which does not take chanlock:
             # served, its state not written yet.
-            _release()
+            chan_unlock()
             return True
         w.state = state
-        _release()
+        chan_unlock()
         return False
 
     # -- waking (chanlock held) ---------------------------------------------
@@ -271,9 +268,9 @@ class WaitQueue(deque[Sudog]):
 
     def wake_one(self) -> bool:
         """Serve and ready the first waiter; return whether there was one."""
-        _acquire()
+        chan_lock()
         w = self.serve()
-        _release()
+        chan_unlock()
         if w is None:
             return False
         w.parker.ready()
@@ -308,9 +305,9 @@ class WaitQueue(deque[Sudog]):
 
     def wake_all(self) -> int:
         """Serve and ready every waiter; return how many there were."""
-        _acquire()
+        chan_lock()
         ws = self.serve_all()
-        _release()
+        chan_unlock()
         for w in ws:
             w.parker.ready()
         return len(ws)
@@ -376,7 +373,7 @@ class LockBase:
         cur = _getcurrent()
         if type(cur) is not Proc or cur.goroutine is None:
             return self._held.acquire(True, -1 if timeout is None else timeout)
-        _acquire()
+        chan_lock()
         return self._waitq.park(reason, timeout, retry=self._try, abandon=self._pass_on)
 
     def _try(self) -> bool:
@@ -400,28 +397,28 @@ class LockBase:
 
     def _wake(self) -> None:
         """After a release: serve the waiter that queued meanwhile, unless someone barged in."""
-        _acquire()
+        chan_lock()
         if self._waitq and self._held.acquire(False):
             w = self._waitq.serve()
-            _release()
+            chan_unlock()
             if w is None:
                 raise InternalError("a non-empty wait queue served no waiter")
             w.parker.ready()
         else:
-            _release()  # the one who barged in serves it at its unlock
+            chan_unlock()  # the one who barged in serves it at its unlock
 
     def _handoff(self) -> bool:
         """Unlock with waiters queued: hand ``_held`` to the head; False if not locked."""
-        _acquire()
+        chan_lock()
         if not self._held.locked():
-            _release()
+            chan_unlock()
             return False
         w = self._waitq.serve()
         if w is None:  # the waiter we saw has left
             self._held.release()
-            _release()
+            chan_unlock()
             return True
-        _release()
+        chan_unlock()
         w.parker.ready()
         return True
 

@@ -22,7 +22,7 @@ from collections import deque
 from time import monotonic as _monotonic
 from typing import Any, Generic, TypeVar
 
-from .._core import SERVED, Sudog, WaitQueue, chanlock, waitreason
+from .._core import SERVED, Sudog, WaitQueue, chan_lock, waitreason
 from . import _registry
 
 __all__ = ["SimpleQueue", "patch", "unpatch", "is_patched"]
@@ -31,7 +31,7 @@ AREA = _registry.Area("queue", __name__, "``queue.SimpleQueue``")
 
 T = TypeVar("T")
 
-_acquire = chanlock.acquire
+_acquire = chan_lock
 
 try:
     from _queue import Empty as _Empty

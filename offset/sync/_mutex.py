@@ -29,12 +29,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .._core import SERVED, InternalError, LockBase, PanicError, Sudog, WaitQueue, chanlock, waitreason
+from .._core import SERVED, InternalError, LockBase, PanicError, Sudog, WaitQueue, chan_lock, chan_unlock, waitreason
 
 __all__ = ["Locker", "Mutex", "RWMutex"]
 
-_acquire = chanlock.acquire
-_release = chanlock.release
+_acquire = chan_lock
+_release = chan_unlock
 
 
 class Locker(Protocol):

@@ -55,7 +55,8 @@ from .._core import (
     PanicError,
     Sudog,
     WaitQueue,
-    chanlock,
+    chan_lock,
+    chan_unlock,
     current_parker,
     makechan,
     select,
@@ -73,8 +74,8 @@ T = TypeVar("T")
 T1 = TypeVar("T1")
 T2 = TypeVar("T2")
 
-_acquire = chanlock.acquire
-_release = chanlock.release
+_acquire = chan_lock
+_release = chan_unlock
 
 
 def _named(wrapper: Callable[[], None], fn: Callable[..., Any]) -> Callable[[], None]:

@@ -21,6 +21,7 @@ import pytest
 import offset
 from offset import DeadlockError, go, gosched, maintask, makechan, run, select
 from offset import time as otime
+from offset._core import GoroutineExit
 
 DEADLOCK = "all goroutines are asleep - deadlock!"
 
@@ -436,6 +437,28 @@ def test_deadlock_stops_blocked_goroutines_and_runs_their_finally():
     with pytest.raises(DeadlockError):
         run()
     assert sorted(log) == [1, 2]
+
+
+def test_deadlock_stops_main_with_goroutine_exit_and_run_raises_it():
+    # Every goroutine, main too, is stopped by GoroutineExit; only run()
+    # raises the DeadlockError. (The compiled core once took its own
+    # traceback entries for a signal handler's and threw the error into main.)
+    seen = []
+
+    def waiter(c):
+        try:
+            c.recv()
+        except BaseException as e:
+            seen.append(type(e))
+            raise
+
+    def main():
+        go(waiter, makechan())
+        waiter(makechan())
+
+    with pytest.raises(DeadlockError):
+        run(main)
+    assert seen == [GoroutineExit, GoroutineExit]
 
 
 def test_deadlock_error_is_a_runtime_error():
