@@ -251,7 +251,11 @@ def format_goroutine(g: G, label: str, frame: FrameType | None) -> str:
 
 
 def format_stack(frame: FrameType | None) -> list[str]:
-    """Go's two lines per frame, most recent first: ``module.function(...)`` and ``\\tfile:line``."""
+    """Go's two lines per frame, most recent first: ``module.function(...)`` and ``\\tfile:line``.
+
+    The function's qualified name (``Class.method``, ``outer.<locals>.inner``)
+    from Python 3.11; 3.10's code objects know only the bare name.
+    """
     chain: list[FrameType] = []
     while frame is not None:
         chain.append(frame)

@@ -43,7 +43,8 @@ Invariants:
   interpreter alive.
 - It never writes to a scheduler or a goroutine.
 - In the child of ``fork()`` (a gunicorn worker), a monitor that ran in
-  the parent runs again, with the same threshold and file.
+  the parent runs again, with the same threshold and file. At interpreter
+  exit (atexit) it stops.
 
 Rejected designs:
 - A greenlet trace function counting switches (gevent's GreenletTracer):
@@ -57,6 +58,7 @@ Rejected designs:
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import sys
@@ -192,7 +194,7 @@ class _Monitor:
         try:
             out.write(report)
             out.flush()
-        except (OSError, ValueError):  # closed, or gone at interpreter exit
+        except (AttributeError, OSError, ValueError):  # no stderr, or closed at interpreter exit
             pass
 
 
@@ -266,3 +268,5 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+# Not while the interpreter takes itself apart: its schedulers are gone.
+atexit.register(stop)

@@ -378,7 +378,9 @@ def test_monitor_reports_a_goroutine_in_an_unpatched_sleep_once(report: io.Strin
     )
     lines = rest.splitlines()
     assert re.fullmatch(r"goroutine \d+ \[running\]:", lines[0])
-    assert lines[1] == f"{__name__}.test_monitor_reports_a_goroutine_in_an_unpatched_sleep_once.<locals>.blocker(...)"
+    # Python 3.10's code objects have no qualified name: test_diagnostics.blocker(...) there.
+    qualname = "test_monitor_reports_a_goroutine_in_an_unpatched_sleep_once.<locals>.blocker"
+    assert lines[1] == f"{__name__}.{qualname if sys.version_info >= (3, 11) else 'blocker'}(...)"
 
 
 def test_monitor_reports_each_stall_of_a_busy_loop(report: io.StringIO) -> None:
@@ -486,3 +488,40 @@ def test_offset_monitor_environment_variable() -> None:
     assert (
         "ValueError: OFFSET_MONITOR must be a positive duration such as 100ms, 1.5s or 0.1 (seconds), not 'soon'" in err
     )
+
+
+def test_monitor_reports_the_loop_itself_when_no_goroutine_holds_the_thread(report: io.StringIO) -> None:
+    def main() -> None:
+        monitor.start(0.05, report)
+        me = current_goroutine()
+        assert me is not None
+        # A call another thread asks the loop to make (call_threadsafe) that blocks it.
+        t = threading.Thread(target=me.sched.call_threadsafe, args=(stdtime.sleep, 0.3))
+        t.start()
+        t.join()
+        otime.sleep(400 * otime.MILLISECOND)
+
+    run(main)
+    text = report.getvalue()
+    assert text.count("offset.monitor:") == 1, text
+    assert "it is held by:\nthe scheduler's loop, between goroutines:\n" in text
+    assert f"{__name__}." in text  # the frames that called run()
+
+
+def test_monitor_runs_again_in_a_forked_child() -> None:
+    body = """
+        import os, time
+        import offset
+
+        offset.monitor.start(0.05)
+        pid = os.fork()
+        if pid == 0:
+            offset.run(lambda: time.sleep(0.3))  # unpatched: blocks the child's scheduler
+            os._exit(0 if offset.monitor.is_running() else 3)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+    """
+    p = _run_child(body)
+    out, err = p.communicate(timeout=30)
+    assert (p.returncode, out) == (0, "0\n"), err
+    assert err.count("offset.monitor:") == 1, err
