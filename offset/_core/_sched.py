@@ -88,12 +88,12 @@ collected, so they would keep it and their stacks for good). What stays
 is the ``Scheduler`` object in the thread's ``_local``, small, for a
 later ``run()`` in the same thread (which makes a netpoller again at its
 first wait) and for what ``go()``/``call_threadsafe`` queue before it; it
-goes with the thread. Nothing else keeps schedulers: no registry, no
-signal or wake-up registration (signals reach channels through
-_signal.py's one thread), except ``schedulers``, which holds each
-scheduler only while its outermost ``run()`` runs (it is put there when
-the run starts and taken out after ``_release``) so that diagnostics
-(offset.dump, offset.stats, the blocking monitor) can find every running
+goes with the thread. Nothing else keeps the scheduler of a finished
+run: no signal or wake-up registration (signals reach channels through
+_signal.py's one thread), and the one registry, ``schedulers``, holds a
+scheduler only while its outermost ``run()`` runs (put there when the run
+starts, taken out as it ends, before ``_release``), so that diagnostics
+(offset.dump, offset.stats, the blocking monitor) find every running
 scheduler from any thread. Other threads may still hold the scheduler (a
 parked G's ``sched``) and wake it: they call ``poller.wakeup()`` only
 while ``sleeping``, which is False once run() has returned, and one that
@@ -1066,10 +1066,10 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
             s._shutdown()
     finally:
         s.running = False
+        schedulers.pop(s.ident, None)
         s.main = None
         s.loop_proc = None
         s._release()
-        schedulers.pop(s.ident, None)
     # Read through a method: after ``s.failure = None`` above, mypy takes
     # s.failure to be None here (it cannot see the loop set it), and the
     # compiled build (mypyc) would check that and raise TypeError.
