@@ -1,8 +1,9 @@
 """The public names of the top-level package against API.md.
 
 API.md, "Goroutines and the scheduler", "Channels" and "select" list what
-``offset`` itself exports; other sections add submodules (offset.time,
-offset.sync, ...) that have their own tests.
+``offset`` itself exports, and "Running in production" its diagnostics
+(``offset.dump``, ``offset.stats``, ``offset.monitor``); other sections add
+submodules (offset.time, offset.sync, ...) that have their own tests.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ API_NAMES = {
     "PanicError",
     "DeadlockError",
     "syscall",
+    "dump",
+    "stats",
+    "monitor",
 }
 
 
@@ -54,8 +58,15 @@ def test_deadlock_error_is_an_exception():
     assert issubclass(offset.DeadlockError, Exception)
 
 
+def test_monitor_is_a_module_with_start_and_stop():
+    import types
+
+    assert isinstance(offset.monitor, types.ModuleType)
+    assert callable(offset.monitor.start) and callable(offset.monitor.stop)
+
+
 def test_functions_are_callable_and_typed_package():
-    for name in ("go", "run", "maintask", "gosched", "makechan", "select", "syscall"):
+    for name in ("go", "run", "maintask", "gosched", "makechan", "select", "syscall", "dump", "stats"):
         assert callable(getattr(offset, name)), name
     import importlib.resources
 
