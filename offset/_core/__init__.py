@@ -37,6 +37,7 @@ from ._sched import current_scheduler as current_scheduler
 from ._sched import go as go
 from ._sched import gosched as gosched
 from ._sched import maintask as maintask
+from ._sched import offset_thread_idents as offset_thread_idents
 from ._sched import run as run
 from ._sched import sleep_ns as sleep_ns
 from ._select import Default as Default
