@@ -14,6 +14,7 @@ from . import _build
 _build.select()
 
 # The patch layer is built on the core, so it is imported after it.
+from . import debug as _debug
 from . import patches as patches
 from ._core import Case as Case
 from ._core import Chan as Chan
@@ -27,6 +28,8 @@ from ._core import makechan as makechan
 from ._core import run as run
 from ._core import select as select
 from ._core import syscall as syscall
+from .debug import dump as dump
+from .debug import stats as stats
 from .patches import patch_all as patch_all
 from .patches import unpatch_all as unpatch_all
 
@@ -45,6 +48,7 @@ __all__ = [
     "DeadlockError",
     "PanicError",
     "default",
+    "dump",
     "go",
     "gosched",
     "maintask",
@@ -53,8 +57,12 @@ __all__ = [
     "patches",
     "run",
     "select",
+    "stats",
     "syscall",
     "unpatch_all",
 ]
 
 __version__ = "0.1.0"
+
+# OFFSET_DUMP_SIGNAL and OFFSET_MONITOR (offset/debug.py, offset/monitor.py).
+_debug.setup_from_environment()

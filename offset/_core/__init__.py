@@ -39,6 +39,7 @@ from ._sched import gosched as gosched
 from ._sched import maintask as maintask
 from ._sched import offset_thread_idents as offset_thread_idents
 from ._sched import run as run
+from ._sched import schedulers as schedulers
 from ._sched import sleep_ns as sleep_ns
 from ._select import Default as Default
 from ._select import default as default
@@ -60,6 +61,7 @@ from ._signal import signal_notify as signal_notify
 from ._signal import signal_reset as signal_reset
 from ._signal import signal_stop as signal_stop
 from ._syscall import blocking_call as blocking_call
+from ._syscall import pool_stats as pool_stats
 from ._syscall import syscall as syscall
 from ._time import Timer as Timer
 from ._time import call_after as call_after

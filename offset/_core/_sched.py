@@ -90,7 +90,11 @@ later ``run()`` in the same thread (which makes a netpoller again at its
 first wait) and for what ``go()``/``call_threadsafe`` queue before it; it
 goes with the thread. Nothing else keeps schedulers: no registry, no
 signal or wake-up registration (signals reach channels through
-_signal.py's one thread). Other threads may still hold the scheduler (a
+_signal.py's one thread), except ``schedulers``, which holds each
+scheduler only while its outermost ``run()`` runs (it is put there when
+the run starts and taken out after ``_release``) so that diagnostics
+(offset.dump, offset.stats, the blocking monitor) can find every running
+scheduler from any thread. Other threads may still hold the scheduler (a
 parked G's ``sched``) and wake it: they call ``poller.wakeup()`` only
 while ``sleeping``, which is False once run() has returned, and one that
 saw it True just before gets the closed backend, whose ``wakeup`` does
@@ -143,6 +147,7 @@ __all__ = [
     "maintask",
     "offset_thread_idents",
     "run",
+    "schedulers",
     "sleep_ns",
 ]
 
@@ -170,6 +175,12 @@ _PKG_PREFIX = _PKG_DIR + os.sep
 # Threads offset started itself (the thread pool); they do not count as
 # "another thread that could wake a goroutine" for deadlock detection.
 offset_thread_idents: set[int] = set()
+
+# The schedulers whose outermost run() is running, by their thread's ident
+# (see "Lifecycle"): what offset.dump, offset.stats and the monitor walk.
+# Written only by the owner thread (a dict store is atomic under the GIL);
+# readers in other threads copy it first.
+schedulers: dict[int, Scheduler] = {}
 
 _goroutine_ids = iter(range(1, sys.maxsize))
 
@@ -218,6 +229,7 @@ class G(ChanWaiter):
         "sched",
         "reason",
         "id",
+        "since",
         "selcache",
         "stale",
         "__weakref__",
@@ -240,6 +252,9 @@ class G(ChanWaiter):
         self.sched = sched
         self.reason = ""  # Go's wait reason while parked ("chan receive", ...)
         self.id = next(_goroutine_ids)
+        # When it last parked, on the scheduler's coarse clock (``now``):
+        # for how long it waits, in dumps. Meaningful only while parked.
+        self.since = 0
         self.value = None
         self.ok = False
         self.sel = None
@@ -293,6 +308,7 @@ class G(ChanWaiter):
         """
         self.reason = reason
         s = self.sched
+        self.since = s.now
         s._switch_away()
         while self.stale:
             # Wake-ups are interchangeable: whichever came first, one of
@@ -373,6 +389,14 @@ class Scheduler:
         # it decides how the wait ends (see _syscall.py).
         self.syscalls: dict[G, list[G]] = {}
         self.ticks = 0
+        # A coarse clock (monotonic ns), read by the loop at each visit
+        # (every 64 switches at most, and after every idle wait), so that a
+        # park stamps ``G.since`` with one attribute copy and no clock call.
+        # A goroutine that held the thread a long time before it parked
+        # (and those that park after it, until the next visit) gets a stamp
+        # early by that long. With ``ticks`` (direct switches), the blocking
+        # monitor's sign that the thread moves on.
+        self.now = 0
         self._backoff = 0.0  # idle wait while other threads live; 0 when not backing off
         self._grace = 0  # how many times the idle wait has looked again before calling a deadlock
         # Goroutines in a nested bare run(), waiting to be the only ones left.
@@ -477,6 +501,7 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self.stopping:
+            self.now = _monotonic_ns()
             try:
                 self._poll()
                 if self.signals or self.interrupts:
@@ -887,6 +912,9 @@ def _after_fork_in_child() -> None:
     """
     global _fork_bias
     _fork_bias = _thread_count()
+    this_thread = _get_ident()
+    for ident in [i for i in schedulers if i != this_thread]:
+        del schedulers[ident]  # their threads did not survive the fork
     try:
         s: Scheduler = _local.sched
     except AttributeError:
@@ -1030,6 +1058,7 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
     s.loop_proc = getcurrent()
     for p in s.free:
         p.parent = s.loop_proc
+    schedulers[s.ident] = s
     try:
         try:
             s._loop()
@@ -1040,6 +1069,7 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
         s.main = None
         s.loop_proc = None
         s._release()
+        schedulers.pop(s.ident, None)
     # Read through a method: after ``s.failure = None`` above, mypy takes
     # s.failure to be None here (it cannot see the loop set it), and the
     # compiled build (mypyc) would check that and raise TypeError.

@@ -66,7 +66,7 @@ from ._errors import InternalError
 from ._sched import G, current_goroutine, offset_thread_idents
 from ._waitreason import SYSCALL
 
-__all__ = ["blocking_call", "syscall", "max_threads"]
+__all__ = ["blocking_call", "syscall", "max_threads", "pool_stats"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -215,6 +215,21 @@ def _get_pool() -> _Pool:
             if pool is None:
                 pool = _pool = _Pool(max_threads())
     return pool
+
+
+def pool_stats() -> tuple[int, int, int, int]:
+    """(busy, idle, queued, size) of the pool, read under its lock; any thread.
+
+    Busy threads are running a call (or about to); idle ones wait for one;
+    queued calls wait for a thread. Before the first call there is no
+    pool: (0, 0, 0, OFFSET_MAX_THREADS's size).
+    """
+    pool = _pool
+    if pool is None:
+        return 0, 0, 0, max_threads()
+    with pool.lock:
+        idle = len(pool.idle)
+        return pool.nthreads - idle, idle, len(pool.queue), pool.size
 
 
 def _after_fork() -> None:
