@@ -95,11 +95,9 @@ from __future__ import annotations
 import ctypes
 import functools
 import inspect
-import os
 import sys
 import threading
 import time as _time
-import traceback
 import warnings
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -109,7 +107,17 @@ import pytest
 
 import offset
 from offset import time as otime
-from offset._core import DeadlockError, G, InternalError, Scheduler, current_goroutine, current_scheduler, offset_thread_idents
+from offset._core import (
+    DeadlockError,
+    G,
+    GoroutineExit,
+    InternalError,
+    Scheduler,
+    current_goroutine,
+    current_scheduler,
+    offset_thread_idents,
+)
+from offset.debug import format_dump, format_goroutine
 
 if TYPE_CHECKING:
     from _pytest.fixtures import FixtureDef, SubRequest
@@ -132,8 +140,6 @@ _LEAK_MAX_SLEEP = 100 * otime.MILLISECOND
 # watchdog decides that a goroutine holds the thread.
 _BUSY_GRACE = 1.0
 
-# Frames of offset's own code, left out of a busy goroutine's stack.
-_PKG_PREFIX = os.path.dirname(os.path.abspath(offset.__file__)) + os.sep
 # Marks what offset.pytest_plugin.fixture made.
 _FIXTURE_ATTR = "_offset_fixture"
 
@@ -227,8 +233,9 @@ def _check_choice(*, name: str, value: object, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _check_timeout(*, name: str, value: object) -> float:
-    if isinstance(value, str):
+def _check_timeout(*, name: str, value: object, text: bool = True) -> float:
+    """Seconds from a number, or from its text when ``text`` (an ini or command-line value)."""
+    if isinstance(value, str) and text:
         try:
             seconds = float(value)
         except ValueError:
@@ -274,7 +281,9 @@ def _options(item: pytest.Item) -> _Options | None:
     if enabled and _is_plain_function(item):
         timeout = settings.timeout
         if given.get("timeout") is not None:
-            timeout = _check_timeout(name="pytest.mark.offset argument 'timeout'", value=given["timeout"])
+            timeout = _check_timeout(
+                name="pytest.mark.offset argument 'timeout'", value=given["timeout"], text=False
+            )
         leaks = settings.leaks
         if given.get("leaks") is not None:
             leaks = _check_choice(name="pytest.mark.offset argument 'leaks'", value=given["leaks"], choices=LEAK_POLICIES)
@@ -363,6 +372,18 @@ class _Deferred:
         return f"<offset fixture {self.fixturedef.argname!r}, set up in the test's main goroutine>"
 
 
+class _NotSetUp:
+    """The value of an autouse offset fixture for a test that is not an offset test."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<offset fixture {self.name!r}, not set up: the test is not an offset test>"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_fixture_setup(fixturedef: FixtureDef[Any], request: SubRequest) -> object | None:
     """Defer an offset fixture (or one depending on one) to the test's main goroutine."""
@@ -370,14 +391,23 @@ def pytest_fixture_setup(fixturedef: FixtureDef[Any], request: SubRequest) -> ob
     item = request.node
     options = _options(item) if isinstance(item, pytest.Function) and fixturedef.scope == "function" else None
     if options is None:
-        if own:
-            pytest.fail(
-                f"fixture {fixturedef.argname!r} runs in an offset test's main goroutine "
-                f"(offset.pytest_plugin.fixture), but {item.name!r} is not an offset test: "
-                "mark it @pytest.mark.offset",
-                pytrace=False,
-            )
-        return None
+        if not own:
+            return None
+        key = fixturedef.cache_key(request)
+        if getattr(fixturedef, "_autouse", False):
+            # An autouse offset fixture serves the offset tests in its scope only.
+            skipped = _NotSetUp(fixturedef.argname)
+            fixturedef.cached_result = (skipped, key, None)
+            return skipped
+        error = pytest.fail.Exception(
+            f"fixture {fixturedef.argname!r} runs in an offset test's main goroutine "
+            f"(offset.pytest_plugin.fixture), but {item.name!r} is not an offset test: "
+            "mark it @pytest.mark.offset",
+            pytrace=False,
+        )
+        # Cached as pytest caches a fixture's failure, so that its teardown finds it.
+        fixturedef.cached_result = (None, key, (error, None))
+        raise error
     if not own and not any(
         isinstance(request.getfixturevalue(arg), _Deferred) for arg in fixturedef.argnames if arg != "request"
     ):
@@ -451,6 +481,7 @@ class _TestRun:
         self.active = False
         self.timeout_report: str | None = None
         self.injected = False  # the watchdog raised _TimedOut in the test's thread
+        self.stop_dump: str | None = None  # the goroutines when run() stopped main (_note_stop)
 
     def in_main(self) -> bool:
         return self.main is not None and current_goroutine() is self.main
@@ -487,7 +518,9 @@ class _TestRun:
         if self.timeout_report is not None:
             pytest.fail(self.timeout_report, pytrace=False)
         if deadlock is not None:
-            pytest.fail(f"offset: the test deadlocked\n\n{deadlock}", pytrace=False)
+            if self.stop_dump is not None:
+                deadlock = deadlock.split("\n", 1)[0] + "\n\n" + self.stop_dump
+            pytest.fail(f"offset: the test deadlocked: {deadlock}", pytrace=False)
         if outcome is None:
             raise InternalError("the test's main goroutine returned nothing")
         result, report = outcome
@@ -535,12 +568,42 @@ class _TestRun:
                         self.resolve(value)
                 args = {name: v.value if isinstance(v, _Deferred) else v for name, v in kwargs.items()}
                 result = fn(**args)
+            except BaseException as e:
+                self._note_stop(e)  # before the teardown changes what there is to see
+                raise
             finally:
                 self._teardown()
             report = None if self.options.leaks == "ignore" else self._check_leaks()
             return result, report
+        except BaseException as e:
+            self._note_stop(e)
+            raise
         finally:
             self.main = None
+
+    def _note_stop(self, exc: BaseException) -> None:
+        """Main is being stopped by run()'s shutdown: describe the goroutines while they are there.
+
+        After a deadlock, run() stops every goroutine (main first: it is
+        the first started) and then raises DeadlockError; this is the last
+        moment at which their stacks can be seen. Main's own stack is where
+        the stop found it, in ``exc``'s traceback.
+        """
+        if not isinstance(exc, GoroutineExit) or self.stop_dump is not None or self.sched is None:
+            return
+        tb = exc.__traceback__
+        frame = None
+        while tb is not None:
+            frame = tb.tb_frame
+            tb = tb.tb_next
+        entries = []
+        for g in list(self.sched.live):
+            if g is self.main:
+                entries.append(format_goroutine(g, g.reason or "running", frame))
+            else:
+                proc = g.proc
+                entries.append(format_goroutine(g, g.reason or "runnable", proc.gr_frame if proc is not None else None))
+        self.stop_dump = "\n".join(entries)
 
     def resolve(self, d: _Deferred) -> Any:
         """Set up offset fixture ``d`` (and the offset fixtures it needs) in main."""
@@ -622,9 +685,10 @@ class _TestRun:
             f"offset: {n} goroutine{'s' if n != 1 else ''} still alive when the test returned (leaked):",
             "",
         ]
-        lines += [g.describe() for g in leaked]
+        for g in leaked:
+            proc = g.proc
+            lines.append(format_goroutine(g, g.reason or "runnable", proc.gr_frame if proc is not None else None))
         lines += [
-            "",
             "Stop them before the test returns (close their channels, cancel their context, wait for them),",
             'or mark the test @pytest.mark.offset(leaks="ignore").',
         ]
@@ -637,7 +701,7 @@ class _TestRun:
         with self.lock:
             if not self.active or self.timeout_report is not None:
                 return
-            self.timeout_report = self._timeout_report(busy=None)
+            self.timeout_report = self._timeout_report(busy=False)
         s = self.sched
         if s is not None:
             s.interrupt(_TimedOut())
@@ -650,17 +714,15 @@ class _TestRun:
         with self.lock:
             if not self.active or self.timeout_report is not None:
                 return
-            frame = sys._current_frames().get(s.ident)
-            self.timeout_report = self._timeout_report(busy=frame)
+            self.timeout_report = self._timeout_report(busy=True)
             _set_async_exc(s.ident, _TimedOut)
             self.injected = True
 
-    def _timeout_report(self, busy: Any) -> str:
-        seconds = self.options.timeout
-        head = f"offset: the test ran longer than its timeout of {seconds:g} s"
-        if busy is not None:
+    def _timeout_report(self, busy: bool) -> str:
+        head = f"offset: the test ran longer than its timeout of {self.options.timeout:g} s"
+        if busy:
             head += f", and a goroutine has held the thread without switching for {_BUSY_GRACE:g} s more"
-        return f"{head}\n\n{_dump(self.sched, busy)}"
+        return f"{head}\n\n{format_dump()}"
 
 
 def _named_like(fn: Callable[..., Any], main: F) -> F:
@@ -677,29 +739,6 @@ def _named_like(fn: Callable[..., Any], main: F) -> F:
         if isinstance(name, str):
             setattr(wrapper, attr, name)
     return wrapper  # type: ignore[return-value]
-
-
-def _dump(s: Scheduler | None, busy: Any) -> str:
-    """Every goroutine of ``s``, with what it waits on; ``busy``: the frame its thread runs."""
-    if s is None:
-        return ""
-    out = []
-    for g in list(s.live):
-        proc = g.proc
-        if busy is not None and proc is not None and not proc.dead and proc.gr_frame is None:
-            # The goroutine running in the thread (a suspended one has a gr_frame):
-            # its stack, without offset's frames around the test's.
-            frames = [f for f in traceback.extract_stack(busy) if not f.filename.startswith(_PKG_PREFIX)]
-            stack = "".join(traceback.format_list(frames))
-            out.append(f"goroutine {g.id} [running, holds the thread]: {_name(g)}\n{stack.rstrip()}")
-        else:
-            out.append(g.describe())
-    return "\n\n".join(out)
-
-
-def _name(g: G) -> str:
-    fn = g.fn
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
 def _set_async_exc(ident: int, exc: type[BaseException] | None) -> None:
