@@ -15,6 +15,7 @@ _build.select()
 
 # The patch layer is built on the core, so it is imported after it.
 from . import debug as _debug
+from . import monitor as monitor
 from . import patches as patches
 from ._core import Case as Case
 from ._core import Chan as Chan
@@ -53,6 +54,7 @@ __all__ = [
     "gosched",
     "maintask",
     "makechan",
+    "monitor",
     "patch_all",
     "patches",
     "run",

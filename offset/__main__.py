@@ -1,8 +1,16 @@
 """``python -m offset``: run an unmodified program with everything patched.
 
-    python -m offset script.py [args...]
-    python -m offset -m module [args...]
-    python -m offset --version
+    python -m offset [options] script.py [args...]
+    python -m offset [options] -m module [args...]
+    python -m offset --help | --version
+
+Options (``--help`` lists them with the patch areas): ``--no-AREA`` leaves
+a patch area alone and ``--AREA`` patches only the areas named so, as
+gevent's runner (``python -m gevent.monkey``) has them, both derived from
+the patch registry; ``--monitor[=DURATION]`` starts the blocking monitor
+(offset.monitor) and ``--dump-signal=SIGNAL`` installs the goroutine dump
+on a signal (offset.debug), as ``OFFSET_MONITOR`` and
+``OFFSET_DUMP_SIGNAL`` do.
 
 The program runs as it would under plain ``python``: ``sys.argv``,
 ``__name__ == "__main__"``, ``sys.path[0]`` (the script's directory, or the
@@ -25,15 +33,64 @@ import runpy
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
+
+T = TypeVar("T")
 
 _USAGE = """\
-usage: python -m offset script.py [args...]
-       python -m offset -m module [args...]
-       python -m offset --version
+usage: python -m offset [options] script.py [args...]
+       python -m offset [options] -m module [args...]
+       python -m offset --help | --version
 
 Run a Python program with offset's patch layer on (offset.patch_all()) and
 its top-level code as the main goroutine."""
+
+_OPTIONS = """\
+options:
+  -h, --help            show this help and exit
+  -V, --version         show offset's version and build, and exit
+  -m module             run a module, as python -m does
+  --no-AREA             leave patch area AREA alone (patch_all(AREA=False))
+  --AREA                patch only the areas named so (several may be given)
+  --monitor[=DURATION]  report a goroutine that holds its thread longer than
+                        DURATION without switching, with its stack (default
+                        100ms; Go's syntax or seconds: 100ms, 1.5s, 0.1), as
+                        OFFSET_MONITOR does
+  --dump-signal=SIGNAL  print every goroutine with its stack on SIGNAL (SIGUSR2,
+                        USR2 or a number) and carry on, as OFFSET_DUMP_SIGNAL does
+  --                    end of options: the script's name comes next"""
+
+# --monitor without a value.
+_DEFAULT_MONITOR = "100ms"
+
+
+class _Options:
+    """What ``python -m offset`` was asked, besides the program."""
+
+    __slots__ = ("areas", "monitor", "dump_signal")
+
+    def __init__(self) -> None:
+        self.areas: dict[str, bool] = {}  # patch_all's keywords
+        self.monitor: float | None = None  # seconds
+        self.dump_signal: int | None = None
+
+
+def _areas() -> dict[str, str]:
+    """The patch areas, in patch_all's order, with what each replaces (from the registry)."""
+    from offset import patches
+
+    # The registry's Area objects, by name in patch_all's order; ``what`` is
+    # the phrase each area module gives for its functions' docstrings.
+    return {name: patches._BY_NAME[name].what.replace("``", "") for name in patches.AREAS}
+
+
+def _help() -> str:
+    width = max(len(name) for name in _areas())
+    rows = [f"  {name:<{width}}  {what}" for name, what in _areas().items()]
+    return (
+        f"{_USAGE}\n\n{_OPTIONS}\n\npatch areas (all patched unless --no-AREA or --AREA says otherwise):\n"
+        + "\n".join(rows)
+    )
 
 
 def _usage_error(message: str) -> NoReturn:
@@ -51,26 +108,82 @@ def _version() -> str:
     return f"offset {offset.__version__} ({build}) on {platform.python_implementation()} {platform.python_version()}"
 
 
-def _parse(argv: list[str]) -> tuple[str, str, list[str]]:
-    """(kind, target, program argv) where kind is "path" or "module"."""
-    if not argv:
+def _parse(argv: list[str]) -> tuple[str, str, list[str], _Options]:
+    """(kind, target, program argv, options) where kind is "path" or "module".
+
+    Options come before the program, as for python itself and gevent's
+    runner (``python -m gevent.monkey --no-socket script.py``); everything
+    from the script's name on is the program's.
+    """
+    opts = _Options()
+    only: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            print(_help())
+            raise SystemExit(0)
+        if arg in ("-V", "--version"):
+            print(_version())
+            raise SystemExit(0)
+        if arg == "--":
+            i += 1
+            break
+        if arg == "-m":
+            if i + 1 >= len(argv):
+                _usage_error("argument -m: expected a module name")
+            return "module", argv[i + 1], argv[i + 1 :], _finish(opts, only)
+        if arg.startswith("-m") and len(arg) > 2:  # -mmodule, as python takes it
+            return "module", arg[2:], argv[i:], _finish(opts, only)
+        if not arg.startswith("-") or arg == "-":
+            break
+        i += 1
+        name, eq, value = arg.partition("=")
+        if name == "--monitor":
+            opts.monitor = _value(name, _monitor_seconds, value if eq else _DEFAULT_MONITOR)
+        elif name == "--dump-signal":
+            if not eq:
+                if i >= len(argv):
+                    _usage_error("argument --dump-signal: expected a signal name")
+                value = argv[i]
+                i += 1
+            opts.dump_signal = _value(name, _signal_number, value)
+        elif arg.startswith("--no-") and arg[5:] in _areas():
+            opts.areas[arg[5:]] = False
+        elif arg.startswith("--") and arg[2:] in _areas():
+            only.append(arg[2:])
+        else:
+            _usage_error(f"unknown option {arg!r} (the patch areas are: {', '.join(_areas())})")
+    if i >= len(argv):
         _usage_error("no script or module given")
-    first = argv[0]
-    if first in ("-h", "--help"):
-        print(_USAGE)
-        raise SystemExit(0)
-    if first in ("-V", "--version"):
-        print(_version())
-        raise SystemExit(0)
-    if first == "-m":
-        if len(argv) < 2:
-            _usage_error("argument -m: expected a module name")
-        return "module", argv[1], argv[1:]
-    if first.startswith("-m") and len(first) > 2:  # -mmodule, as python takes it
-        return "module", first[2:], argv
-    if first.startswith("-") and first != "-":
-        _usage_error(f"unknown option {first!r}")
-    return "path", first, argv
+    return "path", argv[i], argv[i:], _finish(opts, only)
+
+
+def _finish(opts: _Options, only: list[str]) -> _Options:
+    """With ``--AREA`` given, the areas not named are left alone (gevent's rule)."""
+    if only:
+        for name in _areas():
+            opts.areas.setdefault(name, name in only)
+    return opts
+
+
+def _monitor_seconds(value: str) -> float:
+    from offset import monitor
+
+    return monitor.parse_threshold(value, "--monitor")
+
+
+def _signal_number(value: str) -> int:
+    from offset.debug import signal_number
+
+    return signal_number(value, "--dump-signal")
+
+
+def _value(option: str, convert: Callable[[str], T], value: str) -> T:
+    try:
+        return convert(value)
+    except ValueError as e:
+        _usage_error(str(e))
 
 
 def _program_frames(tb: TracebackType | None, filename: str | None) -> TracebackType | None:
@@ -99,12 +212,18 @@ def _is_ours(filename: str) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the program named in ``argv`` (default: ``sys.argv[1:]``)."""
-    kind, target, program_argv = _parse(sys.argv[1:] if argv is None else argv)
+    kind, target, program_argv, opts = _parse(sys.argv[1:] if argv is None else argv)
 
     # Patch before anything of the program is imported (see offset.patches).
     import offset
 
-    offset.patch_all()
+    offset.patch_all(**opts.areas)
+    if opts.dump_signal is not None:
+        from offset.debug import install_dump_signal
+
+        install_dump_signal(opts.dump_signal)
+    if opts.monitor is not None:
+        offset.monitor.start(opts.monitor)
 
     filename: str | None
     runner: Callable[[], Any]

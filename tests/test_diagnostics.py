@@ -15,13 +15,14 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time as stdtime
 from pathlib import Path
 
 import pytest
 
 import offset
 import offset.sync
-from offset import go, makechan, run
+from offset import go, makechan, monitor, run
 from offset import time as otime
 from offset._core import current_goroutine, schedulers
 
@@ -345,3 +346,143 @@ def test_stats_counts_pool_threads_from_another_thread() -> None:
     assert st["parked_by_reason"] == {"syscall": 1}
     assert st["running"] == 0  # the loop waits for the call: no goroutine holds the thread
     assert offset.stats()["schedulers"] == 0
+
+
+# -- the blocking monitor -----------------------------------------------------
+
+
+@pytest.fixture
+def report() -> io.StringIO:
+    out = io.StringIO()
+    yield out
+    monitor.stop()
+
+
+def test_monitor_reports_a_goroutine_in_an_unpatched_sleep_once(report: io.StringIO) -> None:
+    def blocker() -> None:
+        stdtime.sleep(0.4)  # unpatched: holds the thread
+
+    def main() -> None:
+        monitor.start(0.05, report)
+        go(blocker)
+        otime.sleep(otime.MILLISECOND)
+
+    run(main)
+    text = report.getvalue()
+    assert text.count("offset.monitor:") == 1, text
+    head, _, rest = text.partition("\n")
+    assert re.fullmatch(
+        r"offset\.monitor: thread 'MainThread' \(\d+\) has not switched goroutines for 0\.\d\d s "
+        r"\(threshold 0\.05 s\); it is held by:",
+        head,
+    )
+    lines = rest.splitlines()
+    assert re.fullmatch(r"goroutine \d+ \[running\]:", lines[0])
+    assert lines[1] == f"{__name__}.test_monitor_reports_a_goroutine_in_an_unpatched_sleep_once.<locals>.blocker(...)"
+
+
+def test_monitor_reports_each_stall_of_a_busy_loop(report: io.StringIO) -> None:
+    def spin(seconds: float) -> None:
+        t = stdtime.monotonic()
+        while stdtime.monotonic() - t < seconds:
+            pass
+
+    def main() -> None:
+        monitor.start(0.05, report)
+        spin(0.3)
+        otime.sleep(otime.MILLISECOND)  # switches: the next hold is a new stall
+        spin(0.3)
+
+    run(main)
+    text = report.getvalue()
+    assert text.count("offset.monitor:") == 2, text
+    assert text.count(".spin(...)") == 2
+
+
+def test_monitor_is_silent_for_a_busy_program_that_switches(report: io.StringIO) -> None:
+    c: offset.Chan[int] = makechan()
+
+    def pong() -> None:
+        for v in c:
+            c.send(v)
+
+    def main() -> None:
+        monitor.start(0.05, report)
+        go(pong)
+        deadline = stdtime.monotonic() + 0.4
+        while stdtime.monotonic() < deadline:
+            c.send(1)
+            c.recv()
+        c.close()
+        otime.sleep(200 * otime.MILLISECOND)  # idle in the netpoller: not a stall
+
+    run(main)
+    assert report.getvalue() == ""
+
+
+def test_monitor_start_stop_and_errors(report: io.StringIO) -> None:
+    from offset._core import offset_thread_idents
+
+    before = set(offset_thread_idents)
+    monitor.start(0.1, report)
+    assert monitor.is_running()
+    assert len(offset_thread_idents - before) == 1  # deadlock detection ignores it
+    monitor.start(0.2, report)  # changes the threshold, no second thread
+    assert len(offset_thread_idents - before) == 1
+    monitor.stop()
+    assert not monitor.is_running()
+    assert offset_thread_idents == before
+    monitor.stop()  # no-op
+    with pytest.raises(TypeError, match=r"^start\(\) argument 'threshold' must be a number of seconds, not str$"):
+        monitor.start("100ms")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^start\(\) argument 'threshold' must be a positive number"):
+        monitor.start(0)
+    with pytest.raises(TypeError, match=r"^start\(\) argument 'file' must have a write\(\) method, not int$"):
+        monitor.start(0.1, 3)  # type: ignore[arg-type]
+
+
+def test_monitor_does_not_hide_a_deadlock(report: io.StringIO) -> None:
+    monitor.start(0.05, report)
+
+    def main() -> None:
+        makechan().recv()
+
+    with pytest.raises(offset.DeadlockError):
+        run(main)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("100ms", 0.1), ("1.5s", 1.5), ("1m30s", 90.0), ("0.25", 0.25), ("2", 2.0), ("500us", 0.0005), (" 1h ", 3600.0)],
+)
+def test_parse_threshold(text: str, seconds: float) -> None:
+    assert monitor.parse_threshold(text, "OFFSET_MONITOR") == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "-1s", "0", "0ms", "10 ms", "1.5x", "ms", "inf", "nan"])
+def test_parse_threshold_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match=r"^OFFSET_MONITOR must be a positive duration such as 100ms, 1\.5s or 0\.1"):
+        monitor.parse_threshold(text, "OFFSET_MONITOR")
+
+
+def test_offset_monitor_environment_variable() -> None:
+    body = """
+        import time
+        import offset
+
+        def main():
+            time.sleep(0.4)  # unpatched
+
+        offset.run(main)
+    """
+    p = _run_child(body, {"OFFSET_MONITOR": "50ms"})
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert err.count("offset.monitor:") == 1, err
+    assert "(threshold 0.05 s)" in err and "__main__.main(...)" in err
+    p = _run_child("import offset", {"OFFSET_MONITOR": "soon"})
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 1
+    assert (
+        "ValueError: OFFSET_MONITOR must be a positive duration such as 100ms, 1.5s or 0.1 (seconds), not 'soon'" in err
+    )

@@ -162,9 +162,104 @@ def test_missing_script_and_usage(tmp_path: Path) -> None:
     assert (rc, out, err) == run(["nope.py"], tmp_path)
     assert rc == 2
     rc, out, err = run(["-m", "offset"], tmp_path)
-    assert rc == 2 and out == "" and err.startswith("usage: python -m offset script.py [args...]")
+    assert rc == 2 and out == "" and err.startswith("usage: python -m offset [options] script.py [args...]")
+    assert err.endswith("python -m offset: error: no script or module given\n")
     rc, out, err = run(["-m", "offset", "--help"], tmp_path)
     assert rc == 0 and out.startswith("usage:")
+
+
+AREAS_SCRIPT = """
+import json
+from offset import patches
+print(json.dumps({name: patches.is_patched(name) for name in patches.AREAS}))
+"""
+
+
+def test_help_lists_every_patch_area_of_the_registry(tmp_path: Path) -> None:
+    from offset import patches
+
+    rc, out, err = run(["-m", "offset", "--help"], tmp_path)
+    assert (rc, err) == (0, "")
+    assert "--no-AREA" in out and "--monitor[=DURATION]" in out and "--dump-signal=SIGNAL" in out
+    listed = out.split("patch areas")[1].splitlines()[1:]
+    assert [line.split()[0] for line in listed] == list(patches.AREAS)
+    assert "  time        time.sleep" in listed
+
+
+def test_no_area_flags_leave_those_areas_alone(tmp_path: Path) -> None:
+    import json
+
+    from offset import patches
+
+    script(tmp_path, "areas.py", AREAS_SCRIPT)
+    rc, out, err = run(["-m", "offset", "--no-socket", "--no-dns", "areas.py"], tmp_path)
+    assert (rc, err) == (0, "")
+    assert json.loads(out) == {name: name not in ("socket", "dns") for name in patches.AREAS}
+    # gevent's rule: --AREA patches only the areas named so.
+    rc, out, err = run(["-m", "offset", "--time", "--select", "--", "areas.py"], tmp_path)
+    assert (rc, err) == (0, "")
+    assert json.loads(out) == {name: name in ("time", "select") for name in patches.AREAS}
+
+
+def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
+    script(tmp_path, "areas.py", AREAS_SCRIPT)
+    for args, message in [
+        (["--no-sockets", "areas.py"], "unknown option '--no-sockets' (the patch areas are: time, socket, "),
+        (["--frobnicate", "areas.py"], "unknown option '--frobnicate'"),
+        (["--monitor=soon", "areas.py"], "--monitor must be a positive duration such as 100ms, 1.5s or 0.1"),
+        (["--dump-signal=SIGNOPE", "areas.py"], "--dump-signal must name a signal (SIGABRT, "),
+        (["--dump-signal"], "argument --dump-signal: expected a signal name"),
+        (["--no-socket"], "no script or module given"),
+    ]:
+        rc, out, err = run(["-m", "offset", *args], tmp_path)
+        assert (rc, out) == (2, ""), args
+        assert err.startswith("usage: python -m offset [options] script.py"), args
+        assert f"python -m offset: error: {message}" in err, (args, err)
+
+
+def test_monitor_option_reports_a_blocking_script(tmp_path: Path) -> None:
+    script(
+        tmp_path,
+        "blocks.py",
+        """
+        import time
+        from offset.patches import get_original
+        get_original("time", "sleep")(0.4)  # blocks the thread: no goroutine switch
+        print("done")
+        """,
+    )
+    rc, out, err = run(["-m", "offset", "--monitor=50ms", "blocks.py"], tmp_path)
+    assert (rc, out) == (0, "done\n"), err
+    assert err.count("offset.monitor:") == 1, err
+    assert "(threshold 0.05 s); it is held by:" in err
+    assert "__main__.<module>(...)" in err
+    rc, out, err = run(["-m", "offset", "--monitor", "blocks.py"], tmp_path)
+    assert (rc, out) == (0, "done\n"), err
+    assert err.count("(threshold 0.1 s)") == 1, err
+
+
+def test_dump_signal_option(tmp_path: Path) -> None:
+    script(
+        tmp_path,
+        "waits.py",
+        """
+        import os, signal, time
+        from offset import go, makechan
+        c = makechan()
+        def worker():
+            c.recv()
+        go(worker)
+        time.sleep(0.01)  # patched: worker parks
+        os.kill(os.getpid(), signal.SIGUSR2)
+        time.sleep(0.01)
+        c.close()
+        print("done")
+        """,
+    )
+    rc, out, err = run(["-m", "offset", "--dump-signal", "USR2", "waits.py"], tmp_path)
+    assert (rc, out) == (0, "done\n"), err
+    assert err.startswith("offset: goroutine dump, 1 schedulers, 2 goroutines\n"), err
+    assert "[chan receive]:\n__main__.worker(...)\n" in err
 
 
 def test_the_tour_runs_its_blocking_tasks_at_once(tmp_path: Path) -> None:
