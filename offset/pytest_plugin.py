@@ -95,13 +95,12 @@ from __future__ import annotations
 import ctypes
 import functools
 import inspect
-import sys
 import threading
 import time as _time
 import warnings
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import pytest
 
@@ -269,10 +268,14 @@ def _options(item: pytest.Item) -> _Options | None:
     for mark in item.iter_markers("offset"):
         marked = True
         if mark.args:
-            raise TypeError(f"pytest.mark.offset takes keyword arguments only ({', '.join(MARKER_ARGS)}), not {mark.args!r}")
+            raise TypeError(
+                f"pytest.mark.offset takes keyword arguments only ({', '.join(MARKER_ARGS)}), not {mark.args!r}"
+            )
         for key, value in mark.kwargs.items():
             if key not in MARKER_ARGS:
-                raise TypeError(f"pytest.mark.offset got an unknown argument {key!r} (expected one of {', '.join(MARKER_ARGS)})")
+                raise TypeError(
+                    f"pytest.mark.offset got an unknown argument {key!r} (expected one of {', '.join(MARKER_ARGS)})"
+                )
             given.setdefault(key, value)
     enabled = given.get("enabled", marked or settings.mode == "auto")
     if not isinstance(enabled, bool):
@@ -281,12 +284,12 @@ def _options(item: pytest.Item) -> _Options | None:
     if enabled and _is_plain_function(item):
         timeout = settings.timeout
         if given.get("timeout") is not None:
-            timeout = _check_timeout(
-                name="pytest.mark.offset argument 'timeout'", value=given["timeout"], text=False
-            )
+            timeout = _check_timeout(name="pytest.mark.offset argument 'timeout'", value=given["timeout"], text=False)
         leaks = settings.leaks
         if given.get("leaks") is not None:
-            leaks = _check_choice(name="pytest.mark.offset argument 'leaks'", value=given["leaks"], choices=LEAK_POLICIES)
+            leaks = _check_choice(
+                name="pytest.mark.offset argument 'leaks'", value=given["leaks"], choices=LEAK_POLICIES
+            )
         options = _Options(timeout=timeout, leaks=leaks)
     item.stash[_OPTIONS] = options
     return options
@@ -316,7 +319,14 @@ def _is_plain_function(item: pytest.Item) -> bool:
 def fixture(fn: F, /) -> F: ...
 @overload
 def fixture(
-    fn: None = None, /, *, autouse: bool = False, params: Any = None, ids: Any = None, name: str | None = None
+    fn: None = None,
+    /,
+    *,
+    scope: str = "function",
+    autouse: bool = False,
+    params: Any = None,
+    ids: Any = None,
+    name: str | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -324,6 +334,7 @@ def fixture(
     fn: F | None = None,
     /,
     *,
+    scope: str = "function",
     autouse: bool = False,
     params: Any = None,
     ids: Any = None,
@@ -343,16 +354,22 @@ def fixture(
 
     Raises:
         TypeError: ``fn`` is not callable.
+        ValueError: ``scope`` is not ``"function"``.
     """
     if fn is not None and not callable(fn):
         raise TypeError(f"fixture() argument 'fn' must be callable, not {type(fn).__name__}")
+    if scope != "function":
+        raise ValueError(
+            f"fixture() argument 'scope' must be 'function', not {scope!r}: an offset fixture runs in "
+            "one test's main goroutine, whose scheduler ends with the test"
+        )
 
     def decorate(f: F) -> F:
         if not callable(f):
             raise TypeError(f"fixture() argument 'fn' must be callable, not {type(f).__name__}")
         setattr(f, _FIXTURE_ATTR, True)
-        made: F = pytest.fixture(f, autouse=autouse, params=params, ids=ids, name=name)  # type: ignore[call-overload]
-        return made
+        made = pytest.fixture(f, autouse=autouse, params=params, ids=ids, name=name)
+        return cast(F, made)
 
     return decorate(fn) if fn is not None else decorate
 
@@ -417,7 +434,8 @@ def pytest_fixture_setup(fixturedef: FixtureDef[Any], request: SubRequest) -> ob
     run = item.stash.get(_RUN, None)
     if run is not None and run.in_main():
         # Asked for from the test's body (request.getfixturevalue): set it up now.
-        return run.resolve(deferred)
+        value: object = run.resolve(deferred)
+        return value
     return deferred
 
 

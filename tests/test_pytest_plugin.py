@@ -80,8 +80,7 @@ def test_marker_runs_the_test_as_main_goroutine_and_strict_leaves_the_rest(pytes
 
 def test_auto_mode_runs_every_plain_test_and_enabled_false_opts_out(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\noffset_mode = auto\n")
-    source = (
-        """
+    source = """
         def test_plain():
             assert current_goroutine() is not None
 
@@ -89,7 +88,6 @@ def test_auto_mode_runs_every_plain_test_and_enabled_false_opts_out(pytester: py
         def test_out():
             assert current_goroutine() is None
         """
-    )
     run(pytester, source).assert_outcomes(passed=2)
     # The command line wins over the ini file.
     result = run(pytester, source, "--offset-mode=strict")
@@ -414,6 +412,8 @@ def test_offset_fixture_arguments_are_checked() -> None:
 
     with pytest.raises(TypeError, match=r"^fixture\(\) argument 'fn' must be callable, not int$"):
         fixture(1)  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match=r"^fixture\(\) argument 'scope' must be 'function', not 'module': "):
+        fixture(scope="module")
 
 
 def test_each_hypothesis_example_is_a_run_of_its_own(pytester: pytest.Pytester) -> None:
