@@ -7,16 +7,15 @@ unless asked (pytest-asyncio's *strict* mode is the default).
   fresh ``offset.run()``; ``offset_mode = auto`` in the ini file (or
   ``--offset-mode=auto``) does so for every plain test function, and
   ``@pytest.mark.offset(enabled=False)`` keeps one test out of it.
-- A deadlock fails the test with ``DeadlockError``'s report: every
-  goroutine, what it waits on and where.
+- A deadlock fails the test with every goroutine's wait and stack.
 - Goroutines still alive when the test returns have leaked (Go's goleak):
-  each is reported with its id, function, wait reason and line, and the
-  test fails; ``leaks="warn"`` makes that a ``GoroutineLeakWarning`` and
+  each is reported with its id, wait reason and stack, and the test fails;
+  ``leaks="warn"`` makes that a ``GoroutineLeakWarning`` and
   ``leaks="ignore"`` turns the check off (marker argument, ini option
   ``offset_leaks``, ``--offset-leaks``).
 - A per-test timeout (``timeout=`` on the marker, ini option
   ``offset_timeout``, ``--offset-timeout``; seconds, 0 for none) fails the
-  test with the goroutine dump instead of hanging the run.
+  test with the goroutine dump (offset.debug's) instead of hanging the run.
 - Fixtures: plain fixtures run as usual, in pytest's own code outside any
   scheduler. A fixture made with ``offset.pytest_plugin.fixture`` (and any
   function-scoped fixture that depends on one) runs in the test's main
@@ -27,16 +26,23 @@ Patching stays process-wide and the program's choice: ``offset.patch_all()``
 at the top of the root ``conftest.py``. The plugin never patches.
 
 How a test runs (``_TestRun``). ``pytest_pyfunc_call`` calls
-``offset.run(main)``, where ``main`` (named after the test, so reports say
-``goroutine 1 [chan receive]: test_x``) starts the timeout watchdog, sets up
-the offset fixtures, calls the test function, tears the fixtures down, and
-then, before returning, looks for leaks: once run() has returned the other
-goroutines are gone (``run()`` stops them, API.md), so only main can see
-them. It first yields once, so that a goroutine started by the test's last
-line starts (a goroutine that never started is not among the live ones);
-then, as goleak retries, it gives the others about half a second, yielding
-and then sleeping with a growing delay, to finish on their own. What is
-still alive then (``Scheduler.live``, less main) has leaked.
+``offset.run(main)``, where ``main`` (named after the test, for the
+reports) starts the timeout watchdog, sets up the offset fixtures, calls
+the test function, tears the fixtures down, and then, before returning,
+looks for leaks: once run() has returned the other goroutines are gone
+(``run()`` stops them, API.md), so only main can see them. It first yields
+once, so that a goroutine started by the test's last line starts (one that
+never started is not among the live ones); then, as goleak retries, it
+gives the others about half a second, yielding and then sleeping with a
+growing delay, to end on their own. What is still alive then
+(``Scheduler.live``, less main) has leaked.
+
+Deadlocks. run() raises ``DeadlockError`` only after it has stopped every
+goroutine, when their stacks are gone. But it stops main first (the first
+goroutine started, first in ``live``), by throwing ``GoroutineExit`` into it
+where it waits; main, seeing that (``_note_stop``), formats every goroutine
+then: the others from where they are parked, main from the traceback of the
+exit. The failure is DeadlockError's first line and that dump.
 
 Timeouts (``_Watchdog``). A thread of offset's own (registered in
 ``offset_thread_idents``, so that it neither keeps a deadlocked scheduler
@@ -44,36 +50,39 @@ waiting nor counts as a test's leftover thread) waits for the deadline on
 a C lock. Then:
 
 1. It asks the scheduler's loop, with ``call_threadsafe``, to expire the
-   test: the loop, between goroutines, describes every goroutine and posts
-   the timeout to main as a signal handler's exception is posted
+   test: the loop, between goroutines, dumps the goroutines and posts the
+   timeout to main as a signal handler's exception is posted
    (``Scheduler.interrupt``): it is thrown into main where it waits, the
    wait withdrawn as for any exception at a park, and the test unwinds
    (its ``finally`` blocks, the fixtures' teardown).
 2. If the loop has not done so after ``_BUSY_GRACE`` seconds, a goroutine
    holds the thread without switching (a busy loop, a blocking call that
-   is not offset's). The watchdog describes the goroutines from its own
-   thread (the busy one with the stack the thread is running) and raises
-   the timeout in the test's thread (``PyThreadState_SetAsyncExc``), in the
+   is not offset's). The watchdog dumps the goroutines from its own thread
+   (the busy one with the stack the thread is running) and raises the
+   timeout in the test's thread (``PyThreadState_SetAsyncExc``), so in the
    goroutine that holds it; an exception that escapes a goroutine ends
    ``run()``, which raises it here. A C call that never returns to Python
    is beyond it: pytest-timeout is the backstop there.
 
 The exception is ``_TimedOut``, a ``BaseException`` so that ``except
-Exception`` in the test does not swallow it; ``pytest_pyfunc_call`` turns it
-into a failure whose text is the report.
+Exception`` in the test does not swallow it; ``_TestRun.run`` turns it into
+a failure whose text is the report.
 
 Invariants:
-- One ``_TestRun`` per test call, stored on the item while it runs; the
-  scheduler it drives is the calling thread's, which is not running (a
-  test cannot run under a scheduler of its own thread: pytest run by
-  ``python -m offset`` is refused with that explanation).
+- One ``_TestRun`` per test call (per example with hypothesis), stored on
+  the item while it runs; the scheduler it drives is the calling thread's,
+  which is not running (a test cannot run under a scheduler of its own
+  thread: pytest run by ``python -m offset`` is refused, saying so).
 - The watchdog acts on the run only while ``_TestRun.active``, read and
   cleared under ``_TestRun.lock``: a timeout never reaches a later test's
   scheduler, nor is an exception injected once the test's run has ended;
-  one injected but not yet raised when the run ends is cleared.
+  one injected but not yet raised when the run ends is cancelled.
 - An offset fixture's value is a ``_Deferred`` in pytest's cache until the
-  test's main goroutine sets it up; pytest's fixture machinery still owns
-  the order, the caching and the scope (function only).
+  test's main goroutine sets it up, and the value itself from then on;
+  pytest's fixture machinery still owns the order, the caching and the
+  scope (function only). Whatever the hook caches, a failure included, is
+  set in ``fixturedef.cached_result``, as pytest's own setup does: its
+  teardown (``FixtureDef.finish``) runs only for a cached fixture.
 
 Rejected designs:
 - Running the whole item (setup, call, teardown) inside one ``run()`` from
@@ -88,6 +97,7 @@ Rejected designs:
   instead of failing at once, and a timer cannot stop a busy goroutine.
 - ``SIGALRM`` for the timeout: pytest-timeout's ``signal`` method owns it,
   and a signal only reaches the main thread.
+- A hook in the core for the deadlock dump: main sees the stop anyway.
 """
 
 from __future__ import annotations
@@ -97,6 +107,7 @@ import functools
 import inspect
 import threading
 import time as _time
+import unittest
 import warnings
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -303,6 +314,8 @@ def _is_plain_function(item: pytest.Item) -> bool:
     """
     if not isinstance(item, pytest.Function):
         return False
+    if item.cls is not None and issubclass(item.cls, unittest.TestCase):
+        return False  # run by unittest's machinery, not pytest_pyfunc_call
     fn = getattr(item.obj, "hypothesis", None)
     fn = getattr(fn, "inner_test", item.obj)
     if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):

@@ -87,11 +87,18 @@ def test_auto_mode_runs_every_plain_test_and_enabled_false_opts_out(pytester: py
         @pytest.mark.offset(enabled=False)
         def test_out():
             assert current_goroutine() is None
+
+        import unittest
+
+        class TestUnittest(unittest.TestCase):
+            # Run by unittest's machinery: left alone.
+            def test_method(self):
+                assert current_goroutine() is None
         """
-    run(pytester, source).assert_outcomes(passed=2)
+    run(pytester, source).assert_outcomes(passed=3)
     # The command line wins over the ini file.
     result = run(pytester, source, "--offset-mode=strict")
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=1)
 
 
 def test_bad_settings_are_usage_errors(pytester: pytest.Pytester) -> None:
