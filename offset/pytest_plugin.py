@@ -40,9 +40,9 @@ growing delay, to end on their own. What is still alive then
 Deadlocks. run() raises ``DeadlockError`` only after it has stopped every
 goroutine, when their stacks are gone. But it stops main first (the first
 goroutine started, first in ``live``), by throwing ``GoroutineExit`` into it
-where it waits; main, seeing that (``_note_stop``), formats every goroutine
-then: the others from where they are parked, main from the traceback of the
-exit. The failure is DeadlockError's first line and that dump.
+where it waits (the compiled core throws the DeadlockError itself there);
+main, seeing that (``_note_stop``), formats every goroutine then: the
+others from where they are parked, main from the traceback of the exit. The failure is DeadlockError's first line and that dump.
 
 Timeouts (``_Watchdog``). A thread of offset's own (registered in
 ``offset_thread_idents``, so that it neither keeps a deadlocked scheduler
@@ -105,6 +105,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import inspect
+import os
 import threading
 import time as _time
 import unittest
@@ -150,6 +151,9 @@ _LEAK_MAX_SLEEP = 100 * otime.MILLISECOND
 # watchdog decides that a goroutine holds the thread.
 _BUSY_GRACE = 1.0
 
+# Where offset's own frames come from.
+_PKG_PREFIX = os.path.dirname(os.path.abspath(offset.__file__)) + os.sep
+_PKG_RELATIVE = "offset" + os.sep
 # Marks what offset.pytest_plugin.fixture made.
 _FIXTURE_ATTR = "_offset_fixture"
 
@@ -620,12 +624,18 @@ class _TestRun:
         moment at which their stacks can be seen. Main's own stack is where
         the stop found it, in ``exc``'s traceback.
         """
-        if not isinstance(exc, GoroutineExit) or self.stop_dump is not None or self.sched is None:
+        # The compiled core throws the DeadlockError itself, rather than
+        # GoroutineExit, into the first goroutine it stops after a deadlock.
+        if not isinstance(exc, (GoroutineExit, DeadlockError)) or self.stop_dump is not None or self.sched is None:
             return
+        # Main's innermost frame of the program's own: the traceback runs from
+        # here to where main was parked (and, for a DeadlockError, on into the
+        # loop's frames where it was raised, which are offset's).
         tb = exc.__traceback__
         frame = None
         while tb is not None:
-            frame = tb.tb_frame
+            if not _is_offsets(tb.tb_frame.f_code.co_filename):
+                frame = tb.tb_frame
             tb = tb.tb_next
         entries = []
         for g in list(self.sched.live):
@@ -754,6 +764,11 @@ class _TestRun:
         if busy:
             head += f", and a goroutine has held the thread without switching for {_BUSY_GRACE:g} s more"
         return f"{head}\n\n{format_dump()}"
+
+
+def _is_offsets(filename: str) -> bool:
+    """Whether code from ``filename`` is offset's (a compiled module's traceback entries name it relatively)."""
+    return filename.startswith(_PKG_PREFIX) or filename.startswith(_PKG_RELATIVE)
 
 
 def _named_like(fn: Callable[..., Any], main: F) -> F:
