@@ -106,10 +106,12 @@ import ctypes
 import functools
 import inspect
 import os
-import threading
 import time as _time
 import unittest
 import warnings
+from _thread import allocate_lock as _allocate_lock
+from _thread import get_ident as _get_ident
+from _thread import start_new_thread as _start_new_thread
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
@@ -512,7 +514,7 @@ class _TestRun:
         self.main: G | None = None
         # Offset fixtures set up so far, in order, with their generator (None: a plain function).
         self.fixtures: list[tuple[_Deferred, Generator[Any, None, None] | None]] = []
-        self.lock = threading.Lock()
+        self.lock = _allocate_lock()  # C: taken in the loop and the watchdog, whatever is patched
         self.active = False
         self.timeout_report: str | None = None
         self.injected = False  # the watchdog raised _TimedOut in the test's thread
@@ -803,18 +805,16 @@ class _Watchdog:
 
     def __init__(self, run: _TestRun) -> None:
         self.run = run
-        self.stopped = _thread_lock()
+        self.stopped = _allocate_lock()
         self.stopped.acquire()  # released by stop()
-        self.ended = _thread_lock()
+        self.ended = _allocate_lock()
         self.ended.acquire()  # released by the thread as it ends
         self.started = False
 
     def start(self) -> None:
-        import _thread
-
-        registered = _thread_lock()
+        registered = _allocate_lock()
         registered.acquire()
-        _thread.start_new_thread(self._watch, (registered,))
+        _start_new_thread(self._watch, (registered,))
         registered.acquire()  # the thread counts as offset's before main can deadlock
         self.started = True
 
@@ -828,7 +828,7 @@ class _Watchdog:
         self.started = False
 
     def _watch(self, registered: Any) -> None:
-        ident = threading.get_ident()
+        ident = _get_ident()
         offset_thread_idents.add(ident)
         registered.release()
         try:
@@ -845,9 +845,3 @@ class _Watchdog:
         finally:
             offset_thread_idents.discard(ident)
             self.ended.release()
-
-
-def _thread_lock() -> Any:
-    import _thread
-
-    return _thread.allocate_lock()

@@ -468,6 +468,16 @@ def test_in_a_fresh_interpreter_busy_timeout_and_patching_in_conftest(pytester: 
                 while time.monotonic() < end:
                     pass
 
+            def hog():
+                end = time.monotonic() + 30
+                while time.monotonic() < end:
+                    pass
+
+            @pytest.mark.offset(timeout=0.2)
+            def test_busy_other_goroutine():
+                go(hog)
+                time.sleep(30)
+
             @pytest.mark.offset
             def test_patched_sleeps_overlap():
                 wg = WaitGroup()
@@ -480,10 +490,11 @@ def test_in_a_fresh_interpreter_busy_timeout_and_patching_in_conftest(pytester: 
         )
     )
     result = pytester.runpytest_subprocess(*PLUGIN, *QUIET, timeout=60)
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
-            "*offset: the test ran longer than its timeout of 0.2 s, and a goroutine has held the thread "
+            "*_ test_busy _*",
+            "offset: the test ran longer than its timeout of 0.2 s, and a goroutine has held the thread "
             "without switching for 1 s more",
             "",
             "offset: goroutine dump, 1 schedulers, 1 goroutines",
@@ -491,6 +502,21 @@ def test_in_a_fresh_interpreter_busy_timeout_and_patching_in_conftest(pytester: 
             "goroutine * [[]running[]]:",
             "test_inner.test_busy(...)",
             "*test_inner.py:9",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_busy_other_goroutine _*",
+            "offset: the test ran longer than its timeout of 0.2 s, and a goroutine has held the thread*",
+            "",
+            "offset: goroutine dump, 1 schedulers, 2 goroutines",
+            "*",
+            "goroutine * [[]sleep[]]:",
+            "test_inner.test_busy_other_goroutine(...)",
+            "*",
+            "goroutine * [[]running[]]:",
+            "test_inner.hog(...)",
+            "*test_inner.py:15",
         ]
     )
     assert result.duration < 30
