@@ -199,7 +199,7 @@ def test_deadlock_fails_with_every_goroutine_and_its_stack(pytester: pytest.Pyte
             "test_inner.wait_here(...)",
             "*test_inner.py:9",
             "test_inner.test_stuck(...)",
-            "*test_inner.py:15",
+            "*test_inner.py:14",
             "goroutine * [[]chan receive[]]:",
             "test_inner.waiter(...)",
             "*test_inner.py:6",
@@ -516,7 +516,7 @@ def test_in_a_fresh_interpreter_busy_timeout_and_patching_in_conftest(pytester: 
             "*",
             "goroutine * [[]running[]]:",
             "test_inner.hog(...)",
-            "*test_inner.py:15",
+            "*test_inner.py:14",
         ]
     )
     assert result.duration < 30
