@@ -199,7 +199,7 @@ def test_deadlock_fails_with_every_goroutine_and_its_stack(pytester: pytest.Pyte
             "test_inner.wait_here(...)",
             "*test_inner.py:9",
             "test_inner.test_stuck(...)",
-            "*test_inner.py:14",
+            "*test_inner.py:15",
             "goroutine * [[]chan receive[]]:",
             "test_inner.waiter(...)",
             "*test_inner.py:6",
