@@ -22,6 +22,7 @@ under three guards:
 
 from __future__ import annotations
 
+import importlib.metadata
 import signal
 import threading
 import time
@@ -40,6 +41,12 @@ import offset._core._sched as _sched
 # default at exec, so children start as from a terminal.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# offset's pytest plugin (@pytest.mark.offset) comes with offset's pytest11
+# entry point; an editable install made before the plugin existed lacks it,
+# so load it by name there (with the entry point too, it would be twice).
+if not any(ep.value == "offset.pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11")):
+    pytest_plugins = ["offset.pytest_plugin"]
 
 # A goroutine that runs this long without switching blocked the thread for real.
 BLOCKED_LIMIT = 2.0

@@ -49,57 +49,51 @@ def test_error_classes() -> None:
     assert not issubclass(context.Canceled, TimeoutError)
 
 
+@pytest.mark.offset
 def test_with_cancel() -> None:
-    def main() -> None:
-        ctx, cancel = context.with_cancel(context.background())
-        assert repr(ctx) == "context.Background.WithCancel"
-        d = ctx.done()
-        assert d is not None and d is ctx.done()
-        assert ctx.err() is None and not is_done(ctx)
-        cancel()
-        assert isinstance(ctx.err(), context.Canceled)
-        assert str(ctx.err()) == "context canceled"
-        assert d.recv_ok() == (None, False)  # closed
-        cancel()  # again: nothing happens
-        assert isinstance(ctx.err(), context.Canceled)
-
-    run(main)
+    ctx, cancel = context.with_cancel(context.background())
+    assert repr(ctx) == "context.Background.WithCancel"
+    d = ctx.done()
+    assert d is not None and d is ctx.done()
+    assert ctx.err() is None and not is_done(ctx)
+    cancel()
+    assert isinstance(ctx.err(), context.Canceled)
+    assert str(ctx.err()) == "context canceled"
+    assert d.recv_ok() == (None, False)  # closed
+    cancel()  # again: nothing happens
+    assert isinstance(ctx.err(), context.Canceled)
 
 
+@pytest.mark.offset
 def test_done_is_usable_in_select() -> None:
-    def main() -> None:
-        ctx, cancel = context.with_cancel(context.background())
-        work = makechan()
-        go(cancel)
-        d = ctx.done()
-        assert d is not None
-        ret = select(work.if_recv(), d.if_recv())
-        assert ret == d.if_recv()
-
-    run(main)
+    ctx, cancel = context.with_cancel(context.background())
+    work = makechan()
+    go(cancel)
+    d = ctx.done()
+    assert d is not None
+    ret = select(work.if_recv(), d.if_recv())
+    assert ret == d.if_recv()
 
 
+@pytest.mark.offset
 def test_cancelling_parent_cancels_every_child_not_the_other_way() -> None:
     # Go: TestWithCancel / TestParentFinishesChild / TestChildFinishesFirst.
-    def main() -> None:
-        root, cancel_root = context.with_cancel(context.background())
-        a, cancel_a = context.with_cancel(root)
-        b, _ = context.with_timeout(root, time.HOUR)
-        c = context.with_value(a, "k", "v")
-        d, _ = context.with_cancel(c)
-        e, cancel_e = context.with_cancel(d)
-        cancel_e()
-        assert is_done(e) and not is_done(d) and not is_done(root)
-        assert d._children == {}  # type: ignore[attr-defined]  # e left its parent
-        assert heap_len() == 1  # b's timer
-        cancel_root()
-        for x in (root, a, b, c, d, e):
-            assert is_done(x), x
-            assert isinstance(x.err(), context.Canceled)
-        assert heap_len() == 0  # b's timer went with it
-        cancel_a()
-
-    run(main)
+    root, cancel_root = context.with_cancel(context.background())
+    a, cancel_a = context.with_cancel(root)
+    b, _ = context.with_timeout(root, time.HOUR)
+    c = context.with_value(a, "k", "v")
+    d, _ = context.with_cancel(c)
+    e, cancel_e = context.with_cancel(d)
+    cancel_e()
+    assert is_done(e) and not is_done(d) and not is_done(root)
+    assert d._children == {}  # type: ignore[attr-defined]  # e left its parent
+    assert heap_len() == 1  # b's timer
+    cancel_root()
+    for x in (root, a, b, c, d, e):
+        assert is_done(x), x
+        assert isinstance(x.err(), context.Canceled)
+    assert heap_len() == 0  # b's timer went with it
+    cancel_a()
 
 
 def test_child_of_a_done_parent_is_done_at_once() -> None:
@@ -112,21 +106,19 @@ def test_child_of_a_done_parent_is_done_at_once() -> None:
     assert tchild._timer is None  # type: ignore[attr-defined]
 
 
+@pytest.mark.offset
 def test_cancelled_context_keeps_no_children_and_no_timer() -> None:
     # "A context that is never cancelled costs nothing after its parent is done."
-    def main() -> None:
-        parent, cancel = context.with_cancel(context.background())
-        kids = [context.with_timeout(parent, time.HOUR)[0] for _ in range(100)]
-        grandkids = [context.with_cancel(k)[0] for k in kids]
-        assert len(parent._children) == 100  # type: ignore[attr-defined]
-        assert heap_len() == 100
-        cancel()
-        assert parent._children is None  # type: ignore[attr-defined]
-        assert all(k._children is None and k._timer is None for k in kids)  # type: ignore[attr-defined]
-        assert all(is_done(g) for g in grandkids)
-        assert heap_len() == 0
-
-    run(main)
+    parent, cancel = context.with_cancel(context.background())
+    kids = [context.with_timeout(parent, time.HOUR)[0] for _ in range(100)]
+    grandkids = [context.with_cancel(k)[0] for k in kids]
+    assert len(parent._children) == 100  # type: ignore[attr-defined]
+    assert heap_len() == 100
+    cancel()
+    assert parent._children is None  # type: ignore[attr-defined]
+    assert all(k._children is None and k._timer is None for k in kids)  # type: ignore[attr-defined]
+    assert all(is_done(g) for g in grandkids)
+    assert heap_len() == 0
 
 
 def test_cancel_removes_child_from_parent() -> None:
@@ -137,55 +129,49 @@ def test_cancel_removes_child_from_parent() -> None:
     assert parent._children == {}  # type: ignore[attr-defined]
 
 
+@pytest.mark.offset
 def test_with_timeout_expires() -> None:
-    def main() -> None:
-        t0 = time.now()
-        ctx, cancel = context.with_timeout(context.background(), 20 * MS)
-        dl = ctx.deadline()
-        assert dl is not None and dl - t0 >= 20 * MS
-        assert "WithDeadline" in repr(ctx)
-        d = ctx.done()
-        assert d is not None
-        d.recv()
-        took = time.since(t0)
-        assert 20 * MS <= took < 20 * MS + SLACK
-        err = ctx.err()
-        assert isinstance(err, context.DeadlineExceeded)
-        assert str(err) == "context deadline exceeded"
-        assert heap_len() == 0
-        cancel()
-        assert isinstance(ctx.err(), context.DeadlineExceeded)
-
-    run(main)
+    t0 = time.now()
+    ctx, cancel = context.with_timeout(context.background(), 20 * MS)
+    dl = ctx.deadline()
+    assert dl is not None and dl - t0 >= 20 * MS
+    assert "WithDeadline" in repr(ctx)
+    d = ctx.done()
+    assert d is not None
+    d.recv()
+    took = time.since(t0)
+    assert 20 * MS <= took < 20 * MS + SLACK
+    err = ctx.err()
+    assert isinstance(err, context.DeadlineExceeded)
+    assert str(err) == "context deadline exceeded"
+    assert heap_len() == 0
+    cancel()
+    assert isinstance(ctx.err(), context.DeadlineExceeded)
 
 
+@pytest.mark.offset
 def test_cancel_releases_the_timer() -> None:
-    def main() -> None:
-        ctx, cancel = context.with_timeout(context.background(), time.HOUR)
-        assert heap_len() == 1
-        cancel()
-        assert heap_len() == 0
-        assert isinstance(ctx.err(), context.Canceled)
-
-    run(main)
+    ctx, cancel = context.with_timeout(context.background(), time.HOUR)
+    assert heap_len() == 1
+    cancel()
+    assert heap_len() == 0
+    assert isinstance(ctx.err(), context.Canceled)
 
 
+@pytest.mark.offset
 def test_deadline_in_the_past_and_earlier_parent_deadline() -> None:
-    def main() -> None:
-        ctx, _ = context.with_deadline(context.background(), time.now() - 1)
-        assert isinstance(ctx.err(), context.DeadlineExceeded)
-        assert heap_len() == 0
-        parent, _ = context.with_timeout(context.background(), 30 * MS)
-        child, _ = context.with_timeout(parent, time.HOUR)
-        assert child.deadline() == parent.deadline()  # the parent's comes first
-        d = child.done()
-        assert d is not None
-        d.recv()
-        assert isinstance(child.err(), context.DeadlineExceeded)
-        later, _ = context.with_deadline(parent, time.now() + time.HOUR)
-        assert isinstance(later.err(), context.DeadlineExceeded)
-
-    run(main)
+    ctx, _ = context.with_deadline(context.background(), time.now() - 1)
+    assert isinstance(ctx.err(), context.DeadlineExceeded)
+    assert heap_len() == 0
+    parent, _ = context.with_timeout(context.background(), 30 * MS)
+    child, _ = context.with_timeout(parent, time.HOUR)
+    assert child.deadline() == parent.deadline()  # the parent's comes first
+    d = child.done()
+    assert d is not None
+    d.recv()
+    assert isinstance(child.err(), context.DeadlineExceeded)
+    later, _ = context.with_deadline(parent, time.now() + time.HOUR)
+    assert isinstance(later.err(), context.DeadlineExceeded)
 
 
 def test_with_value() -> None:
@@ -250,33 +236,31 @@ def test_cause() -> None:
     assert context.cause(ctx3) is ctx3.err()
 
 
+@pytest.mark.offset
 def test_cancel_from_a_thread_wakes_a_goroutine_and_vice_versa() -> None:
-    def main() -> None:
-        ctx, cancel = context.with_cancel(context.background())
-        t = threading.Thread(target=cancel, daemon=True)
-        t.start()
-        d = ctx.done()
-        assert d is not None
-        d.recv()
-        assert isinstance(ctx.err(), context.Canceled)
-        poll(lambda: not t.is_alive(), "the thread")
+    ctx, cancel = context.with_cancel(context.background())
+    t = threading.Thread(target=cancel, daemon=True)
+    t.start()
+    d = ctx.done()
+    assert d is not None
+    d.recv()
+    assert isinstance(ctx.err(), context.Canceled)
+    poll(lambda: not t.is_alive(), "the thread")
 
-        ctx2, cancel2 = context.with_cancel(context.background())
-        seen: list[Any] = []
+    ctx2, cancel2 = context.with_cancel(context.background())
+    seen: list[Any] = []
 
-        def waiter() -> None:
-            d2 = ctx2.done()
-            assert d2 is not None
-            d2.recv()
-            seen.append(ctx2.err())
+    def waiter() -> None:
+        d2 = ctx2.done()
+        assert d2 is not None
+        d2.recv()
+        seen.append(ctx2.err())
 
-        t2 = threading.Thread(target=waiter, daemon=True)
-        t2.start()
-        cancel2()
-        poll(lambda: not t2.is_alive(), "the waiting thread")
-        assert isinstance(seen[0], context.Canceled)
-
-    run(main)
+    t2 = threading.Thread(target=waiter, daemon=True)
+    t2.start()
+    cancel2()
+    poll(lambda: not t2.is_alive(), "the waiting thread")
+    assert isinstance(seen[0], context.Canceled)
 
 
 def test_err_is_set_whenever_done_is_closed_across_threads() -> None:
@@ -512,21 +496,19 @@ def test_after_func_on_a_done_context_runs_at_once_and_each_registration_counts(
     assert sorted(seen) == [0, 1, 2]
 
 
+@pytest.mark.offset
 def test_after_func_fires_on_deadline_and_on_a_parents_cancel() -> None:
-    def main() -> None:
-        ctx, _ = context.with_timeout(context.background(), 5 * MS)
-        fired = makechan(2)
-        context.after_func(ctx, lambda: fired.send("deadline"))
-        assert fired.recv() == "deadline"
-        assert isinstance(ctx.err(), context.DeadlineExceeded)
+    ctx, _ = context.with_timeout(context.background(), 5 * MS)
+    fired = makechan(2)
+    context.after_func(ctx, lambda: fired.send("deadline"))
+    assert fired.recv() == "deadline"
+    assert isinstance(ctx.err(), context.DeadlineExceeded)
 
-        root, cancel = context.with_cancel(context.background())
-        leaf = context.with_value(context.with_cancel(root)[0], "k", 1)
-        context.after_func(leaf, lambda: fired.send("subtree"))
-        cancel()
-        assert fired.recv() == "subtree"
-
-    run(main)
+    root, cancel = context.with_cancel(context.background())
+    leaf = context.with_value(context.with_cancel(root)[0], "k", 1)
+    context.after_func(leaf, lambda: fired.send("subtree"))
+    cancel()
+    assert fired.recv() == "subtree"
 
 
 def test_after_func_cancelled_from_a_thread_runs_f_in_the_registering_scheduler() -> None:

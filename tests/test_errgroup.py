@@ -80,61 +80,55 @@ def test_exception_held_by_group_does_not_end_run() -> None:
     assert run(main) == "caught"
 
 
+@pytest.mark.offset
 def test_with_context_cancelled_at_first_error() -> None:
-    def main() -> None:
-        g, ctx = errgroup.with_context(context.background())
-        stopped: list[Any] = []
+    g, ctx = errgroup.with_context(context.background())
+    stopped: list[Any] = []
 
-        def waiter() -> None:
-            d = ctx.done()
-            assert d is not None
-            d.recv()
-            stopped.append(ctx.err())
+    def waiter() -> None:
+        d = ctx.done()
+        assert d is not None
+        d.recv()
+        stopped.append(ctx.err())
 
-        def fail() -> None:
-            raise Boom("bad")
+    def fail() -> None:
+        raise Boom("bad")
 
-        for _ in range(5):
-            g.go(waiter)
-        g.go(fail)
-        with pytest.raises(Boom, match="^bad$"):
-            g.wait()
-        assert len(stopped) == 5
-        assert all(isinstance(e, context.Canceled) for e in stopped)
-        cause = context.cause(ctx)
-        assert isinstance(cause, Boom) and str(cause) == "bad"
-
-    run(main)
-
-
-def test_with_context_cancelled_when_wait_returns() -> None:
-    def main() -> None:
-        g, ctx = errgroup.with_context(context.background())
-        g.go(lambda: None)
+    for _ in range(5):
+        g.go(waiter)
+    g.go(fail)
+    with pytest.raises(Boom, match="^bad$"):
         g.wait()
-        assert isinstance(ctx.err(), context.Canceled)
-        assert context.cause(ctx) is ctx.err()
+    assert len(stopped) == 5
+    assert all(isinstance(e, context.Canceled) for e in stopped)
+    cause = context.cause(ctx)
+    assert isinstance(cause, Boom) and str(cause) == "bad"
 
-    run(main)
+
+@pytest.mark.offset
+def test_with_context_cancelled_when_wait_returns() -> None:
+    g, ctx = errgroup.with_context(context.background())
+    g.go(lambda: None)
+    g.wait()
+    assert isinstance(ctx.err(), context.Canceled)
+    assert context.cause(ctx) is ctx.err()
 
 
+@pytest.mark.offset
 def test_with_context_follows_the_parent() -> None:
-    def main() -> None:
-        parent, cancel = context.with_cancel(context.background())
-        g, ctx = errgroup.with_context(parent)
+    parent, cancel = context.with_cancel(context.background())
+    g, ctx = errgroup.with_context(parent)
 
-        def until_cancelled() -> None:
-            d = ctx.done()
-            assert d is not None
-            d.recv()
-            raise Boom("stopped by parent")
+    def until_cancelled() -> None:
+        d = ctx.done()
+        assert d is not None
+        d.recv()
+        raise Boom("stopped by parent")
 
-        g.go(until_cancelled)
-        cancel()
-        with pytest.raises(Boom):
-            g.wait()
-
-    run(main)
+    g.go(until_cancelled)
+    cancel()
+    with pytest.raises(Boom):
+        g.wait()
 
 
 def test_set_limit_bounds_active_goroutines() -> None:
@@ -162,35 +156,29 @@ def test_set_limit_bounds_active_goroutines() -> None:
     assert most == limit
 
 
+@pytest.mark.offset
 def test_try_go_and_limit_changes() -> None:
-    def main() -> None:
-        g = errgroup.Group()
-        g.set_limit(1)
-        gate = makechan()
-        assert g.try_go(gate.recv)
-        assert not g.try_go(lambda: None)  # at the limit
-        with pytest.raises(
-            PanicError, match=r"^errgroup: modify limit while 1 goroutines in the group are still active$"
-        ):
-            g.set_limit(2)
-        gate.send(None)
-        g.wait()
-        g.set_limit(2)  # nobody active: allowed
-        g.set_limit(-1)  # no limit
-        for _ in range(10):
-            assert g.try_go(gosched)
-        g.wait()
-
-    run(main)
+    g = errgroup.Group()
+    g.set_limit(1)
+    gate = makechan()
+    assert g.try_go(gate.recv)
+    assert not g.try_go(lambda: None)  # at the limit
+    with pytest.raises(PanicError, match=r"^errgroup: modify limit while 1 goroutines in the group are still active$"):
+        g.set_limit(2)
+    gate.send(None)
+    g.wait()
+    g.set_limit(2)  # nobody active: allowed
+    g.set_limit(-1)  # no limit
+    for _ in range(10):
+        assert g.try_go(gosched)
+    g.wait()
 
 
+@pytest.mark.offset
 def test_limit_zero_lets_none_start() -> None:
-    def main() -> None:
-        g = errgroup.Group()
-        g.set_limit(0)
-        assert not g.try_go(lambda: None)
-
-    run(main)
+    g = errgroup.Group()
+    g.set_limit(0)
+    assert not g.try_go(lambda: None)
 
 
 def test_wait_from_a_plain_thread() -> None:
