@@ -29,8 +29,9 @@ How a worker runs (after the arbiter forks it):
    connections wait in the kernel's backlog, or go to another worker) and
    then accepts (the patched ``accept`` parks in the netpoller). Each
    connection goroutine runs gunicorn's ``AsyncWorker.handle``: its HTTP
-   parser, keep-alive loop, WSGI environ and response, error pages, and
-   HTTP/2 where the installed gunicorn has it; then it gives its slot back.
+   parser, keep-alive loop, WSGI environ and response, error pages and
+   access log, as the gevent worker does; then it gives its slot back.
+   With TLS configured, the handshake is made first, in that goroutine.
 4. Stopping. Graceful (SIGTERM, ``max_requests`` reached, the arbiter gone):
    close ``stop`` and the listening sockets (the accept loops end), then
    wait for the connection goroutines to finish, for ``graceful_timeout``

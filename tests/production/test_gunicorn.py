@@ -39,6 +39,8 @@ import json
 import os
 import re
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -317,6 +319,46 @@ def test_max_requests_restarts_the_worker(gunicorn_factory: Callable[..., Gunico
     g.wait_log(rf"Worker exiting \(pid: {first}\)")
     wait_for(lambda: worker_pid(g) not in (None, first), "a new worker")
     assert "Autorestarting worker after current request" in g.log()
+
+
+def test_tls(tmp_path: Any) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(str(certfile))
+    cert.private_key_pem.write_to_path(str(keyfile))
+    g = Gunicorn(APPS["plain"], "--certfile", str(certfile), "--keyfile", str(keyfile))
+    try:
+        found = g.wait_log(r"Listening at: https://127\.0\.0\.1:(\d+)")
+        ctx = ssl.create_default_context()
+        ca.configure_trust(ctx)
+
+        def get(path: str) -> tuple[int, str]:
+            conn = http.client.HTTPSConnection("127.0.0.1", int(found.group(1)), timeout=LIMIT, context=ctx)
+            try:
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                return resp.status, resp.read().decode()
+            finally:
+                conn.close()
+
+        with ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(lambda _: get("/info"), range(10)))
+        assert {a[0] for a in answers} == {200}
+        assert len({json.loads(a[1])["pid"] for a in answers}) == 1
+        # A client that does not speak TLS: its connection ends, the worker serves on.
+        with socket.create_connection(("127.0.0.1", int(found.group(1))), timeout=LIMIT) as plain:
+            plain.sendall(b"GET /info HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                while plain.recv(4096):
+                    pass
+            except ConnectionResetError:
+                pass  # the worker closed with the request unread
+        status, body = get("/info")
+        assert status == 200 and json.loads(body)["pid"] == json.loads(answers[0][1])["pid"]
+    finally:
+        g.close()
 
 
 def test_heartbeat_keeps_a_busy_worker_alive(respawning: Gunicorn) -> None:
