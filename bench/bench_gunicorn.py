@@ -139,7 +139,9 @@ def load(port: int, connections: int, rounds: int, path: str, what: str) -> dict
     return out
 
 
-def measure_app(app: str, path: str, connections: int, rounds: int, backend_port: int) -> tuple[dict[str, float], dict[str, float]]:
+def measure_app(
+    app: str, path: str, connections: int, rounds: int, backend_port: int
+) -> tuple[dict[str, float], dict[str, float]]:
     """Requests/s of each column (best of REPEAT, interleaved) and the worker's CPU us per request (least)."""
     servers: dict[str, tuple[Process, int, int]] = {}
     best: dict[str, float] = {}
