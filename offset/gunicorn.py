@@ -49,7 +49,9 @@ runs in the middle of a goroutine's code, and the main goroutine wakes
 the moment a signal arrives. SIGABRT, which the arbiter sends to a worker
 that missed its heartbeat, keeps gunicorn's Python handler: it runs where
 the worker is stuck (the ``worker_abort`` hook sees that goroutine's
-stack) and its ``SystemExit(1)`` ends the worker.
+stack) and its ``SystemExit(1)`` ends the worker. The relayed signals
+stay on their channel until the process has exited (a second SIGTERM
+while the worker stops is dropped, not the default action that kills).
 
 Heartbeat. The main goroutine calls ``notify()`` on every tick of an
 ``offset.time.Ticker`` (every second, or more often for a shorter
@@ -62,10 +64,11 @@ worker: move such work to a ``ProcessPoolExecutor`` or
 
 Invariants:
 
-- ``len(slots)`` is the number of connections accepted and not finished;
-  ``conns`` counts the same connection goroutines for the graceful wait.
-  An accept loop holds one extra slot while it waits in ``accept``, so at
-  most ``worker_connections`` connections are open at once.
+- ``len(slots)`` is the number of connections open, plus one for each
+  accept loop waiting in ``accept`` (it holds the slot of the connection
+  it is about to take), so at most ``worker_connections`` connections are
+  open at once. ``conns`` counts the connection goroutines not finished,
+  for the graceful wait.
 - ``stop`` is closed before the listening sockets are: an accept loop that
   finds ``accept`` failing (the socket closed under it) looks at ``stop``
   and ends quietly; any other failure of ``accept`` it cannot retry ends
