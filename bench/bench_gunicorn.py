@@ -83,8 +83,9 @@ class Process:
             if found:
                 return found
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                out = self.output()
                 self.close()
-                raise RuntimeError(f"{self.name}: no {pattern!r}; its output:\n{self.output()}")
+                raise RuntimeError(f"{self.name}: no {pattern!r}; its output:\n{out}")
             time.sleep(0.02)
 
     def check(self) -> None:
