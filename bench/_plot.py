@@ -51,8 +51,8 @@ COLORS = {
     "asyncio": "#3a9a4a",
     "threads": "#8c5bb5",
 }
-BAR = 0.19  # inches per bar
-ROW_GAP = 0.34  # inches between two rows' groups
+BAR = 0.17  # inches per bar
+ROW_GAP = 0.26  # inches between two rows' groups
 PANEL_PAD = 0.75  # inches per panel for its title and axis
 WIDTH = 11.0  # inches
 FORMATS = ("svg", "png", "pdf")

@@ -65,8 +65,14 @@ def only(benches: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]
     return [b for n in names for b in benches if b["bench"] == n]
 
 
+def _parent(path: str) -> None:
+    """Make the directory an output file goes in (``docs/`` for ``docs/bench.svg``)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+
 def dump(benches: list[dict[str, Any]], path: str) -> None:
     """Write ``benches`` as one results file."""
+    _parent(path)
     with open(path, "w") as f:
         json.dump({"format": FORMAT, "benches": benches}, f, indent=1)
         f.write("\n")
@@ -186,7 +192,7 @@ def markdown(benches: list[dict[str, Any]]) -> str:
         "",
     ]
     for b in benches:
-        line = f"**{b['bench']}**"
+        line = f"**{b['bench']}** (`bench/bench_{b['bench']}.py`)"
         if b["command"] != first["command"]:
             line += f" (`{b['command']}`)"
         if (b["python"], b.get("git"), b.get("build")) != (first["python"], first.get("git"), first.get("build")):
@@ -201,6 +207,7 @@ def write_markdown(text: str, path: str) -> None:
         sys.stdout.write(text)
         return
     if not os.path.exists(path):
+        _parent(path)
         with open(path, "w") as f:
             f.write(text)
         return
@@ -242,6 +249,7 @@ def main(argv: list[str]) -> int:
         if a.plot:
             from _plot import plot
 
+            _parent(a.plot)
             plot(benches, a.plot)
     except (OSError, ValueError, ImportError) as e:
         print(f"bench/_results.py: {e}", file=sys.stderr)
