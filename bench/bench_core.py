@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 import gevent.queue  # noqa: E402
-from _harness import Row, Target, header, isolated, measure, memory_probe, progress, report, size  # noqa: E402
+from _harness import Row, Target, header, isolated_each, measure, memory_probe, report, size  # noqa: E402
 from greenlet import getcurrent, greenlet  # noqa: E402
 
 from offset import go, gosched, makechan, run, select  # noqa: E402
@@ -474,6 +474,11 @@ def greenlet_parked(n: int, traced: bool) -> float:
     return (probe() - base) / n / 1024
 
 
+def greenlet_own_channel(n: int) -> float:
+    """The own-channel row's floor: KiB per bare parked greenlet (no channel)."""
+    return greenlet_parked(n, False)
+
+
 def gevent_parked(n: int, traced: bool) -> float:
     """KiB per gevent greenlet blocked in Channel.get()."""
     ch = gevent.queue.Channel()
@@ -585,15 +590,11 @@ def main() -> None:
         (False, "parked goroutine", "KiB/goroutine", [Target("<7 KiB", lambda r: r["offset"] < 7)]),
         (True, "parked, tracemalloc", "KiB traced", []),
     ):
-        res = {}
-        for impl, fn in impls("parked").items():
-            progress(f"{label}: {impl} ...")
-            res[impl] = isolated(fn, n, traced)
         rows.append(
             Row(
                 f"{label} ({n:,})",
                 unit,
-                res,
+                isolated_each(impls("parked"), n, traced, label=label),
                 lower_is_better=True,
                 targets=targets,
                 fmt="{:.2f}",
@@ -601,12 +602,11 @@ def main() -> None:
             )
         )
 
-    progress("own channel: offset, greenlet, gevent ...")
-    res = {
-        "offset": isolated(offset_own_channel, n),
-        "greenlet": isolated(greenlet_parked, n, False),
-        "gevent": isolated(gevent_own_channel, n),
-    }
+    res = isolated_each(
+        {"offset": offset_own_channel, "greenlet": greenlet_own_channel, "gevent": gevent_own_channel},
+        n,
+        label="own channel",
+    )
     rows.append(
         Row(
             f"parked on its own channel ({n:,})",
@@ -618,8 +618,9 @@ def main() -> None:
             words=("smaller", "larger"),
         )
     )
-    progress("channel: offset, gevent, asyncio ...")
-    res = {impl: isolated(globals()[f"{impl}_channel"], n) for impl in ("offset", "gevent", "asyncio")}
+    res = isolated_each(
+        {impl: globals()[f"{impl}_channel"] for impl in ("offset", "gevent", "asyncio")}, n, label="channel"
+    )
     rows.append(
         Row(
             f"unbuffered channel, unused ({n:,})",

@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gevent  # noqa: E402
 import gevent.lock  # noqa: E402
 import gevent.pool  # noqa: E402
-from _harness import Row, Target, header, isolated, measure, memory_probe, progress, report, size, timeit  # noqa: E402
+from _harness import Row, Target, header, isolated_each, measure, memory_probe, report, size  # noqa: E402
 
 from offset import go, gosched, run, sync, time  # noqa: E402
 
@@ -346,10 +346,7 @@ def main() -> None:
     )
 
     n = size(N_SLEEPERS)
-    res = {}
-    for impl, fn in (("offset", offset_sleepers), ("gevent", gevent_sleepers)):
-        progress(f"sleepers: {impl} ...")
-        res[impl] = timeit(fn, n) * 1000  # the whole workload, in ms
+    res = measure({"offset": offset_sleepers, "gevent": gevent_sleepers}, n, unit="ms", label="sleepers")
     rows.append(
         Row(
             f"{n:,} sleepers of {SLEEP_MS} ms, wall",
@@ -359,10 +356,9 @@ def main() -> None:
             targets=[Target("<=gevent", lambda r: r["offset"] <= r["gevent"])],
         )
     )
-    res = {}
-    for impl in ("offset", "gevent"):
-        progress(f"sleeper memory: {impl} ...")
-        res[impl] = isolated(globals()[f"{impl}_sleepers_memory"], n)
+    res = isolated_each(
+        {impl: globals()[f"{impl}_sleepers_memory"] for impl in ("offset", "gevent")}, n, label="sleeper memory"
+    )
     rows.append(
         Row(
             f"{n:,} sleepers, memory",
@@ -381,10 +377,9 @@ def main() -> None:
     rows.append(Row(f"{n:,} Timers, channel taken, then stopped", "ns/timer", res, lower_is_better=True))
     res = measure({"offset": offset_afterfunc, "gevent": gevent_timers}, n, unit="ns", label="afterfunc")
     rows.append(Row(f"{n:,} AfterFuncs started, then stopped", "ns/timer", res, lower_is_better=True))
-    res = {}
-    for impl in ("offset", "gevent"):
-        progress(f"timer memory: {impl} ...")
-        res[impl] = isolated(globals()[f"{impl}_timers_memory"], n)
+    res = isolated_each(
+        {impl: globals()[f"{impl}_timers_memory"] for impl in ("offset", "gevent")}, n, label="timer memory"
+    )
     rows.append(
         Row(
             f"{n:,} pending timers, memory",

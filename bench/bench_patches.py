@@ -37,12 +37,11 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _harness import QUICK, REPEAT, Row, Target, header, isolated, progress, report, size  # noqa: E402
+from _harness import PURE_ENV, QUICK, REPEAT, Row, Target, header, isolated, offset_builds, progress, report, size  # noqa: E402
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 PY = sys.executable
-IMPLS = ("offset", "gevent", "threads")
 
 ECHO_CLIENTS = 100
 ECHO_ROUNDS = 2_000  # per client
@@ -61,20 +60,31 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK")
 # -- child processes ------------------------------------------------------------
 
 
+def _impls() -> list[str]:
+    """The columns: offset's builds (compiled, and pure beside it: offset_builds), gevent, threads."""
+    return [col for col, _ in offset_builds()] + ["gevent", "threads"]
+
+
 def _command(impl: str, script: str, *args: Any) -> list[str]:
     """How to run ``script`` for column ``impl``: offset's under python -m offset."""
     path = os.path.join(BENCH, script)
-    pre = [PY, "-m", "offset"] if impl == "offset" else [PY]
-    return pre + [path, impl] + [str(a) for a in args]
+    if impl.startswith("offset"):
+        return [PY, "-m", "offset", path, "offset"] + [str(a) for a in args]
+    return [PY, path, impl] + [str(a) for a in args]
+
+
+def _env(impl: str) -> dict[str, str]:
+    """The environment of column ``impl``'s processes: offset's pure core for offset_pure."""
+    return dict(os.environ, **(PURE_ENV if impl == "offset_pure" else {}))
 
 
 class Server:
     """A server process that prints its port on its first line; killed on exit."""
 
-    def __init__(self, argv: list[str], name: str) -> None:
+    def __init__(self, argv: list[str], name: str, env: dict[str, str] | None = None) -> None:
         self.name = name
         self.err = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err, cwd=ROOT)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err, cwd=ROOT, env=env)
         self.port = self._read_port(timeout=20.0)
 
     def _read_port(self, timeout: float) -> int:
@@ -126,10 +136,10 @@ class Server:
         self.close()
 
 
-def _run_child(argv: list[str], what: str) -> dict[str, Any]:
+def _run_child(argv: list[str], what: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run a client process to its end; its last line of output is JSON."""
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_LIMIT_S, cwd=ROOT)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=CHILD_LIMIT_S, cwd=ROOT, env=env)
     except subprocess.TimeoutExpired as e:  # subprocess.run kills it
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
         raise RuntimeError(f"{what}: still running after {CHILD_LIMIT_S} s; stderr:\n{err}") from None
@@ -150,8 +160,8 @@ def echo(rounds: int) -> tuple[dict[str, float], dict[str, tuple[float, float]]]
     best: dict[str, float] = {}
     cpu: dict[str, tuple[float, float]] = {}
     try:
-        for impl in IMPLS:
-            servers[impl] = Server(_command(impl, "_echo_server.py"), f"echo server ({impl})")
+        for impl in _impls():
+            servers[impl] = Server(_command(impl, "_echo_server.py"), f"echo server ({impl})", _env(impl))
         for run in range(REPEAT):
             for impl, srv in servers.items():
                 progress(f"echo server: {impl}, run {run + 1} of {REPEAT} ...")
@@ -270,9 +280,9 @@ def fanout(n: int) -> tuple[dict[str, float], dict[str, float]]:
     with Server(argv, "slow_server.py") as srv:
         url = f"http://127.0.0.1:{srv.port}"
         for run in range(FANOUT_RUNS):
-            for impl in IMPLS:
+            for impl in _impls():
                 progress(f"fan-out: {impl}, run {run + 1} of {FANOUT_RUNS} ...")
-                r = _run_child(_command(impl, "_fanout.py", url, n, 1), f"fan-out client ({impl})")
+                r = _run_child(_command(impl, "_fanout.py", url, n, 1), f"fan-out client ({impl})", _env(impl))
                 srv.check()
                 best[impl] = min([best.get(impl, float("inf"))] + r["ms"])
                 cpu[impl] = min([cpu.get(impl, float("inf"))] + r["cpu_ms"])
@@ -314,15 +324,18 @@ def main() -> None:
     n = size(RECV_CALLS)
     progress("socket.recv: unpatched ...")
     plain = isolated(recv_unpatched, n)
-    progress("socket.recv: offset ...")
-    off = isolated(recv_offset, n)
+    offs = {}
+    for col, pure in offset_builds():
+        progress(f"socket.recv: {col} ...")
+        offs[col] = isolated(recv_offset, n, pure=pure)
+    off = offs["offset"]
     progress("socket.recv: gevent ...")
     gev = isolated(recv_gevent, n)
     rows.append(
         Row(
             "socket.recv(64), data ready; threads: unpatched",
             "ns/call",
-            {"offset": off["inside"], "gevent": gev, "threads": plain["plain"]},
+            {**{col: r["inside"] for col, r in offs.items()}, "gevent": gev, "threads": plain["plain"]},
             lower_is_better=True,
         )
     )
@@ -330,7 +343,7 @@ def main() -> None:
         Row(
             "  the same, offset's patch outside a goroutine",
             "ns/call",
-            {"offset": off["outside"], "threads": plain["plain"]},
+            {**{col: r["outside"] for col, r in offs.items()}, "threads": plain["plain"]},
             lower_is_better=True,
         )
     )

@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _harness import REPEAT, Row, Target, header, isolated, per_op, progress, report, size, timeit  # noqa: E402
+from _harness import REPEAT, Row, Target, header, isolated, offset_builds, per_op, progress, report, size, timeit  # noqa: E402
 
 N_UNCONTENDED = 1_000_000
 N_QUEUE = 200_000
@@ -215,7 +215,10 @@ def main() -> None:
         "contended": max(CONTENDERS, size(N_CONTENDED) // CONTENDERS * CONTENDERS),
     }
     cols: dict[str, dict[str, float] | None] = {}
-    for col, fn in (("offset", offset_column), ("gevent", gevent_column), ("threads", threads_column)):
+    for col, pure in offset_builds():
+        progress(f"{col} (a fresh interpreter) ...")
+        cols[col] = isolated(offset_column, n, REPEAT, pure=pure)
+    for col, fn in (("gevent", gevent_column), ("threads", threads_column)):
         progress(f"{col} (a fresh interpreter) ...")
         cols[col] = isolated(fn, n, REPEAT)
     if cols["offset"] is None:
