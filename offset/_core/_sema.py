@@ -55,6 +55,7 @@ Rejected designs:
 
 from __future__ import annotations
 
+from _thread import LockType
 from _thread import allocate_lock as _allocate_lock
 from collections import deque
 from collections.abc import Callable
@@ -433,6 +434,10 @@ class LockBase:
 
 
 _UNLOCKED: Final = "sync: unlock of unlocked mutex"
+# The C lock's methods, called with the lock: compiled, ``self._held.acquire``
+# would look the method up by name on every call.
+_lock_acquire: Final = LockType.acquire
+_lock_release: Final = LockType.release
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # subclassed by offset.sync.Mutex
@@ -454,12 +459,12 @@ class MutexBase(LockBase):
         Go's Mutex.Lock. A goroutine parks ("sync.Mutex.Lock"); a plain
         thread blocks only itself.
         """
-        if not self._held.acquire(False):
+        if not _lock_acquire(self._held, False):
             self._lock_slow(SYNC_MUTEX_LOCK, None)
 
     def try_lock(self) -> bool:
         """Lock the mutex if it is free; return whether it did (Go's Mutex.TryLock)."""
-        return self._held.acquire(False)
+        return _lock_acquire(self._held, False)
 
     def unlock(self) -> None:
         """Unlock the mutex, handing it to the first waiter if there is one.
@@ -475,14 +480,14 @@ class MutexBase(LockBase):
                 raise PanicError(_UNLOCKED)
             return
         try:
-            self._held.release()
+            _lock_release(self._held)
         except RuntimeError:  # the one error a C lock's release() raises: it was not locked
             raise PanicError(_UNLOCKED) from None
         if self._waitq:
             self._wake()
 
     def __enter__(self) -> None:
-        if not self._held.acquire(False):
+        if not _lock_acquire(self._held, False):
             self._lock_slow(SYNC_MUTEX_LOCK, None)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -491,7 +496,7 @@ class MutexBase(LockBase):
                 raise PanicError(_UNLOCKED)
             return
         try:
-            self._held.release()
+            _lock_release(self._held)
         except RuntimeError:
             raise PanicError(_UNLOCKED) from None
         if self._waitq:

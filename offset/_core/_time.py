@@ -334,14 +334,16 @@ class Timer:
             if was:
                 self._active = False
                 s = self._sched
-                if s is not None and _get_ident() == s.ident:  # the common case, inline
-                    self._moved = False
-                    entry = self._entry
-                    if entry is not None and s.timers.remove(entry) and self._kind != SEND:
-                        entry.arg = None  # type: ignore[union-attr]
-                elif s is None or self._entry is not None or self._c is not None:
-                    self._disarm()
-                # else: a lazy timer of another thread's scheduler, in no heap yet
+                entry = self._entry
+                if s is None or entry is not None or self._c is not None:
+                    if s is not None and _get_ident() == s.ident:  # the owner: inline
+                        self._moved = False
+                        if entry is not None and s.timers.remove(entry) and self._kind != SEND:
+                            entry.arg = None  # type: ignore[union-attr]
+                    else:
+                        self._disarm()
+                # else: a lazy timer (no channel taken), of any thread's scheduler:
+                # in no heap, never moved, so nothing to undo (the common case).
             c = self._c
             if c is not None:
                 c._timer = None
