@@ -14,9 +14,10 @@ their locking and their collection are the core's: ``offset/_core/_time.py``
 and its heap, ``_core/_timers.py``. ``sleep`` is the core's ``sleep_ns``.
 
 Invariants: every public entry point checks its arguments before the core
-sees them (a duration is an int, not a bool); the core then clamps a
-deadline into [0, 2**63 - 1], so a hugely negative duration fires at once,
-as Go's does.
+sees them (a duration is an int, not a bool; the check is the core's
+``duration``, which ``Timer(d)``, the core's own ``__init__``, makes
+itself); the core then clamps a deadline into [0, 2**63 - 1], so a hugely
+negative duration fires at once, as Go's does.
 
 Rejected designs: a Timer wrapping a core timer object (one more object
 and one more call per operation); the classes here subclass the core's
@@ -31,6 +32,7 @@ from typing import Any
 
 from ._core import Chan
 from ._core import Timer as _Timer
+from ._core import duration as _duration
 from ._core import sleep_ns as _sleep_ns
 
 __all__ = [
@@ -59,12 +61,6 @@ MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
 
 _monotonic_ns = _stdtime.monotonic_ns
-
-
-def _duration(d: object, name: str = "d") -> int:
-    if isinstance(d, bool) or not isinstance(d, int):
-        raise TypeError(f"argument '{name}' must be an int of nanoseconds, not {type(d).__name__}")
-    return d
 
 
 def sleep(d: int) -> None:
@@ -118,10 +114,8 @@ class Timer(_Timer):
 
     __slots__ = ("__weakref__",)  # the heap holds the timer weakly; not in the compiled base
 
-    def __init__(self, d: int) -> None:
-        if type(d) is not int:
-            _duration(d)
-        self.start(_monotonic_ns() + d)
+    # __init__(d) is the core's own (_core/_time.py): it checks ``d`` as
+    # every function here does and starts the timer, with no wrapper frame.
 
     @property
     def c(self) -> Chan[int]:

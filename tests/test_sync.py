@@ -108,6 +108,12 @@ def test_mutex_unlock_of_unlocked_panics() -> None:
     mu.unlock()
     with pytest.raises(PanicError, match=r"^sync: unlock of unlocked mutex$"):
         mu.unlock()
+    # The context manager's exit is an unlock of its own (not a call of unlock()).
+    with pytest.raises(PanicError, match=r"^sync: unlock of unlocked mutex$"):
+        mu.__exit__(None, None, None)
+    assert mu.try_lock() and not mu.try_lock()
+    mu.__exit__(None, None, None)
+    assert mu.try_lock()
 
 
 def test_mutex_excludes_goroutines_that_yield_inside() -> None:

@@ -112,6 +112,18 @@ def test_now_since_until_and_type_errors() -> None:
             time.Ticker(bad)  # type: ignore[arg-type]
 
 
+def test_timer_takes_an_int_subclass_as_its_duration() -> None:
+    class Nanos(int):
+        pass
+
+    def main() -> None:
+        t = time.Timer(Nanos(time.MILLISECOND))
+        assert isinstance(t.c.recv(), int)
+        assert not t.stop()
+
+    run(main)
+
+
 # -- Timer --------------------------------------------------------------------------
 
 

@@ -48,6 +48,7 @@ from ._select import default as default
 from ._select import select as select
 from ._sema import SERVED as SERVED
 from ._sema import LockBase as LockBase
+from ._sema import MutexBase as MutexBase
 from ._sema import Parker as Parker
 from ._sema import Sudog as Sudog
 from ._sema import WaitQueue as WaitQueue
@@ -67,3 +68,4 @@ from ._syscall import pool_stats as pool_stats
 from ._syscall import syscall as syscall
 from ._time import Timer as Timer
 from ._time import call_after as call_after
+from ._time import duration as duration

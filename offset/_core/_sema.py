@@ -55,21 +55,23 @@ Rejected designs:
 
 from __future__ import annotations
 
+from _thread import LockType
 from _thread import allocate_lock as _allocate_lock
 from collections import deque
 from collections.abc import Callable
 from time import monotonic_ns as _monotonic_ns
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from ._chan import chan_lock, chan_unlock
-from ._errors import InternalError
+from ._errors import InternalError, PanicError
 from ._greenlet import Proc
 from ._greenlet import getcurrent as _getcurrent
 from ._native import mypyc_attr
 from ._sched import G, ThreadParker
 from ._timers import TimerEntry
+from ._waitreason import SYNC_MUTEX_LOCK
 
-__all__ = ["LockBase", "Parker", "Sudog", "WaitQueue", "WAITING", "SERVED", "TIMEDOUT", "WITHDRAWN"]
+__all__ = ["LockBase", "MutexBase", "Parker", "Sudog", "WaitQueue", "WAITING", "SERVED", "TIMEDOUT", "WITHDRAWN"]
 
 WAITING = 0
 SERVED = 1
@@ -426,3 +428,73 @@ class LockBase:
         """After fork, in the child: unlocked, nobody waiting (the waiters were the parent's)."""
         self._held = _allocate_lock()
         self._waitq = WaitQueue()
+
+
+_UNLOCKED: Final = "sync: unlock of unlocked mutex"
+# The C lock's methods, called with the lock: compiled, ``self._held.acquire``
+# would look the method up by name on every call.
+_lock_acquire: Final = LockType.acquire
+_lock_release: Final = LockType.release
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)  # subclassed by offset.sync.Mutex
+class MutexBase(LockBase):
+    """offset.sync.Mutex's methods: the hand-off lock with Go's names and panics.
+
+    Here, in a compiled module, rather than in offset/sync (which is not
+    compiled), because uncontended lock and unlock are the whole cost of a
+    Mutex that is rarely contended: compiled, each is one call into C and
+    the C lock's own call, with no Python frame (offset.sync.Mutex only adds
+    its docstring and ``__repr__``). The invariants are LockBase's.
+    """
+
+    __slots__ = ()
+
+    def lock(self) -> None:
+        """Lock the mutex; block until it is available.
+
+        Go's Mutex.Lock. A goroutine parks ("sync.Mutex.Lock"); a plain
+        thread blocks only itself.
+        """
+        if not _lock_acquire(self._held, False):
+            self._lock_slow(SYNC_MUTEX_LOCK, None)
+
+    def try_lock(self) -> bool:
+        """Lock the mutex if it is free; return whether it did (Go's Mutex.TryLock)."""
+        return _lock_acquire(self._held, False)
+
+    def unlock(self) -> None:
+        """Unlock the mutex, handing it to the first waiter if there is one.
+
+        Go's Mutex.Unlock.
+
+        Raises:
+            PanicError: the mutex is not locked ("sync: unlock of unlocked mutex").
+        """
+        # LockBase._unlock, inlined: one call less on the uncontended path.
+        if self._waitq:
+            if not self._handoff():
+                raise PanicError(_UNLOCKED)
+            return
+        try:
+            _lock_release(self._held)
+        except RuntimeError:  # the one error a C lock's release() raises: it was not locked
+            raise PanicError(_UNLOCKED) from None
+        if self._waitq:
+            self._wake()
+
+    def __enter__(self) -> None:
+        if not _lock_acquire(self._held, False):
+            self._lock_slow(SYNC_MUTEX_LOCK, None)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._waitq:
+            if not self._handoff():
+                raise PanicError(_UNLOCKED)
+            return
+        try:
+            _lock_release(self._held)
+        except RuntimeError:
+            raise PanicError(_UNLOCKED) from None
+        if self._waitq:
+            self._wake()

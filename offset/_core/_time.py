@@ -121,34 +121,54 @@ Rejected designs:
 from __future__ import annotations
 
 import threading
+import time as _stdtime
 from collections.abc import Callable
-from time import monotonic_ns as _monotonic_ns
-from typing import Any
+from typing import Any, Final
 
 from ._chan import Chan, chanrecv, chansend
 from ._errors import InternalError
-from ._greenlet import getcurrent as _getcurrent
+from ._greenlet import getcurrent
 from ._native import mypyc_attr
-from ._sched import Scheduler, go
+from ._sched import G, Scheduler, go
 from ._timers import TimerEntry, WeakEntry
 
-__all__ = ["CALL", "GO", "SEND", "Timer", "call_after"]
+__all__ = ["CALL", "GO", "SEND", "Timer", "call_after", "duration"]
+
+# Final: compiled, a module-level name read on a hot path is a C static
+# when Final, and a lookup in the module's dict when not (as in _sched.py).
 
 # What a timer does when it fires.
-SEND = 0  # send now() on its channel (Timer, Ticker)
-GO = 1  # start fn(*args) as a goroutine (AfterFunc)
-CALL = 2  # call fn(*args) right on the loop (offset.context's deadlines)
+SEND: Final = 0  # send now() on its channel (Timer, Ticker)
+GO: Final = 1  # start fn(*args) as a goroutine (AfterFunc)
+CALL: Final = 2  # call fn(*args) right on the loop (offset.context's deadlines)
 
-MAX_WHEN = (1 << 63) - 1  # Go's maxWhen
+MAX_WHEN: Final = (1 << 63) - 1  # Go's maxWhen
+# The largest int a compiled module holds unboxed (mypyc's short int): a
+# deadline is compared with MAX_WHEN, a boxed int, only above it, so the
+# common case is one machine comparison instead of a call.
+_SHORT_MAX: Final = (1 << 62) - 1
 # A fallback thread waits at most this long (s) at a time (threading's limit is ~292 years,
 # but a wait near it overflows inside the lock).
 _MAX_THREAD_WAIT = 86_400.0
 
-_get_ident = threading.get_ident
+_get_ident: Final = threading.get_ident
+_getcurrent: Final = getcurrent
+_monotonic_ns: Final = _stdtime.monotonic_ns
 
-_timerlock = threading.Lock()
-_lock = _timerlock.acquire
-_unlock = _timerlock.release
+_timerlock: Final = threading.Lock()
+_lock: Final = _timerlock.acquire
+_unlock: Final = _timerlock.release
+
+
+def duration(d: object, name: str = "d") -> int:
+    """``d`` if it is a duration (an int of nanoseconds, not a bool), else TypeError.
+
+    offset.time's argument check, here so that ``Timer(d)`` can make it
+    without a Python frame of its own.
+    """
+    if isinstance(d, bool) or not isinstance(d, int):
+        raise TypeError(f"argument '{name}' must be an int of nanoseconds, not {type(d).__name__}")
+    return d
 
 
 class _TimerChan(Chan[int]):
@@ -176,7 +196,7 @@ class _TimerChan(Chan[int]):
         return 0
 
 
-_buffered = Chan.__len__  # the real count of a _TimerChan's hidden slot
+_buffered: Final = Chan.__len__  # the real count of a _TimerChan's hidden slot
 
 
 def _next_tick(when: int, period: int) -> int:
@@ -223,12 +243,28 @@ class Timer:
         # name it, since a compiled (native) class cannot (see _native.py).
     )
     _c: _TimerChan | None  # made on first use
+    _kind: int  # SEND, GO or CALL
+    _period: int  # ns; 0: one-shot
+    _when: int  # the deadline, monotonic ns
+    _active: bool
+    _moved: bool
     _fn: Callable[..., Any] | None  # GO and CALL
     _args: tuple[Any, ...]
     _sched: Scheduler | None  # the owner; None for the thread fallback
     _entry: TimerEntry | WeakEntry | None  # the owner's heap entry; None for the fallback
     _gen: int  # fallback only: the arming count
     _fallback_thread: threading.Timer | None  # fallback only: the pending thread
+
+    def __init__(self, d: object) -> None:
+        """offset.time.Timer(d): a one-shot timer sending on its channel ``d`` ns from now.
+
+        Here rather than in offset.time, so that making a Timer runs no
+        Python frame when compiled; ``d`` is checked as offset.time checks
+        every duration. Ticker has its own; AfterFunc and ``call_after``
+        make theirs with ``__new__`` and ``start``.
+        """
+        n = d if type(d) is int else duration(d)
+        _start(self, _monotonic_ns() + n, 0, SEND, None, ())
 
     def start(
         self,
@@ -242,33 +278,7 @@ class Timer:
 
         Takes no lock: nobody else can see the timer yet.
         """
-        if when < 0:
-            when = 0
-        elif when > MAX_WHEN:
-            when = MAX_WHEN
-        self._c = None
-        self._kind = kind
-        self._period = period
-        self._when = when
-        self._active = True
-        self._moved = False
-        if kind != SEND:
-            self._fn = fn
-            self._args = args
-        g = getattr(_getcurrent(), "goroutine", None)
-        if g is not None:
-            s = self._sched = g.sched
-            if kind == SEND:
-                self._entry = None  # lazy: in the heap once its channel is made
-            else:
-                entry = self._entry = TimerEntry(_fire, self, kind == GO)
-                s.timers.push(entry, when)  # we are the owner thread
-        else:
-            self._sched = None
-            self._entry = None
-            self._gen = 0
-            self._fallback_thread = None
-            self._arm_thread(when).start()
+        _start(self, when, period, kind, fn, args)
 
     def start_func(self, when: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         """``start`` for AfterFunc: start ``fn(*args)`` as a goroutine at ``when``."""
@@ -324,14 +334,16 @@ class Timer:
             if was:
                 self._active = False
                 s = self._sched
-                if s is not None and _get_ident() == s.ident:  # the common case, inline
-                    self._moved = False
-                    entry = self._entry
-                    if entry is not None and s.timers.remove(entry) and self._kind != SEND:
-                        entry.arg = None  # type: ignore[union-attr]
-                elif s is None or self._entry is not None or self._c is not None:
-                    self._disarm()
-                # else: a lazy timer of another thread's scheduler, in no heap yet
+                entry = self._entry
+                if s is None or entry is not None or self._c is not None:
+                    if s is not None and _get_ident() == s.ident:  # the owner: inline
+                        self._moved = False
+                        if entry is not None and s.timers.remove(entry) and self._kind != SEND:
+                            entry.arg = None  # type: ignore[union-attr]
+                    else:
+                        self._disarm()
+                # else: a lazy timer (no channel taken), of any thread's scheduler:
+                # in no heap, never moved, so nothing to undo (the common case).
             c = self._c
             if c is not None:
                 c._timer = None
@@ -349,7 +361,7 @@ class Timer:
         """
         if when < 0:
             when = 0
-        elif when > MAX_WHEN:
+        elif when > _SHORT_MAX and when > MAX_WHEN:
             when = MAX_WHEN
         th = None
         with _timerlock:
@@ -429,6 +441,39 @@ class Timer:
         # Never blocks: to a waiting receiver, into the hidden slot, or
         # dropped when the slot is full.
         chansend(self._chan_locked(), _monotonic_ns(), False)
+
+
+def _start(t: Timer, when: int, period: int, kind: int, fn: Callable[..., Any] | None, args: tuple[Any, ...]) -> None:
+    """Timer.start's body: a function, so that __init__ calls it directly
+    (compiled, a method call on an instance of offset.time's subclass goes
+    through Python, since the subclass could override it)."""
+    if when < 0:
+        when = 0
+    elif when > _SHORT_MAX and when > MAX_WHEN:
+        when = MAX_WHEN
+    t._c = None
+    t._kind = kind
+    t._period = period
+    t._when = when
+    t._active = True
+    t._moved = False
+    if kind != SEND:
+        t._fn = fn
+        t._args = args
+    g: G | None = getattr(_getcurrent(), "goroutine", None)
+    if g is not None:
+        s = t._sched = g.sched
+        if kind == SEND:
+            t._entry = None  # lazy: in the heap once its channel is made
+        else:
+            entry = t._entry = TimerEntry(_fire, t, kind == GO)
+            s.timers.push(entry, when)  # we are the owner thread
+    else:
+        t._sched = None
+        t._entry = None
+        t._gen = 0
+        t._fallback_thread = None
+        t._arm_thread(when).start()
 
 
 def _fire(t: Timer) -> None:

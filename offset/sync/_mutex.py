@@ -7,9 +7,10 @@ queue (offset/_core/_sema.py), which also withdraws a waiter stopped in
 its wait and passes on what it had been handed.
 
 Mutex is the core's hand-off lock (``LockBase``: its invariants and why no
-wake-up is lost are written there), with Go's names and panics: FIFO among
-goroutines, each handed the lock directly, plain threads waiting in the C
-lock itself, uncontended lock and unlock without chanlock.
+wake-up is lost are written there), with Go's names and panics
+(``MutexBase``, compiled with the core): FIFO among goroutines, each handed
+the lock directly, plain threads waiting in the C lock itself, uncontended
+lock and unlock without chanlock.
 
 RWMutex invariants (all under chanlock, no fast path):
 - ``_writer`` is True while a writer holds it; ``_readers`` counts readers
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .._core import SERVED, InternalError, LockBase, PanicError, Sudog, WaitQueue, chan_lock, chan_unlock, waitreason
+from .._core import SERVED, InternalError, MutexBase, PanicError, Sudog, WaitQueue, chan_lock, chan_unlock, waitreason
 
 __all__ = ["Locker", "Mutex", "RWMutex"]
 
@@ -45,7 +46,7 @@ class Locker(Protocol):
     def unlock(self) -> None: ...
 
 
-class Mutex(LockBase):
+class Mutex(MutexBase):
     """A mutual exclusion lock; usable as a context manager.
 
     Go's sync.Mutex. Any goroutine or thread may unlock a locked Mutex (it
@@ -53,49 +54,13 @@ class Mutex(LockBase):
     in FIFO order, each handed the lock directly (Go's starvation mode,
     always); a plain thread waits in a C lock, and gets the Mutex when no
     goroutine is queued. Works across schedulers and with plain threads.
+
+    ``lock``, ``try_lock``, ``unlock`` and ``with`` are the core's own
+    (``MutexBase`` in offset/_core/_sema.py), called directly: compiled,
+    the uncontended path runs no Python frame.
     """
 
-    __slots__ = ("__weakref__",)  # not in LockBase, which may be compiled
-
-    def lock(self) -> None:
-        """Lock the mutex; block until it is available.
-
-        Go's Mutex.Lock. A goroutine parks ("sync.Mutex.Lock"); a plain
-        thread blocks only itself.
-        """
-        if not self._held.acquire(False):
-            self._lock_slow(waitreason.SYNC_MUTEX_LOCK, None)
-
-    def try_lock(self) -> bool:
-        """Lock the mutex if it is free; return whether it did (Go's Mutex.TryLock)."""
-        return self._held.acquire(False)
-
-    def unlock(self) -> None:
-        """Unlock the mutex, handing it to the first waiter if there is one.
-
-        Go's Mutex.Unlock.
-
-        Raises:
-            PanicError: the mutex is not locked ("sync: unlock of unlocked mutex").
-        """
-        if not self._unlock():
-            raise PanicError("sync: unlock of unlocked mutex")
-
-    __enter__ = lock
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        # unlock(), inlined: ``with mu:`` is the common way to hold a Mutex,
-        # and a second Python call would double its cost.
-        if self._waitq:
-            if not self._handoff():
-                raise PanicError("sync: unlock of unlocked mutex")
-            return
-        try:
-            self._held.release()
-        except RuntimeError:
-            raise PanicError("sync: unlock of unlocked mutex") from None
-        if self._waitq:
-            self._wake()
+    __slots__ = ("__weakref__",)  # not in MutexBase, which may be compiled
 
     def __repr__(self) -> str:
         state = "locked" if self._held.locked() else "unlocked"
