@@ -27,7 +27,11 @@ from greenlet import GreenletExit as ProcExit  # type: ignore[import-untyped]
 from greenlet import getcurrent as getcurrent
 from greenlet import greenlet as _greenlet
 
-__all__ = ["Proc", "ProcExit", "getcurrent"]
+__all__ = ["Proc", "ProcExit", "getcurrent", "switch"]
+
+# ``p.switch(*args)`` as a function of the Proc: compiled callers hold it in a
+# Final name and skip looking the method up by name on every switch.
+switch = _greenlet.switch
 
 
 class Proc(_greenlet):  # type: ignore[misc]  # greenlet ships no precise stubs for subclassing

@@ -127,6 +127,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from .. import _build
 from ._errors import DeadlockError, GoroutineExit, InternalError
 from ._greenlet import Proc, getcurrent
+from ._greenlet import switch as _greenlet_switch
 from ._netpoll import NO_NETPOLL, Netpoll, make_netpoll
 from ._timers import TimerEntry, TimerHeap
 from ._waitreason import GOSCHED, RUN, SLEEP, SYSCALL
@@ -160,6 +161,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _get_ident: Final = threading.get_ident
 _monotonic_ns: Final = _time.monotonic_ns
 _copy_context: Final = contextvars.copy_context
+_switch: Final = _greenlet_switch  # p.switch(), without the lookup by name (_greenlet.py)
 
 # Procs kept for reuse per scheduler. Past this, a finished Proc ends, so a
 # burst of 100,000 goroutines does not pin 100,000 stacks forever.
@@ -473,12 +475,12 @@ class Scheduler:
                     g = self.runq.popleft()
                 p = g.proc
                 if p is not None:
-                    return p.switch()
+                    return _switch(p)
                 if g.fn is not None:
                     free = self.free
                     if free:
                         p = g.proc = free.pop()
-                        return p.switch(g)
+                        return _switch(p, g)
                     # A fresh Proc starts from the loop: greenlet gives a new
                     # greenlet the recursion depth of the one that first
                     # switches into it, and a Proc is reused for ever, so one
@@ -486,7 +488,7 @@ class Scheduler:
                     # into every goroutine it later runs.
                     self.runq.appendleft(g)
                 # A dead G (stale ready): fall through to the loop.
-        return self.loop_proc.switch()
+        return _switch(self.loop_proc)
 
     def _new_proc(self) -> Proc:
         return Proc(proc_main, self.loop_proc)
