@@ -444,12 +444,14 @@ def test_a_signal_handler_interrupts_waits_in_the_main_goroutine_as_in_the_main_
     # raise comes out of the lock wait they interrupted, and a handler that
     # returns lets the wait carry on. Patched, the main goroutine's waits
     # do the same. (A goroutine sleeps beside main: a pending alarm alone
-    # does not keep run() from calling a deadlock.)
+    # does not keep run() from calling a deadlock. It sleeps an hour: with
+    # 30 s, CI on a swamped machine once called a deadlock with main alone
+    # in a lock wait, the sleeper gone.)
     scripts = [
         SIGNALS.replace("PATCH", "").replace("RUN", "child.report(main())"),
         SIGNALS.replace("PATCH", "import offset; offset.patch_all()").replace(
             "RUN",
-            "def with_a_sleeper():\n    offset.go(time.sleep, 30)\n    return main()\n"
+            "def with_a_sleeper():\n    offset.go(time.sleep, 3600)\n    return main()\n"
             "child.report(offset.run(with_a_sleeper))",
         ),
     ]
