@@ -13,7 +13,7 @@ and the install is pure Python, when:
   runs the pure modules unless every one of them was built.
 
 The build records a digest of the sources it compiled in
-offset/_build_stamp.txt; offset runs a compiled core only while its
+offset/_build_stamp.<cache tag>.txt; offset runs a compiled core only while its
 sources still match it (after an edit in an editable install it runs pure,
 with a warning, until ``pip install -e .`` again).
 

@@ -79,8 +79,11 @@ MODULES: tuple[str, ...] = (
     "offset._core._waitreason",
 )
 
-# The file, beside this one, in which setup.py records the digest of what it compiled.
-STAMP = "_build_stamp.txt"
+# The file, beside this one, in which setup.py records the digest of what it
+# compiled: one per interpreter (cache tag), as the extensions are, so that
+# rebuilding for one Python in a checkout does not vouch for another's
+# older extensions (they then imported, failing, instead of falling back).
+STAMP = f"_build_stamp.{sys.implementation.cache_tag}.txt"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(_HERE)  # the directory that holds the offset package

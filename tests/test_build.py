@@ -120,6 +120,18 @@ def test_a_partial_build_runs_pure_and_says_so(tree: Path) -> None:
     assert "only some of offset's core modules are compiled" in r.stderr
 
 
+def test_another_pythons_stamp_does_not_vouch_for_this_ones_build(tree: Path) -> None:
+    # One checkout built for two Pythons: a rebuild for the other one (its
+    # stamp current) says nothing of this one's extensions.
+    fake_build(tree, _build.MODULES, stamp=None)
+    other = "cpython-399" if sys.implementation.cache_tag != "cpython-399" else "cpython-398"
+    (tree / "offset" / f"_build_stamp.{other}.txt").write_text(_build.digest(str(tree)))
+    r = python(PROBE, tree)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "True"]
+    assert "older than its source" in r.stderr
+
+
 def test_a_current_build_is_chosen(tree: Path) -> None:
     # The fake extensions match the stamp, so the switch takes them: importing them fails.
     fake_build(tree, _build.MODULES, stamp=_build.digest(str(tree)))
