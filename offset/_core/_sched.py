@@ -172,7 +172,10 @@ _LOOP_MASK: Final = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks 
 # The idle waits, in seconds, before a deadlock is called (see _idle_wait).
 _DEADLOCK_GRACE = (0.01, 0.03, 0.06)
 # Files inside offset whose frames a deadlock report skips to find the user's line.
-_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# From _build (pure): a compiled module's own __file__ can name a path that
+# does not exist ("offset/offset/_core/..." on 3.12), and then offset's code
+# was not known as offset's (signal handlers ran inside its bookkeeping).
+_PKG_DIR = _build._HERE
 _PKG_PREFIX = _PKG_DIR + os.sep
 # What a traceback entry of a compiled module (mypyc) names as its file:
 # the path the build was given, relative ("offset/_core/_sched.py").
