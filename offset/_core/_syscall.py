@@ -62,6 +62,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .._config import max_threads
 from ._errors import InternalError
 from ._sched import G, current_goroutine, offset_thread_idents
 from ._waitreason import SYSCALL
@@ -71,7 +72,6 @@ __all__ = ["blocking_call", "syscall", "max_threads", "pool_stats"]
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_MAX_THREADS = 64
 # How long a pool thread waits for another call before it ends. Short: a
 # thread costs ~60 us to start, nothing against calls that come less often
 # than this, and a program's thread count must come back soon after a call
@@ -79,20 +79,6 @@ DEFAULT_MAX_THREADS = 64
 _IDLE_SECONDS = 0.05
 
 _get_ident = threading.get_ident
-
-
-def max_threads() -> int:
-    """The pool size: ``OFFSET_MAX_THREADS`` if set, else 64."""
-    raw = os.environ.get("OFFSET_MAX_THREADS")
-    if raw is None or raw.strip() == "":
-        return DEFAULT_MAX_THREADS
-    try:
-        n = int(raw)
-    except ValueError:
-        raise ValueError(f"OFFSET_MAX_THREADS must be a positive integer, not {raw!r}") from None
-    if n < 1:
-        raise ValueError(f"OFFSET_MAX_THREADS must be a positive integer, not {raw!r}")
-    return n
 
 
 class _Call:
