@@ -31,11 +31,22 @@ Invariants (under ``_Pool.lock``):
   itself on timeout) decides; a thread that times out after a submitter
   took it waits for the call that is on its way.
 
+Calls wait for a thread in arrival order: ``queue`` is FIFO, so with every
+thread busy, the call made first is the first to start (what a program
+that saturates the pool can rely on; tests/reliability/test_faults_proc.py
+checks it one dequeue at a time).
+
 Each call's *claim* (a list holding its goroutine) is popped by whoever
-ends the wait: the completion, which then readies the goroutine, or an
-interrupt of the main goroutine (``Scheduler._deliver_interrupt``), after
-which the call is skipped if it has not started and its result dropped if
-it has. ``list.pop`` is atomic under the GIL, so exactly one of them wins.
+ends the wait: the completion, which then readies the goroutine, or the
+goroutine itself giving the call up when an exception reaches it where it
+parked: a stop (``GoroutineExit``, when run() ends by another goroutine's
+exception or main's return) or an interrupt of the main goroutine
+(``Scheduler._deliver_interrupt``). A call given up is taken off the queue
+if it is still there, skipped if a thread has just taken it, and its
+result dropped if it was running; so nothing of a program that has ended
+starts on the pool afterwards (a queued write or fsync of a stopped
+goroutine once ran after run() had raised). ``list.pop`` is atomic under
+the GIL, so exactly one of the completion and the goroutine wins.
 
 The exception of a call that failed is raised in the goroutine with the
 traceback of the callable's own frames, behind blocking_call's: not the
@@ -160,6 +171,14 @@ class _Pool:
                 self.nthreads -= 1
             raise
 
+    def withdraw(self, call: _Call) -> None:
+        """Take a call that was given up off the queue, if it still waits there."""
+        with self.lock:
+            try:
+                self.queue.remove(call)
+            except ValueError:
+                pass  # a thread has it: _Call.run skips it, or drops its result
+
     def _work(self, first: _Call) -> None:
         ident = _get_ident()
         offset_thread_idents.add(ident)
@@ -243,6 +262,9 @@ def blocking_call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     try:
         _get_pool().submit(call)
         g.park(SYSCALL)
+    except BaseException:
+        _give_up(g, call)
+        raise
     finally:
         del s.syscalls[g]
     if call.ok:
@@ -255,6 +277,23 @@ def blocking_call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         raise exc
     finally:
         del exc
+
+
+def _give_up(g: G, call: _Call) -> None:
+    """``g`` stops waiting for ``call``: it was stopped or interrupted where it parked.
+
+    Whoever pops the claim decides (see the top of this module). If the
+    completion popped it first, its ready() of ``g`` is on its way or
+    queued, and is owed (G.park).
+    """
+    try:
+        call.claim.pop()
+    except IndexError:
+        g.stale += 1
+        return
+    pool = _pool
+    if pool is not None:
+        pool.withdraw(call)
 
 
 def syscall(fn: F) -> F:
