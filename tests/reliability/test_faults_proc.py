@@ -269,3 +269,384 @@ def test_thread_pool_saturation_keeps_order_and_loses_nothing() -> None:
     assert r["pool_idle"]
     assert r["threads"][1] == r["threads"][0]
     assert r["fds"][1] == r["fds"][0]
+
+
+# -- an exception while others hold locks and wait in I/O ------------------------------
+
+EXCEPTION = """
+import gc, threading, warnings, time as _time
+import offset
+from offset import makechan, select, sync
+from offset import time as gotime
+offset.patch_all()
+import socket, time, traceback
+
+warnings.simplefilter("always")  # every ResourceWarning is recorded, none deduplicated
+fds_before = fds()
+threads_before = threads()
+
+mutex = sync.Mutex()
+lock = threading.Lock()  # patched: offset's Lock
+finallies = []
+gate = _thread.allocate_lock()
+gate.acquire()
+
+# A second scheduler in another thread, which must carry on whatever the
+# first one's goroutines do.
+other = {"ticks": 0, "stop": False}
+def other_main():
+    while not other["stop"]:
+        time.sleep(0.001)
+        other["ticks"] += 1
+other_thread = threading.Thread(target=offset.run, args=(other_main,), daemon=True)  # daemon: a failed check must not hang the child
+
+def holds_mutex_waits_recv(addr):
+    try:
+        with mutex, socket.create_connection(addr) as c:
+            held.add("mutex")
+            c.recv(1)  # the peer never sends
+    finally:
+        finallies.append("mutex held, in recv")
+
+def holds_lock_waits_chan(c):
+    try:
+        with lock:
+            held.add("lock")
+            c.recv()
+    finally:
+        finallies.append("lock held, in chan receive")
+
+def waits_for_mutex():
+    try:
+        with mutex:
+            pass
+    finally:
+        finallies.append("in mutex lock")
+
+def waits_for_lock():
+    try:
+        with lock:
+            pass
+    finally:
+        finallies.append("in threading lock")
+
+def serves(srv):
+    try:
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(1)  # the peer never sends either
+    finally:
+        finallies.append("serving, in recv")
+
+def sends(a):
+    try:
+        with a:
+            a.sendall(b"x" * (64 << 20))  # the peer never reads: waits for room
+    finally:
+        finallies.append("in sendall")
+
+def accepts(srv):
+    try:
+        srv.accept()  # a second connection never comes
+    finally:
+        finallies.append("in accept")
+
+def sleeps():
+    try:
+        time.sleep(3600)
+    finally:
+        finallies.append("in sleep")
+
+def selects(c):
+    try:
+        select(c.if_recv(), gotime.After(3600 * gotime.SECOND).if_recv())
+    finally:
+        finallies.append("in select")
+
+def in_pool():
+    try:
+        offset.syscall(gate.acquire)()
+    finally:
+        finallies.append("in a pool call")
+
+def reads_pipe():
+    r, w = os.pipe()  # never written
+    try:
+        with os.fdopen(r, "rb") as rf, os.fdopen(w, "wb"):
+            rf.read(1)
+    finally:
+        finallies.append("in a pipe read")
+
+held = set()
+# Where this scheduler's goroutines wait (the other scheduler's one sleeps,
+# or runs): two recvs, sendall, accept and the pipe read in the netpoller.
+PARKED = {"IO wait": 5, "sync.Mutex.Lock": 1, "threading.Lock": 1, "chan receive": 2, "sleep": 1, "select": 1, "syscall": 1}
+seen = {}
+
+def wait_for(cond, what):
+    deadline = _time.monotonic() + 20
+    while not cond():
+        if _time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for %s: %r" % (what, offset.stats()))
+        offset.gosched()
+
+def all_parked():
+    reasons = offset.stats()["parked_by_reason"]
+    return all(reasons.get(k, 0) >= n for k, n in PARKED.items())
+
+def fails():
+    wait_for(all_parked, "every goroutine to wait")
+    seen.update(offset.stats()["parked_by_reason"])
+    raise ValueError("boom")
+
+def main():
+    c = makechan()
+    a, b = socket.socketpair()
+    with b, socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        addr = srv.getsockname()
+        offset.go(serves, srv)
+        offset.go(holds_mutex_waits_recv, addr)
+        offset.go(holds_lock_waits_chan, c)
+        wait_for(lambda: held == {"mutex", "lock"}, "the locks to be taken")
+        for fn, *args in [(sends, a), (waits_for_mutex,), (waits_for_lock,), (accepts, srv), (sleeps,), (selects, c), (in_pool,), (reads_pipe,)]:
+            offset.go(fn, *args)
+        offset.go(fails)
+        try:
+            c.recv()
+        finally:
+            finallies.append("main")
+
+other_thread.start()
+while other["ticks"] < 1:
+    _time.sleep(0.001)
+# Now, with the other scheduler's netpoller (two fds) made.
+fds_other = fds()
+failure = None
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    try:
+        offset.run(main)
+    except ValueError as e:
+        failure = [str(e), [f.name for f in traceback.extract_tb(e.__traceback__)]]
+    fds_after_run = fds()
+    gc.collect()
+    resource_warnings = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+ticks_then = other["ticks"]
+deadline = _time.monotonic() + 10
+while other["ticks"] < ticks_then + 5 and _time.monotonic() < deadline:
+    _time.sleep(0.001)
+other_ticks = other["ticks"] - ticks_then
+other["stop"] = True
+other_thread.join(10)
+
+# The locks were released by the finally blocks and their queues hold no
+# stopped waiter: a later run() uses both, with contention.
+def reuse():
+    order = []
+    def user(name):
+        with mutex, lock:
+            order.append(name)
+            time.sleep(0.001)
+    wg = sync.WaitGroup()
+    for name in "abc":
+        wg.go(user, name)
+    wg.wait()
+    return order
+
+free = [mutex.try_lock(), lock.acquire(False)]
+mutex.unlock()
+lock.release()
+reused = offset.run(reuse)
+gate.release()  # the pool call given up ends; its thread then idles out
+idle = wait_pool_idle(offset)
+report({
+    "failure": failure,
+    "finallies": sorted(finallies),
+    "seen": seen,
+    "resource_warnings": resource_warnings,
+    "fds": [fds_before, fds_other, fds_after_run, fds()],
+    "threads": [threads_before, threads()],
+    "other_ticks": other_ticks,
+    "other_alive": other_thread.is_alive(),
+    "free": free,
+    "reused": reused,
+    "pool_idle": idle,
+})
+"""
+
+
+def test_exception_while_others_hold_locks_and_wait_in_io() -> None:
+    r = _child(EXCEPTION)
+    # run() raised the goroutine's exception, with its traceback.
+    message, frames = r["failure"]
+    assert message == "boom"
+    assert frames[-1] == "fails"
+    # Every goroutine was parked in its wait when it came.
+    assert {"IO wait", "sync.Mutex.Lock", "chan receive", "sleep", "select", "syscall", "threading.Lock"} <= set(r["seen"])
+    # Every finally ran.
+    assert r["finallies"] == sorted(
+        [
+            "main", "mutex held, in recv", "lock held, in chan receive", "in mutex lock", "in threading lock",
+            "in sendall", "serving, in recv", "in accept", "in sleep", "in select", "in a pool call", "in a pipe read",
+        ]
+    )
+    # Every socket (and pipe) was closed by then: fds back at once, no ResourceWarning.
+    fds_before, fds_other, fds_after_run, fds_end = r["fds"]
+    assert len(fds_other) == len(fds_before) + 2  # the other scheduler's netpoller
+    assert fds_after_run == fds_other
+    assert fds_end == fds_before  # the other one's too, once it ended
+    assert r["resource_warnings"] == []
+    # The other scheduler carried on, and ended when told.
+    assert r["other_ticks"] >= 5 and not r["other_alive"]
+    # The locks are free, and work again.
+    assert r["free"] == [True, True]
+    assert sorted(r["reused"]) == ["a", "b", "c"]
+    assert r["pool_idle"]
+    assert r["threads"][1] == r["threads"][0]
+
+
+# -- Ctrl-C ------------------------------------------------------------------------------
+
+# The child: 10,000 goroutines wait on channels, sockets and timers, each
+# with a finally that counts; main tells the parent it is ready through a
+# pipe and waits too. The parent sends a real SIGINT. CLOCK_MONOTONIC is
+# one clock for the whole machine, so the parent compares the child's
+# times with the moment it sent the signal.
+CTRL_C = """
+import resource, time as _time
+import offset
+from offset import makechan, select, sync
+from offset import time as gotime
+
+N = 10_000
+PAIRS = 1_000  # 2,000 goroutines wait on sockets: one end of a socketpair each
+ready_fd = int(sys.argv[1])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+need = 2 * PAIRS + 256
+if soft < need:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
+if PATCHED:
+    offset.patch_all()
+import socket, time
+
+fds_before = fds()
+finallies = [0]
+ended = [0]
+
+def on_socket(s):
+    try:
+        with s:
+            s.recv(1)
+    finally:
+        finallies[0] += 1
+
+def on_chan(c):
+    try:
+        c.recv()
+    finally:
+        finallies[0] += 1
+
+def in_select(c, d):
+    try:
+        select(c.if_recv(), d.if_send(1))
+    finally:
+        finallies[0] += 1
+
+def on_timer():
+    try:
+        gotime.sleep(3600 * gotime.SECOND)
+    finally:
+        finallies[0] += 1
+
+def main():
+    c, d = makechan(), makechan()
+    kinds = {"socket": 0, "chan": 0, "select": 0, "timer": 0}
+    if PATCHED:
+        for _ in range(PAIRS):
+            a, b = socket.socketpair()
+            offset.go(on_socket, a)
+            offset.go(on_socket, b)
+        kinds["socket"] = 2 * PAIRS
+    rest = N - kinds["socket"]
+    kinds["chan"] = kinds["select"] = rest // 4
+    kinds["timer"] = rest - 2 * (rest // 4)
+    for _ in range(kinds["chan"]):
+        offset.go(on_chan, c)
+    for _ in range(kinds["select"]):
+        offset.go(in_select, c, d)
+    for _ in range(kinds["timer"]):
+        offset.go(on_timer)
+    deadline = _time.monotonic() + 30
+    while offset.stats()["parked"] < N:
+        assert _time.monotonic() < deadline, offset.stats()
+        gotime.sleep(gotime.MILLISECOND)
+    state["parked"] = offset.stats()["parked_by_reason"]
+    os.write(ready_fd, b"r")
+    try:
+        c.recv()  # main waits too, on a channel nothing sends to
+    except KeyboardInterrupt:
+        state["main_got_it"] = _time.monotonic()
+        raise
+
+state = {}
+try:
+    offset.run(main)
+    state["outcome"] = "run() returned"
+except KeyboardInterrupt:
+    state["outcome"] = "KeyboardInterrupt"
+state["run_ended"] = _time.monotonic()
+state["finallies"] = finallies[0]
+state["fds"] = [fds_before, fds()]
+state["goroutines"] = offset.stats()["goroutines"]
+report(state)
+"""
+
+
+@pytest.mark.parametrize("patched", [True, False], ids=["patched", "bare"])
+def test_ctrl_c_with_10000_goroutines_waiting(patched: bool) -> None:
+    # patched: under patch_all, with sockets; bare: offset.run() alone, channels and timers.
+    r, w = os.pipe()
+    code = PRELUDE + textwrap.dedent(f"PATCHED = {patched}\n") + textwrap.dedent(CTRL_C)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFSET_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env["FAULT_CHILD_TIMEOUT"] = "50"
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, str(w)],
+        pass_fds=(w,),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(w)
+    try:
+        readable, _, _ = select.select([r], [], [], 60)
+        ready = os.read(r, 1) if readable else b""
+        if ready != b"r":
+            p.kill()
+            out, err = p.communicate(timeout=30)
+            pytest.fail(f"child never said it was ready\nstdout:\n{out}\nstderr:\n{err}", pytrace=False)
+        sent = time.monotonic()
+        os.kill(p.pid, signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        os.close(r)
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    state = _parse(p.returncode, out, err)
+    n = 10_000
+    assert sum(state["parked"].values()) == n
+    assert state["outcome"] == "KeyboardInterrupt"  # reached main, then came out of run()
+    assert state["finallies"] == n
+    assert state["goroutines"] == 0
+    assert state["fds"][1] == state["fds"][0]
+    to_main = state["main_got_it"] - sent
+    to_end = state["run_ended"] - sent
+    print(f"SIGINT with {n} goroutines ({'patched' if patched else 'bare'}): main got it after {to_main * 1e3:.1f} ms, ")
+    print(f"every finally had run after {to_end * 1e3:.1f} ms")
+    assert 0 < to_main <= to_end < 2.0
