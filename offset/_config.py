@@ -163,7 +163,9 @@ def netpoll() -> str:
     if text not in ("", *_NETPOLLS):
         raise ValueError(f"OFFSET_NETPOLL must be 'epoll' or 'selectors', not {raw!r}")
     if text == "epoll" and not hasattr(_select, "epoll"):
-        raise ValueError(f"OFFSET_NETPOLL is {raw!r}, but this platform has no epoll: set it to 'selectors' or unset it")
+        raise ValueError(
+            f"OFFSET_NETPOLL is {raw!r}, but this platform has no epoll: set it to 'selectors' or unset it"
+        )
     return text
 
 

@@ -77,6 +77,7 @@ __all__ = ["parse_threshold", "start", "stop"]
 # The watchdog looks this many times per threshold.
 _SAMPLES = 4
 
+
 def parse_threshold(value: str, variable: str = "threshold") -> float:
     """Seconds from Go's duration syntax ("100ms", "1.5s", "1m30s") or a number of seconds ("0.1").
 

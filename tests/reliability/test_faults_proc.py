@@ -485,12 +485,24 @@ def test_exception_while_others_hold_locks_and_wait_in_io() -> None:
     assert message == "boom"
     assert frames[-1] == "fails"
     # Every goroutine was parked in its wait when it came.
-    assert {"IO wait", "sync.Mutex.Lock", "chan receive", "sleep", "select", "syscall", "threading.Lock"} <= set(r["seen"])
+    assert {"IO wait", "sync.Mutex.Lock", "chan receive", "sleep", "select", "syscall", "threading.Lock"} <= set(
+        r["seen"]
+    )
     # Every finally ran.
     assert r["finallies"] == sorted(
         [
-            "main", "mutex held, in recv", "lock held, in chan receive", "in mutex lock", "in threading lock",
-            "in sendall", "serving, in recv", "in accept", "in sleep", "in select", "in a pool call", "in a pipe read",
+            "main",
+            "mutex held, in recv",
+            "lock held, in chan receive",
+            "in mutex lock",
+            "in threading lock",
+            "in sendall",
+            "serving, in recv",
+            "in accept",
+            "in sleep",
+            "in select",
+            "in a pool call",
+            "in a pipe read",
         ]
     )
     # Every socket (and pipe) was closed by then: fds back at once, no ResourceWarning.
@@ -647,6 +659,8 @@ def test_ctrl_c_with_10000_goroutines_waiting(patched: bool) -> None:
     assert state["fds"][1] == state["fds"][0]
     to_main = state["main_got_it"] - sent
     to_end = state["run_ended"] - sent
-    print(f"SIGINT with {n} goroutines ({'patched' if patched else 'bare'}): main got it after {to_main * 1e3:.1f} ms, ")
+    print(
+        f"SIGINT with {n} goroutines ({'patched' if patched else 'bare'}): main got it after {to_main * 1e3:.1f} ms, "
+    )
     print(f"every finally had run after {to_end * 1e3:.1f} ms")
     assert 0 < to_main <= to_end < 2.0

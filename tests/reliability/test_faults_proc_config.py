@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -125,10 +124,19 @@ print(pool_max, backend, offset.COMPILED, offset.monitor._current is not None,
     ("env", "expected"),
     [
         ({}, ["64", "EpollNetpoll", "?", "False", "False"]),
-        ({"OFFSET_MAX_THREADS": " 3 ", "OFFSET_NETPOLL": "Selectors"}, ["3", "SelectorsNetpoll", "?", "False", "False"]),
+        (
+            {"OFFSET_MAX_THREADS": " 3 ", "OFFSET_NETPOLL": "Selectors"},
+            ["3", "SelectorsNetpoll", "?", "False", "False"],
+        ),
         ({"OFFSET_NETPOLL": "epoll", "OFFSET_PURE_PYTHON": "YES"}, ["64", "EpollNetpoll", "False", "False", "False"]),
-        ({"OFFSET_PURE_PYTHON": "on", "OFFSET_MONITOR": "1h", "OFFSET_DUMP_SIGNAL": "usr2"}, ["64", "EpollNetpoll", "False", "True", "True"]),
-        ({"OFFSET_MAX_THREADS": "", "OFFSET_NETPOLL": " ", "OFFSET_MONITOR": "", "OFFSET_DUMP_SIGNAL": ""}, ["64", "EpollNetpoll", "?", "False", "False"]),
+        (
+            {"OFFSET_PURE_PYTHON": "on", "OFFSET_MONITOR": "1h", "OFFSET_DUMP_SIGNAL": "usr2"},
+            ["64", "EpollNetpoll", "False", "True", "True"],
+        ),
+        (
+            {"OFFSET_MAX_THREADS": "", "OFFSET_NETPOLL": " ", "OFFSET_MONITOR": "", "OFFSET_DUMP_SIGNAL": ""},
+            ["64", "EpollNetpoll", "?", "False", "False"],
+        ),
     ],
 )
 def test_good_values_take_effect(env: dict[str, str], expected: list[str]) -> None:
