@@ -161,8 +161,12 @@ def gated(seq, fn):
 
 arrival = []  # worker index, in the order the calls reached the pool
 
+gating = [True]
+
 def through_gate(real):
     def blocking_call(fn, *args, **kwargs):
+        if not gating[0]:
+            return real(fn, *args, **kwargs)
         seq = len(arrival)
         gate = _thread.allocate_lock()
         gate.acquire()
@@ -229,6 +233,30 @@ def main():
 
 goroutines = offset.run(main)
 idle = wait_pool_idle(offset)
+
+# Again without the gates: the 200 calls as fast as the two threads take
+# them, the ticker beside them.
+gating[0] = False
+free_results = {}
+free_ticks = []
+
+def free_worker(i):
+    fn, args = call_for(i)
+    free_results[i] = outcome(offset.syscall(pow) if fn is pow else fn, *args)
+
+def free_ticker():
+    while True:
+        _time.sleep(0.001)
+        free_ticks.append(offset.stats()["pool_queued"])
+
+def free_main():
+    offset.go(free_ticker)
+    for i in range(N):
+        offset.go(free_worker, i)
+    wait_for(lambda: len(free_results) == N, "every call to complete")
+
+offset.run(free_main)
+free_idle = wait_pool_idle(offset)
 fds_after = fds()
 tmp.close()
 report({
@@ -242,6 +270,9 @@ report({
     "ticks_saturated": sum(1 for q in ticks if q > 0),
     "goroutines_at_end": goroutines,
     "pool_idle": idle,
+    "free_results": [free_results.get(i) for i in range(N)],
+    "free_ticks_saturated": sum(1 for q in free_ticks if q > 0),
+    "free_pool_idle": free_idle,
     "threads": [threads_before, threads()],
     "fds": [fds_before, fds_after],
 })
@@ -264,6 +295,9 @@ def test_thread_pool_saturation_keeps_order_and_loses_nothing() -> None:
     assert 0 < r["seen"]["threads"] <= 2
     # The ticker ran throughout, while calls were queued.
     assert r["ticks_saturated"] >= 5
+    # Without the gates, the same.
+    assert r["free_results"] == r["expected"]
+    assert r["free_pool_idle"]
     # Nothing left: main and the ticker alone at the end; the pool's threads gone.
     assert r["goroutines_at_end"] == 2
     assert r["pool_idle"]
@@ -474,6 +508,9 @@ report({
     "free": free,
     "reused": reused,
     "pool_idle": idle,
+    "free_results": [free_results.get(i) for i in range(N)],
+    "free_ticks_saturated": sum(1 for q in free_ticks if q > 0),
+    "free_pool_idle": free_idle,
 })
 """
 
