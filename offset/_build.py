@@ -6,8 +6,9 @@ found (``setup.py``). The ``.py`` files stay beside the extension modules:
 they are the source of truth, the documentation, and the fallback.
 ``OFFSET_PURE_PYTHON=1`` (or true, yes, on; offset/_config.py parses it)
 when offset is first imported makes it import the ``.py`` modules even
-where compiled ones are installed (gevent's ``PURE_PYTHON``). ``offset.COMPILED`` says which build
-runs, and ``python -m offset --version`` prints it.
+where compiled ones are installed (gevent's ``PURE_PYTHON``).
+``offset.COMPILED`` says which build runs, and ``python -m offset
+--version`` prints it.
 
 How: a compiled module and its source share one name
 (``offset._core._chan`` is ``_chan.cpython-311-x86_64-linux-gnu.so`` or

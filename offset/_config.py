@@ -38,9 +38,9 @@ Rejected designs:
   variable after import (before the first pool call) rely on that.
 - Reading any value but "" and "0" as "yes" (``OFFSET_PURE_PYTHON`` did):
   ``OFFSET_PURE_PYTHON=maybe``, or ``=false``, silently chose the build.
-- Warning about unknown ``OFFSET_*`` names (a typo in a name): the prefix is not offset's alone (test runners
-  and deployments set their own), and a warning on every import for them
-  would teach people to ignore it.
+- Warning about unknown ``OFFSET_*`` names (a typo in a name): the prefix
+  is not offset's alone (test runners and deployments set their own), and a
+  warning on every import for them would teach people to ignore it.
 """
 
 from __future__ import annotations
