@@ -1,103 +1,29 @@
 """Faults of the process: a saturated thread pool, a goroutine's exception
 while others hold locks and wait in I/O, and Ctrl-C (issue 13, part 1).
 
-Each fault runs in a fresh interpreter (``_child``): the patch layer changes
-the whole process, the pool's size is fixed when the pool is made, and a
-real SIGINT must reach a real main thread. The child prints one JSON report
-(``MARK``) and the test checks three things in it: the outcome of every
+Each fault runs in a fresh interpreter (faults_proc_support.py): the patch
+layer changes the whole process, the pool's size is fixed when the pool is
+made, and a real SIGINT must reach a real main thread. The child prints
+one JSON report and the test checks three things in it: the outcome of every
 call is the stdlib's (computed by the same code unpatched, in the same
 child, before ``patch_all``); every other goroutine carried on; and nothing
 was left behind: fds (``/proc/self/fd``), threads (beyond the pool's idle
 ones, which end on their own ``_IDLE_SECONDS`` later), goroutines
 (``offset.stats()``).
 
-Bad configuration is tests/reliability/test_faults_proc_config.py; pool
-calls given up by stopped goroutines are test_faults_proc_pool.py.
+Bad configuration is test_faults_proc_config.py; pool calls given up by
+stopped goroutines, test_faults_proc_pool.py; Ctrl-C in each kind of
+blocking call beside plain Python, test_faults_proc_sigint.py; the wait
+queues that stopped goroutines leave, test_faults_proc_waiters.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import select
-import signal
-import subprocess
-import sys
 import textwrap
-import time
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-import offset
-
-ROOT = Path(offset.__file__).resolve().parent.parent
-MARK = "FAULT-REPORT:"
-
-# Helpers every child script starts with: a bound on its whole life (every
-# stack is printed if it hangs), fd and thread counts, and the report.
-PRELUDE = """
-import faulthandler, json, os, sys, _thread
-faulthandler.dump_traceback_later(float(os.environ["FAULT_CHILD_TIMEOUT"]), exit=True)
-
-def fds():
-    # listdir opens one fd of its own while it runs: the same one each time.
-    return sorted(int(n) for n in os.listdir("/proc/self/fd"))
-
-def threads():
-    return _thread._count()
-
-def report(value):
-    sys.stdout.write("FAULT-REPORT:" + json.dumps(value) + "\\n")
-    sys.stdout.flush()
-
-def outcome(fn, *args):
-    # What a call gave, comparable between two runs: the result's repr, or
-    # the exception's type, text and errno.
-    try:
-        return ["ok", repr(fn(*args))]
-    except Exception as e:
-        return ["raise", type(e).__name__, str(e), getattr(e, "errno", None)]
-
-def wait_pool_idle(offset, bound=10.0):
-    # The pool's threads end _IDLE_SECONDS after their last call.
-    import time
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        busy, idle, queued, size = offset._core.pool_stats()
-        if busy == idle == queued == 0:
-            return True
-        time.sleep(0.01)
-    return False
-"""
-
-
-def _child(body: str, *, env: dict[str, str] | None = None, timeout: float = 60.0) -> Any:
-    """Run PRELUDE + ``body`` in a fresh interpreter; return what it reported."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("OFFSET_")}
-    full["PYTHONPATH"] = os.pathsep.join([str(ROOT), full.get("PYTHONPATH", "")])
-    full["FAULT_CHILD_TIMEOUT"] = str(timeout - 10)
-    full.update(env or {})
-    code = PRELUDE + textwrap.dedent(body)
-    try:
-        p = subprocess.run(
-            [sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=timeout, cwd=ROOT
-        )
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"child timed out after {timeout}s\nstdout:\n{e.stdout}\nstderr:\n{e.stderr}", pytrace=False)
-    return _parse(p.returncode, p.stdout, p.stderr)
-
-
-def _parse(returncode: int, stdout: str, stderr: str) -> Any:
-    lines = [line for line in stdout.splitlines() if line.startswith(MARK)]
-    if returncode != 0 or len(lines) != 1:
-        pytest.fail(
-            f"child exited with {returncode}, {len(lines)} report(s)\nstdout:\n{stdout}\nstderr:\n{stderr}",
-            pytrace=False,
-        )
-    return json.loads(lines[0][len(MARK) :])
-
+from reliability.faults_proc_support import PRELUDE, child, interrupt_child
 
 # -- thread-pool saturation ----------------------------------------------------------
 
@@ -280,7 +206,7 @@ report({
 
 
 def test_thread_pool_saturation_keeps_order_and_loses_nothing() -> None:
-    r = _child(SATURATION, env={"OFFSET_MAX_THREADS": "2"})
+    r = child(SATURATION, env={"OFFSET_MAX_THREADS": "2"})
     n = len(r["expected"])
     # Every call completed with the stdlib's outcome: none lost, none mixed up.
     assert r["results"] == r["expected"]
@@ -515,7 +441,7 @@ report({
 
 
 def test_exception_while_others_hold_locks_and_wait_in_io() -> None:
-    r = _child(EXCEPTION)
+    r = child(EXCEPTION)
     # run() raised the goroutine's exception, with its traceback.
     message, frames = r["failure"]
     assert message == "boom"
@@ -573,7 +499,7 @@ from offset import time as gotime
 
 N = 10_000
 PAIRS = 1_000  # 2,000 goroutines wait on sockets: one end of a socketpair each
-ready_fd = int(sys.argv[1])
+ready_fd = int(sys.argv[-1])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 need = 2 * PAIRS + 256
 if soft < need:
@@ -634,8 +560,8 @@ def main():
         assert _time.monotonic() < deadline, offset.stats()
         gotime.sleep(gotime.MILLISECOND)
     state["parked"] = offset.stats()["parked_by_reason"]
-    os.write(ready_fd, b"r")
     try:
+        os.write(ready_fd, b"r")
         c.recv()  # main waits too, on a channel nothing sends to
     except KeyboardInterrupt:
         state["main_got_it"] = _time.monotonic()
@@ -658,37 +584,8 @@ report(state)
 @pytest.mark.parametrize("patched", [True, False], ids=["patched", "bare"])
 def test_ctrl_c_with_10000_goroutines_waiting(patched: bool) -> None:
     # patched: under patch_all, with sockets; bare: offset.run() alone, channels and timers.
-    r, w = os.pipe()
-    code = PRELUDE + textwrap.dedent(f"PATCHED = {patched}\n") + textwrap.dedent(CTRL_C)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFSET_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    env["FAULT_CHILD_TIMEOUT"] = "50"
-    p = subprocess.Popen(
-        [sys.executable, "-c", code, str(w)],
-        pass_fds=(w,),
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    os.close(w)
-    try:
-        readable, _, _ = select.select([r], [], [], 60)
-        ready = os.read(r, 1) if readable else b""
-        if ready != b"r":
-            p.kill()
-            out, err = p.communicate(timeout=30)
-            pytest.fail(f"child never said it was ready\nstdout:\n{out}\nstderr:\n{err}", pytrace=False)
-        sent = time.monotonic()
-        os.kill(p.pid, signal.SIGINT)
-        out, err = p.communicate(timeout=60)
-    finally:
-        os.close(r)
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
-    state = _parse(p.returncode, out, err)
+    code = PRELUDE + f"PATCHED = {patched}\n" + textwrap.dedent(CTRL_C)
+    sent, state = interrupt_child(code, [])
     n = 10_000
     assert sum(state["parked"].values()) == n
     assert state["outcome"] == "KeyboardInterrupt"  # reached main, then came out of run()

@@ -14,27 +14,16 @@ ran.
 
 from __future__ import annotations
 
-import json
-import os
-import select
-import signal
-import subprocess
-import sys
 import textwrap
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import offset
-
-ROOT = Path(offset.__file__).resolve().parent.parent
-MARK = "SIGINT-REPORT:"
+from reliability.faults_proc_support import interrupt_child
 
 CHILD = """
 import faulthandler, json, os, sys, time as _time
-faulthandler.dump_traceback_later(40, exit=True)
+faulthandler.dump_traceback_later(float(os.environ["FAULT_CHILD_TIMEOUT"]), exit=True)
 MODE, KIND, READY = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if MODE == "offset":
     import offset
@@ -166,7 +155,7 @@ try:
 except BaseException as e:
     state["exception"] = type(e).__name__
 state["finally"].sort()
-sys.stdout.write("SIGINT-REPORT:" + json.dumps(state) + "\\n")
+sys.stdout.write("FAULT-REPORT:" + json.dumps(state) + "\\n")
 sys.stdout.flush()
 """
 
@@ -187,52 +176,8 @@ KINDS = [
 ]
 
 
-def _asleep(pid: int) -> bool:
-    """Whether the process's main thread is asleep in the kernel (state S)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] == "S"
-
-
-def _interrupt(mode: str, kind: str) -> dict[str, Any]:
-    r, w = os.pipe()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFSET_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    p = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(CHILD), mode, kind, str(w)],
-        pass_fds=(w,),
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    os.close(w)
-    try:
-        readable, _, _ = select.select([r], [], [], 30)
-        if not readable or os.read(r, 1) != b"r":
-            pytest.fail(f"{mode} {kind}: the child never said it was ready", pytrace=False)
-        # Asleep in the kernel three looks in a row, 5 ms apart: in its wait.
-        deadline = time.monotonic() + 10
-        streak = 0
-        while streak < 3 and time.monotonic() < deadline:
-            streak = streak + 1 if _asleep(p.pid) else 0
-            time.sleep(0.005)
-        os.kill(p.pid, signal.SIGINT)
-        out, err = p.communicate(timeout=30)
-    finally:
-        os.close(r)
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
-    lines = [line for line in out.splitlines() if line.startswith(MARK)]
-    if p.returncode != 0 or len(lines) != 1:
-        pytest.fail(f"{mode} {kind}: exit {p.returncode}\nstdout:\n{out}\nstderr:\n{err}", pytrace=False)
-    state: dict[str, Any] = json.loads(lines[0][len(MARK) :])
-    return state
+def _interrupt(mode: str, kind: str) -> Any:
+    return interrupt_child(textwrap.dedent(CHILD), [mode, kind])[1]
 
 
 @pytest.mark.parametrize("kind", KINDS)
