@@ -110,3 +110,44 @@ def test_a_later_run_gets_its_own_calls_served(one_thread_pool: None) -> None:
     assert offset.run(main) == [0, 1, 4, 9, 16]
     _wait_pool_idle()
     assert ran == []
+
+
+def test_a_pool_thread_that_cannot_start_fails_only_its_call(
+    one_thread_pool: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The OS refuses a thread (RLIMIT_NPROC, memory): the call that needed it
+    # raises what threading.Thread.start raises then, the other goroutines
+    # carry on, and the pool, which counted no thread for it, starts one
+    # for the next call.
+    real = _syscall._start_new_thread
+    refusals = [1]
+
+    def start_new_thread(fn: Callable[..., object], args: tuple[object, ...]) -> int:
+        if refusals[0]:
+            refusals[0] -= 1
+            raise RuntimeError("can't start new thread")
+        return real(fn, args)
+
+    monkeypatch.setattr(_syscall, "_start_new_thread", start_new_thread)
+    ticks: list[int] = []
+
+    def ticker() -> None:
+        for i in range(5):
+            offset.gosched()
+            ticks.append(i)
+
+    def main() -> list[object]:
+        offset.go(ticker)
+        out: list[object] = []
+        for i in range(3):
+            try:
+                out.append(offset.syscall(pow)(i, 2))
+            except RuntimeError as e:
+                out.append(str(e))
+        while len(ticks) < 5:
+            offset.gosched()
+        return out
+
+    assert offset.run(main) == ["can't start new thread", 1, 4]
+    assert ticks == [0, 1, 2, 3, 4]
+    _wait_pool_idle()
