@@ -215,3 +215,31 @@ def test_every_variable_offset_reads_is_checked_and_documented() -> None:
     for v in _config.VARIABLES:
         row = f"| `{v.name}` | {v.accepts} | {v.default} | {v.read} |"
         assert row in readme, f"README's row for {v.name} should read: {row}"
+
+
+def test_netpoll_set_after_import_is_checked_when_a_netpoller_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Documented: read whenever a netpoller is made, which run() does at its
+    # first idle wait. The one error comes out of run(), and the thread's
+    # scheduler runs again once the variable is right.
+    from offset import time as gotime
+
+    finallies: list[str] = []
+
+    def sleeper() -> None:
+        try:
+            gotime.sleep(gotime.HOUR)
+        finally:
+            finallies.append("sleeper")
+
+    def main() -> str:
+        offset.go(sleeper)
+        gotime.sleep(gotime.MILLISECOND)
+        return "slept"
+
+    monkeypatch.setenv("OFFSET_NETPOLL", "poll")
+    with pytest.raises(ValueError, match=r"^OFFSET_NETPOLL must be 'epoll' or 'selectors', not 'poll'$"):
+        offset.run(main)
+    assert finallies == ["sleeper"]
+    monkeypatch.delenv("OFFSET_NETPOLL")
+    assert offset.run(main) == "slept"
+    assert offset.stats()["goroutines"] == 0
