@@ -24,7 +24,12 @@ Invariants (under ``_Pool.lock``):
   those.
 - ``queue`` (calls waiting for a thread) is non-empty only while every
   thread is busy: a call is handed straight to an idle thread, else to a
-  new one while ``nthreads < size``.
+  new one while ``nthreads < size``. A call is ``queued`` exactly while
+  it is in ``queue``.
+- ``withdrawn`` counts the calls in ``queue`` that were given up while
+  they waited (their ``fn`` is None): the thread that takes one off skips
+  it. They are left in place rather than removed, which would cost a scan
+  of the queue per call when thousands of goroutines are stopped at once.
 - An idle thread is on ``idle`` (a stack, so the most recently busy go
   first and the others can time out) exactly while no call is handed to
   it. Whoever takes it off (a submitter handing it a call, or the thread
@@ -42,8 +47,8 @@ goroutine itself giving the call up when an exception reaches it where it
 parked: a stop (``GoroutineExit``, when run() ends by another goroutine's
 exception or main's return) or an interrupt of the main goroutine
 (``Scheduler._deliver_interrupt``). A call given up is taken off the queue
-if it is still there, skipped if a thread has just taken it, and its
-result dropped if it was running; so nothing of a program that has ended
+if it is still there (``withdraw``), skipped if a thread has just taken
+it, and its result dropped if it was running; so nothing of a program that has ended
 starts on the pool afterwards (a queued write or fsync of a stopped
 goroutine once ran after run() had raised). ``list.pop`` is atomic under
 the GIL, so exactly one of the completion and the goroutine wins.
@@ -95,7 +100,7 @@ _get_ident = threading.get_ident
 class _Call:
     """One blocking call handed to the pool, and what it gave."""
 
-    __slots__ = ("fn", "args", "kwargs", "claim", "ok", "value")
+    __slots__ = ("fn", "args", "kwargs", "claim", "ok", "value", "queued")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], g: G) -> None:
         self.fn: Callable[..., Any] | None = fn
@@ -104,6 +109,7 @@ class _Call:
         self.claim = [g]
         self.ok = False
         self.value: Any = None  # the result, or the exception
+        self.queued = False  # in the pool's queue (under its lock)
 
     def run(self) -> None:
         """On a pool thread: make the call (unless given up) and end the wait."""
@@ -148,6 +154,7 @@ class _Pool:
         self.queue: deque[_Call] = deque()
         self.idle: list[_Worker] = []
         self.nthreads = 0
+        self.withdrawn = 0
 
     def submit(self, call: _Call) -> None:
         with self.lock:
@@ -157,6 +164,7 @@ class _Pool:
                 w.wake.release()
                 return
             if self.nthreads >= self.size:
+                call.queued = True
                 self.queue.append(call)
                 return
             self.nthreads += 1
@@ -172,12 +180,17 @@ class _Pool:
             raise
 
     def withdraw(self, call: _Call) -> None:
-        """Take a call that was given up off the queue, if it still waits there."""
+        """Mark a call that was given up as withdrawn, if it still waits in the queue.
+
+        A thread has it otherwise: ``_Call.run`` skips it (its claim is
+        gone), or drops its result.
+        """
         with self.lock:
-            try:
-                self.queue.remove(call)
-            except ValueError:
-                pass  # a thread has it: _Call.run skips it, or drops its result
+            if call.queued:
+                call.fn = None
+                call.args = ()
+                call.kwargs = {}
+                self.withdrawn += 1
 
     def _work(self, first: _Call) -> None:
         ident = _get_ident()
@@ -191,8 +204,14 @@ class _Pool:
                 call.run()
                 call = None
                 with self.lock:
-                    if self.queue:
+                    while self.queue:
                         call = self.queue.popleft()
+                        call.queued = False
+                        if call.fn is not None:
+                            break
+                        self.withdrawn -= 1  # given up while it waited: skipped
+                        call = None
+                    if call is not None:
                         continue
                     self.idle.append(me)
                 if not me.wake.acquire(timeout=_IDLE_SECONDS):
@@ -234,7 +253,7 @@ def pool_stats() -> tuple[int, int, int, int]:
         return 0, 0, 0, max_threads()
     with pool.lock:
         idle = len(pool.idle)
-        return pool.nthreads - idle, idle, len(pool.queue), pool.size
+        return pool.nthreads - idle, idle, len(pool.queue) - pool.withdrawn, pool.size
 
 
 def _after_fork() -> None:
