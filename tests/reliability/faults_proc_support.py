@@ -68,8 +68,12 @@ def wait_pool_idle(offset, bound=10.0):
 
 
 def child_env(timeout: float = 60.0, env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a child: offset's own variables cleared, this offset importable, then ``env``."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("OFFSET_")}
+    """The environment of a child: offset's own variables cleared, this offset importable, then ``env``.
+
+    Except ``OFFSET_PURE_PYTHON``: a suite run on the pure build (CI's pure
+    job) runs its children pure too.
+    """
+    full = {k: v for k, v in os.environ.items() if not k.startswith("OFFSET_") or k == "OFFSET_PURE_PYTHON"}
     full["PYTHONPATH"] = os.pathsep.join([str(ROOT), full.get("PYTHONPATH", "")])
     full["FAULT_CHILD_TIMEOUT"] = str(timeout - 10)
     full.update(env or {})
