@@ -130,7 +130,7 @@ from ._greenlet import Proc, getcurrent
 from ._greenlet import switch as _greenlet_switch
 from ._netpoll import NO_NETPOLL, Netpoll, make_netpoll
 from ._timers import TimerEntry, TimerHeap
-from ._waitreason import GOSCHED, RUN, SLEEP, SYSCALL
+from ._waitreason import GOSCHED, RUN, SLEEP
 
 if TYPE_CHECKING:
     from ._chan import SelectState, Waiter
@@ -406,9 +406,10 @@ class Scheduler:
         self.main_result: Any = None
         self.failure: BaseException | None = None
         # Goroutines of this scheduler in a thread-pool call, each with its
-        # claim: a list holding the G until the call's completion or an
-        # interrupt pops it (list.pop is atomic under the GIL); whoever pops
-        # it decides how the wait ends (see _syscall.py).
+        # claim: a list holding the G until the call's completion, or the
+        # goroutine giving the call up (stopped or interrupted), pops it
+        # (list.pop is atomic under the GIL); whoever pops it decides how
+        # the wait ends (see _syscall.py).
         self.syscalls: dict[G, list[G]] = {}
         self.ticks = 0
         # A coarse clock (monotonic ns), read by the loop at each visit
@@ -583,11 +584,10 @@ class Scheduler:
         wake-up came, and is queued), it is thrown all the same, as Python
         raises at the next bytecode: the site it parked at finds its
         waiter served, or fired, and counts the queued wake-up as stale
-        (G.park), so that it resumes nothing later. A thread-pool call is
-        given up (its result is dropped when it comes) if the interrupt
-        claims it before its completion does; if the completion did, its
-        ready() is owed and counted here. With no main goroutine, run()
-        itself raises it.
+        (G.park), so that it resumes nothing later. A thread-pool call
+        main waits for is given up where it parked, as for any goroutine
+        stopped there (_syscall.blocking_call). With no main goroutine,
+        run() itself raises it.
 
         The same holds for a waker in another thread that has taken main's
         waiter off a channel or wait queue without having readied it yet.
@@ -598,13 +598,6 @@ class Scheduler:
             return
         if main.proc is None or main.fn is None:
             return
-        if main.reason == SYSCALL:
-            claim = self.syscalls.get(main)
-            if claim is not None:
-                try:
-                    claim.pop()
-                except IndexError:
-                    main.stale += 1  # the call completed meanwhile: its ready() is owed
         main.proc.throw(self.interrupts.popleft())
 
     def _drain_remote(self) -> None:
