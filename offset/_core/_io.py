@@ -53,6 +53,10 @@ Invariants:
 Everything here runs on the scheduler's own thread: the netpoller and the
 timer heap belong to it (see _sched.py), so no lock is taken.
 
+Without a netpoller (the fd table was full when the scheduler needed one,
+see "Out of fds" in _sched.py), ``wait_fd`` and ``wait_fds`` wait on the
+thread pool instead, in poll(2), which needs no fd (``_wait_on_pool``).
+
 Rejected designs:
 - Registering the fd with the OS for each wait and dropping it after (a
   oneshot re-arm, the first version): one epoll_ctl per wait, about a

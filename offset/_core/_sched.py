@@ -103,6 +103,18 @@ never writes to a released fd nor makes a netpoller for the finished run.
 After fork, the child's backends are closed (_netpoll.py) and its
 scheduler makes a new one.
 
+Out of fds. A netpoller takes two fds, made at the run's first wait; a
+process whose fd table is full then (EMFILE) cannot have one, where the
+stdlib's sleep, recv or lock wait needs no new fd. So a scheduler without
+one keeps going (``poller_or_none``): its idle wait sleeps in slices of
+``_NO_NETPOLL_SLICE``, looking for other threads' wake-ups in between (they
+find ``NO_NETPOLL`` and write nothing), and fd waits go to the thread
+pool (_io.py). Each later wait tries to make the netpoller again, and the
+first that can, keeps it. Rejected: making the netpoller when run()
+starts (run() itself would then fail with EMFILE, and every run() would
+pay for fds it may never use); raising EMFILE from the wait (the stdlib's
+call does not).
+
 Rejected designs:
 - A hub greenlet that every switch goes through (gevent): two switches per
   hand-off instead of one.

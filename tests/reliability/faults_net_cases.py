@@ -11,9 +11,10 @@ peers as goroutines too, and reports for each case:
 - ``outcome``: what the program saw (``child.outcome``: value, or exception
   type, message, errno and ``__context__``), compared by the test with the
   unpatched run's;
-- ``carried_on``: whether, while the case's victim was blocked and the fault
-  hit it, a ticker goroutine kept ticking and another connection (an echo
-  server goroutine and its client goroutine) kept being served;
+- that the others carried on: while the case's victim is blocked, and
+  again after the fault, a ticker goroutine must tick and another
+  connection (an echo server goroutine and its client goroutine) must make
+  round trips (``hold``), or the child fails;
 - ``left``: what the case left behind, measured after it returned: open fds
   (/proc/self/fd), goroutines (``offset.stats()``) and threads that are not
   the thread pool's.
@@ -24,6 +25,11 @@ until the bystanders have made progress, then strikes. Unpatched, the peer
 thread sleeps a little instead; a fault that lands before the victim blocks
 gives the same error there (a reset is reported by the next call either
 way), so the comparison does not depend on that sleep.
+
+The connects that cannot complete go to a listener whose accept queue is
+full (``full_listener``, as tests/patches/socket_cases.py does): on Linux
+the SYN is then dropped, SYN cookies or not, so the connect waits for its
+own timeout, on 127.0.0.1 and without depending on any route.
 
 Name resolution is made local: ``__nss_configure_lookup("hosts", "files")``
 (glibc) limits the hosts database to /etc/hosts for the whole process, so a
@@ -36,7 +42,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import os
 import socket
 import ssl
@@ -129,33 +134,36 @@ def _poll(cond: Callable[[], bool], what: str) -> None:
         time.sleep(0.001)
 
 
-def strike(fd: int, mode: str, fault: Callable[[], Any]) -> None:
-    """Cause ``fault()`` once another goroutine waits on ``fd`` for ``mode`` ("r"/"w").
+def strike(fd: int, mode: str, fault: Callable[[], Any], waiters: int = 1) -> None:
+    """Cause ``fault()`` once ``waiters`` goroutines wait on ``fd`` for ``mode`` ("r"/"w").
 
-    The fault is caused even if the wait is not seen (the case then fails
-    on this task's error, rather than hang).
+    Under offset that is exact: the netpoller has the fd armed (a second
+    waiter on the same fd and mode joins the first, see _io.py), and the
+    bystanders are then given time to move. Unpatched, a short sleep. The
+    fault is caused even if the wait is not seen (the case then fails on
+    this task's error, rather than hang).
     """
     try:
-        _blocked(fd, mode)
+        if OFFSET:
+            _poll(lambda: _waiting(fd, mode) >= waiters, f"{waiters} goroutine(s) to wait on fd {fd} ({mode!r})")
+            hold()
+        else:
+            time.sleep(0.1)
     finally:
         fault()
 
 
-def _blocked(fd: int, mode: str) -> None:
-    if not OFFSET:
-        time.sleep(0.1)
-        return
+def _waiting(fd: int, mode: str) -> int:
+    """How many goroutines of this scheduler wait on ``fd`` for ``mode``."""
     from offset._core import current_goroutine
 
     g = current_goroutine()
     assert g is not None
-
-    def armed() -> bool:
-        poller = g.sched._poller
-        return poller is not None and poller.armed(fd, mode) is not None
-
-    _poll(armed, f"a goroutine to wait on fd {fd} ({mode!r})")
-    hold()
+    poller = g.sched._poller
+    head = poller.armed(fd, mode) if poller is not None else None
+    if head is None:
+        return 0
+    return 1 + len(getattr(head, "more", None) or ())
 
 
 # -- bystanders (patched run) ------------------------------------------------
@@ -330,6 +338,19 @@ def reset_after_data(t: float | None) -> Any:
         second = child.outcome(lambda: c.recv(1024))
         peer.join()
         return got, second
+
+
+@case
+@_each_timeout
+def reset_during_two_recvs(t: float | None) -> Any:
+    # Two readers wait on one socket (threads may; under offset the second
+    # joins the first's netpoller wait): the reset wakes both, one gets the
+    # error and the other the EOF that follows it, in either order.
+    with tcp_pair() as (c, s):
+        c.settimeout(t)
+        readers = [Task(child.outcome, lambda: c.recv(1024)) for _ in range(2)]
+        Task(strike, c.fileno(), "r", lambda: reset(s), 2).join()
+        return sorted(r.join() for r in readers)
 
 
 @case

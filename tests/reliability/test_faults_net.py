@@ -138,6 +138,8 @@ def test_unpatched_outcomes_are_the_faults(runs: dict[str, Any]) -> None:
     for first, second, send in value("reset_during_recv"):
         assert (first, second) == (reset, ["ok", "b''"])
         assert send[1] == "BrokenPipeError"
+    for readers in value("reset_during_two_recvs"):
+        assert readers == [["ok", "b''"], reset]
     for first, _ in value("reset_during_makefile_readline"):
         assert first == reset
     for first, _, _ in value("reset_during_sendall"):
@@ -146,7 +148,8 @@ def test_unpatched_outcomes_are_the_faults(runs: dict[str, Any]) -> None:
         assert got == reset and saw_hello is True
     for seen, nbytes, after in value("half_closed_fin_with_data"):
         assert seen == [["ok", "b'last words'"]] + [["ok", "b''"]] * 3
-        assert nbytes == len(b"reply " * 20000)
+        assert nbytes == len(b"reply " * 20000)  # the writes after the peer's FIN went through
+        assert after == ["ok", "b''"]
     refused = ["raise", "ConnectionRefusedError", "[Errno 111] Connection refused", 111, None]
     assert batches(plain["many_connect_refused"])["connect"]["outcomes"] == [repr(refused)]
     timed_out = ["raise", "TimeoutError", "timed out", None, None]
