@@ -17,8 +17,9 @@ the fds are freed the waiting clients must be served.
 
 ``first_wait_case``: the table fills before the scheduler made its
 netpoller (it is made at the first wait of a ``run()``, and needs two fds).
-A sleep, a thread-pool call, a channel hand-off and a recv that waits must
-all work as they do unpatched, where none of them needs a new fd.
+A sleep, a thread-pool call, a hand-off between goroutines, a recv that
+waits (with and without a timeout) and a signal handler must all work as
+they do unpatched, where none of them needs a new fd.
 
 The same code runs under offset (in goroutines, ``faults_net_cases.Task``)
 and unpatched (in plain threads).
@@ -29,7 +30,9 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import signal
 import socket
+import threading
 import time
 from typing import Any
 
@@ -159,6 +162,18 @@ def first_wait_case() -> dict[str, Any]:
         hand_off = Task(lambda: b.recv(100))
         a.sendall(b"back")
         out["peer"] = hand_off.join().decode()
+        # A signal while the scheduler sleeps without a netpoller: its
+        # handler is deferred to the loop, with no netpoller to wake.
+        caught: list[int] = []
+        previous = signal.signal(signal.SIGUSR1, lambda signum, frame: caught.append(signum))
+        try:
+            killer = threading.Thread(target=lambda: (time.sleep(0.02), os.kill(os.getpid(), signal.SIGUSR1)))
+            killer.start()
+            time.sleep(0.1)
+            killer.join()
+            out["signal"] = caught == [signal.SIGUSR1]
+        finally:
+            signal.signal(signal.SIGUSR1, previous)
     finally:
         hogs.free()
         a.close()

@@ -98,6 +98,7 @@ def test_first_wait_with_no_fd_left() -> None:
     plain = value(runs["plain"])
     assert plain["sleep"] == ["ok", "None"] and plain["recv_waits"] == ["ok", "b'late'"]
     assert plain["recv_timeout"] == ["raise", "TimeoutError", "timed out", None, None]
+    assert plain["signal"] is True
     for backend in ("epoll", "selectors"):
         assert value(runs[backend]) == plain, backend
         check_after_run(runs[backend])
