@@ -424,6 +424,24 @@ def reset_during_tls_read(t: float | None) -> Any:
 
 @case
 @_each_timeout
+def reset_during_tls_sendall(t: float | None) -> Any:
+    # A handshaken TLS connection; the client's sendall fills the buffers
+    # and waits to write (OpenSSL's want-write), the server resets.
+    server, client = contexts()
+    with tcp_pair() as (c, s):
+        p = Task(lambda: server.wrap_socket(s, server_side=True))
+        tc = client.wrap_socket(c, server_hostname="localhost")
+        ts = p.join()
+        with tc, ts:
+            tc.settimeout(t)
+            peer = Task(strike, tc.fileno(), "w", lambda: reset(ts))
+            got = child.outcome(lambda: tc.sendall(BIG))
+            peer.join()
+            return got, child.outcome(lambda: tc.sendall(b"more"))
+
+
+@case
+@_each_timeout
 def reset_during_makefile_readline(t: float | None) -> Any:
     with tcp_pair() as (c, s):
         c.settimeout(t)
@@ -565,12 +583,19 @@ def _connect(address: Any, timeout: float | None = None, ex: bool = False) -> An
 @case
 def many_connect_refused() -> Any:
     address = ("127.0.0.1", closed_port())
-    return {
+    batches = {
         "connect": _at_once(lambda: _connect(address)),
         "connect_timeout": _at_once(lambda: _connect(address, 5.0)),
         "connect_ex": _at_once(lambda: _connect(address, ex=True)),
         "create_connection": _at_once(lambda: socket.create_connection(address).close()),
     }
+    if HOSTS_ONLY:
+        # A name with several addresses (::1 and 127.0.0.1 where /etc/hosts
+        # has both): create_connection tries each and raises the first error.
+        batches["create_connection_localhost"] = _at_once(
+            lambda: socket.create_connection(("localhost", address[1])).close()
+        )
+    return batches
 
 
 @case
