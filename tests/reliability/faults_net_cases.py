@@ -114,9 +114,12 @@ class Task:
             import offset
             from offset import time as otime
 
-            timer = otime.After(int(BOUND * otime.SECOND))
-            if offset.select(self.done.if_recv(), timer.if_recv()) != self.done.if_recv():
-                raise AssertionError("a task did not finish in time")
+            timer = otime.Timer(int(BOUND * otime.SECOND))
+            try:
+                if offset.select(self.done.if_recv(), timer.c.if_recv()) != self.done.if_recv():
+                    raise AssertionError("a task did not finish in time")
+            finally:
+                timer.stop()
         else:
             self.thread.join(BOUND)
             if self.thread.is_alive():
