@@ -103,6 +103,18 @@ never writes to a released fd nor makes a netpoller for the finished run.
 After fork, the child's backends are closed (_netpoll.py) and its
 scheduler makes a new one.
 
+Out of fds. A netpoller takes two fds, made at the run's first wait; a
+process whose fd table is full then (EMFILE) cannot have one, where the
+stdlib's sleep, recv or lock wait needs no new fd. So a scheduler without
+one keeps going (``poller_or_none``): its idle wait sleeps in slices of
+``_NO_NETPOLL_SLICE``, looking for other threads' wake-ups in between (they
+find ``NO_NETPOLL`` and write nothing), and fd waits go to the thread
+pool (_io.py). Each later wait tries to make the netpoller again, and the
+first that can, keeps it. Rejected: making the netpoller when run()
+starts (run() itself would then fail with EMFILE, and every run() would
+pay for fds it may never use); raising EMFILE from the wait (the stdlib's
+call does not).
+
 Rejected designs:
 - A hub greenlet that every switch goes through (gevent): two switches per
   hand-off instead of one.
@@ -114,6 +126,7 @@ Rejected designs:
 from __future__ import annotations
 
 import contextvars
+import errno
 import os
 import sys
 import threading
@@ -171,6 +184,11 @@ _LOOP_EVERY: Final = 64
 _LOOP_MASK: Final = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks % every
 # The idle waits, in seconds, before a deadlock is called (see _idle_wait).
 _DEADLOCK_GRACE = (0.01, 0.03, 0.06)
+# Out of fds, a netpoller cannot be made (see Scheduler.poller_or_none): the
+# errors that say so, and the longest the idle wait then sleeps at a time.
+_NO_FDS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM})
+_NO_NETPOLL_SLICE: Final = 0.01
+_real_sleep: Final = _time.sleep  # bound before the time area can patch it
 # Files inside offset whose frames a deadlock report skips to find the user's line.
 # From _build (pure): a compiled module's own __file__ can name a path that
 # does not exist ("offset/offset/_core/..." on 3.12), and then offset's code
@@ -448,6 +466,27 @@ class Scheduler:
             p = self._poller = make_netpoll()
         return p
 
+    def poller_or_none(self) -> Netpoll | None:
+        """The netpoller, or None when it cannot be made for want of fds.
+
+        Owner thread only. A netpoller needs two fds (the epoll fd and the
+        wake-up fd); a process whose fd table is full (EMFILE, ENFILE) can
+        have none until it frees some. The stdlib's sleep, lock waits and
+        blocking calls need no new fd, so neither may offset's: the idle
+        wait then sleeps in slices (``_NO_NETPOLL_SLICE``), fd waits go to
+        the thread pool (_io.py), and each later wait tries to make the
+        netpoller again. Any other failure is raised.
+        """
+        p = self._poller
+        if p is None:
+            try:
+                p = self.poller
+            except OSError as e:
+                if e.errno not in _NO_FDS:
+                    raise
+                return None
+        return p
+
     # -- called from any thread ------------------------------------------
 
     def call_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -624,11 +663,11 @@ class Scheduler:
 
     def _idle_wait(self) -> None:
         """Sleep in the OS until a timer, an fd, a pool call or a thread."""
-        poller = self.poller
+        poller = self.poller_or_none()
         deadline = self.timers.next_deadline()
         if deadline is not None:
             timeout: float | None = max(0.0, (deadline - _monotonic_ns()) / 1e9)
-        elif poller.nwaiting or self.syscalls:
+        elif (poller is not None and poller.nwaiting) or self.syscalls:
             timeout = None
         elif _other_threads_alive():
             # Another thread may still wake one of ours, but it may also end
@@ -652,7 +691,12 @@ class Scheduler:
         try:
             if self.remote or self.remote_calls or self.signals:
                 timeout = 0
-            poller.poll(timeout)
+            if poller is not None:
+                poller.poll(timeout)
+            else:
+                # No netpoller, so nothing can wake this sleep: look again
+                # every slice for other threads' wake-ups and deferred signals.
+                _real_sleep(_NO_NETPOLL_SLICE if timeout is None else min(timeout, _NO_NETPOLL_SLICE))
         finally:
             self.sleeping = False
         self.just_polled = True
@@ -850,7 +894,9 @@ def call_signal_handler(handler: Callable[[int, Any], Any], signum: int, frame: 
         # Inside offset's own code: run it from the loop, between goroutines.
         # The wake-up makes an epoll_wait that PEP 475 restarts return.
         s.signals.append((handler, signum))
-        s.poller.wakeup()
+        p = s._poller  # none yet: no epoll_wait to cut short (and none to make here)
+        if p is not None:
+            p.wakeup()
         return None
     g: G | None = getattr(getcurrent(), "goroutine", None)
     if g is None or g is s.main:
