@@ -183,3 +183,16 @@ def test_echo_scales_down_to_the_hard_fd_limit(monkeypatch):
         and "running 40 instead" in line
         for line in lines
     ), lines
+
+
+def test_runs_notices_kept_memory(monkeypatch):
+    body = soak._run_body
+    kept = []
+
+    def leaky(i, stopped):
+        kept.append(bytearray(8192))  # 8 KiB a run, 64 KiB over 5 runs and 3 threads
+        return body(i, stopped)
+
+    monkeypatch.setattr(soak, "_run_body", leaky)
+    with pytest.raises(soak.SoakFailure, match=r"traced memory grew by \d+ bytes after the sequential runs"):
+        soak.runs_soak(5, 3, limit_s=LIMIT_S)
