@@ -189,7 +189,9 @@ class _Child:
         self.err.close()
 
 
-def _wait_lines(children: list[_Child], deadline: float, until: Callable[[], bool], on_tick: Callable[[], None]) -> None:
+def _wait_lines(
+    children: list[_Child], deadline: float, until: Callable[[], bool], on_tick: Callable[[], None]
+) -> None:
     """Read the children's output until ``until()``, calling ``on_tick`` at least every 0.25 s."""
     poller = _select.poll()
     for c in children:
@@ -277,7 +279,9 @@ def echo_soak(
             server_rss0 = rss_kib(server.pid)
             log(f"echo: server pid {server.pid} on 127.0.0.1:{port_text}, {server_fds0} fds, RSS {server_rss0} KiB")
             client = _Child("client", ["client", port_text, str(conns), str(rounds), str(seed), str(limit_s)])
-            _wait_lines([client, server], min(deadline, _time.monotonic() + 60), lambda: "started" in client.lines, lambda: None)
+            _wait_lines(
+                [client, server], min(deadline, _time.monotonic() + 60), lambda: "started" in client.lines, lambda: None
+            )
             client.lines.remove("started")
             client_rss0 = rss_kib(client.pid)
             samples: dict[str, dict[str, int]] = {"server": {}, "client": {}}
@@ -332,7 +336,10 @@ def echo_soak(
             assert server.proc.stdin is not None
             server.proc.stdin.close()  # EOF: the server stops accepting, reports and exits
             _wait_lines(
-                [server], min(deadline, _time.monotonic() + 60), lambda: any(x.startswith("result ") for x in server.lines), lambda: None
+                [server],
+                min(deadline, _time.monotonic() + 60),
+                lambda: any(x.startswith("result ") for x in server.lines),
+                lambda: None,
             )
             sres_text = _take(server, "result")
             assert sres_text is not None
@@ -356,7 +363,12 @@ def echo_soak(
         "server_accepted": sres["accepted"],
         "server_peak_open": sres["peak"],
         "server_bytes_echoed": sres["bytes"],
-        "server_rss_kib": {"start": server_rss0, **samples["server"], "peak": peak["server"], "after_close": server_rss1},
+        "server_rss_kib": {
+            "start": server_rss0,
+            **samples["server"],
+            "peak": peak["server"],
+            "after_close": server_rss1,
+        },
         "client_rss_kib": {"start": client_rss0, **samples["client"], "peak": peak["client"]},
         "server_fds": {"before": server_fds0, "after": server_fds1},
         "client_fds": {"before": cres["fds_before"], "after": cres["fds_after"]},
@@ -392,7 +404,9 @@ def echo_soak(
         problems.append(f"this process has {fds_after} fds after the soak, {fds_before} before")
     # main and the watchdog are all that may be left.
     if sres["goroutines"] != 2 or cres["goroutines"] != 2:
-        problems.append(f"goroutines left: {sres['goroutines']} in the server, {cres['goroutines']} in the client (2 each)")
+        problems.append(
+            f"goroutines left: {sres['goroutines']} in the server, {cres['goroutines']} in the client (2 each)"
+        )
     if problems:
         raise SoakFailure("echo: " + "; ".join(problems) + f"\nfigures: {json.dumps(figures)}")
     return figures
@@ -439,7 +453,7 @@ def chan_soak(
 
     # Senders: four goroutines in each scheduler (one per way of sending), and plain thread P.
     ways = ["send unbuffered", "send buffered", "select", "select default"]
-    sender_names = [f"A {w}" for w in ways] + [f"B {w}" for w in ways] + ["P select send+recv"]
+    sender_names = [f"A {w}" for w in ways] + [f"B {w}" for w in ways] + ["P send, select send+recv"]
     nsenders = len(sender_names)
     counts = [messages // nsenders + (1 if i < messages % nsenders else 0) for i in range(nsenders)]
     senders_done = WaitGroup()
@@ -511,14 +525,17 @@ def chan_soak(
         wg.wait()
 
     def plain_p() -> None:
-        """Sends its messages by a select with send and receive cases, then receives until closed."""
-        rec = _Receiver("P select send+recv", nsenders)
+        """Sends its messages (every other one by a select with send and receive cases), then receives until closed."""
+        rec = _Receiver("P send, select send+recv", nsenders)
         receivers.append(rec)
         sid = nsenders - 1
         recv_live: list[offset.Chan[tuple[int, int]] | None] = [S2, B]
         try:
             for seq in range(counts[sid]):
                 m = (sid, seq)
+                if seq % 2 == 0:
+                    U.send(m)
+                    continue
                 while True:
                     cases = [U.if_send(m), S2.if_send(m)] + [c.if_recv() if c is not None else None for c in recv_live]
                     r = select(*cases)
@@ -538,9 +555,29 @@ def chan_soak(
                 recv_live[recv_live.index(r.chan)] = None
 
     def plain_q() -> None:
-        rec = _Receiver("Q select default", nsenders)
+        """Receives by turns with a plain receive and a select with default, until every channel is closed."""
+        rec = _Receiver("Q recv, select default", nsenders)
         receivers.append(rec)
-        receive(rec, "select default")
+        live: list[offset.Chan[tuple[int, int]] | None] = [S1, S2, U, B]
+        turn = 0
+        while any(c is not None for c in live):
+            turn += 1
+            if turn % 2 and live[3] is not None:
+                v, ok = B.recv_ok()
+                if ok:
+                    rec.got(1, v)
+                else:
+                    live[3] = None
+                continue
+            cases = [c.if_recv() if c is not None else None for c in live]
+            r = select(*cases, default)
+            if r is default:
+                rec.defaults += 1
+                r = select(*cases)
+            if r.ok:
+                rec.got(index[id(r.chan)], r.value)
+            else:
+                live[live.index(r.chan)] = None
 
     def guard(fn: Callable[[], None]) -> Callable[[], None]:
         def body() -> None:
@@ -809,11 +846,15 @@ def main(argv: list[str] | None = None) -> int:
         description="Run offset's soaks and print their figures (see scripts/_soak.py's docstring).",
     )
     ap.add_argument("soaks", nargs="*", metavar="SOAK", help=f"some of {', '.join(SOAKS)} (default: all)")
-    ap.add_argument("--short", action="store_true", help="CI's sizes: " + ", ".join(f"{k} {v:,}" for k, v in SHORT.items()))
+    ap.add_argument(
+        "--short", action="store_true", help="CI's sizes: " + ", ".join(f"{k} {v:,}" for k, v in SHORT.items())
+    )
     ap.add_argument("--json", metavar="FILE", help="write the figures to FILE as JSON")
     for key in FULL:
         ap.add_argument(f"--{key}", type=int, metavar="N", help=f"{key} (full: {FULL[key]:,}, short: {SHORT[key]:,})")
-    ap.add_argument("--limit", type=float, metavar="S", default=1800.0, help="deadline of each soak, seconds (default 1800)")
+    ap.add_argument(
+        "--limit", type=float, metavar="S", default=1800.0, help="deadline of each soak, seconds (default 1800)"
+    )
     args = ap.parse_args(argv)
     sizes = dict(SHORT if args.short else FULL)
     for key in FULL:
