@@ -199,7 +199,10 @@ def _wait_lines(
     try:
         while not until():
             if _time.monotonic() > deadline:
-                raise SoakFailure("echo: not done before the deadline")
+                raise SoakFailure(
+                    "echo: not done before the deadline; "
+                    + "; ".join(f"{c.name} said {c.lines[-3:]}, stderr:\n{c.stderr()}" for c in children)
+                )
             for c in children:
                 if c.eof and c.proc.poll() is not None and not until():
                     raise c.fail("ended early")
@@ -270,7 +273,9 @@ def echo_soak(
     client: _Child | None = None
     with _nofile(conns + FD_SLACK) as nofile:
         try:
-            server = _Child("server", ["server"])
+            # The children's watchdogs fire first, with a goroutine dump.
+            child_limit = f"{max(5.0, limit_s - 20):g}"
+            server = _Child("server", ["server", child_limit])
             _wait_lines([server], min(deadline, _time.monotonic() + 60), lambda: bool(server.lines), lambda: None)
             port_text = _take(server, "port")
             if port_text is None:
@@ -278,7 +283,7 @@ def echo_soak(
             server_fds0 = fd_count(server.pid)
             server_rss0 = rss_kib(server.pid)
             log(f"echo: server pid {server.pid} on 127.0.0.1:{port_text}, {server_fds0} fds, RSS {server_rss0} KiB")
-            client = _Child("client", ["client", port_text, str(conns), str(rounds), str(seed), str(limit_s)])
+            client = _Child("client", ["client", port_text, str(conns), str(rounds), str(seed), child_limit])
             _wait_lines(
                 [client, server], min(deadline, _time.monotonic() + 60), lambda: "started" in client.lines, lambda: None
             )
@@ -579,11 +584,21 @@ def chan_soak(
             else:
                 live[live.index(r.chan)] = None
 
+    def close_all() -> None:
+        """End the soak: receivers see closed channels, senders PanicError."""
+        for c in chans:
+            try:
+                c.close()
+            except PanicError:
+                pass
+
     def guard(fn: Callable[[], None]) -> Callable[[], None]:
         def body() -> None:
             try:
                 fn()
             except BaseException as e:
+                if not failures:
+                    close_all()  # the others would wait for this thread's part for ever
                 failures.append(e)
 
         return body
@@ -603,11 +618,7 @@ def chan_soak(
     if stuck:
         dump = format_dump()
         got = sum(len(s) for r in receivers for s in r.seqs)
-        for c in chans:  # let them end: receivers see closed channels, senders PanicError
-            try:
-                c.close()
-            except PanicError:
-                pass
+        close_all()
         for t in threads:
             t.join(10)
         raise SoakFailure(
@@ -734,7 +745,10 @@ def runs_soak(
         before = _census()
         stopped[0] = 0
         for i in range(sequential):
-            got = offset.run(_run_body, i, stopped)
+            try:
+                got = offset.run(_run_body, i, stopped)
+            except Exception as e:
+                raise SoakFailure(f"runs: run {i} raised {e!r}") from e
             if got != expected(i):
                 raise SoakFailure(f"runs: run {i} returned {got}, not {expected(i)}")
             if _time.monotonic() > deadline:
@@ -797,6 +811,12 @@ def _concurrent_runs(n: int, stopped: list[int], deadline: float) -> int:
     failures: list[BaseException] = []
     results: list[int] = []
 
+    def close(c: offset.Chan[Any]) -> None:
+        try:
+            c.close()
+        except PanicError:
+            pass  # closed already
+
     def thread_main(i: int) -> None:
         def main() -> int:
             arrived.send(i)
@@ -807,10 +827,11 @@ def _concurrent_runs(n: int, stopped: list[int], deadline: float) -> int:
             results.append(offset.run(main))
         except BaseException as e:
             failures.append(e)
+            close(arrived)  # the wait for arrivals below ends
 
     ts = [threading.Thread(target=thread_main, args=(i,), name=f"soak run {i}") for i in range(n)]
     # If threads fail to arrive, closing ``arrived`` at the deadline ends the wait below.
-    watchdog = threading.Timer(max(0.0, deadline - _time.monotonic()), arrived.close)
+    watchdog = threading.Timer(max(0.0, deadline - _time.monotonic()), close, (arrived,))
     watchdog.start()
     try:
         for t in ts:
@@ -820,12 +841,13 @@ def _concurrent_runs(n: int, stopped: list[int], deadline: float) -> int:
             if not ok:
                 raise SoakFailure(f"runs: not every thread reached run() in time; failures: {failures[:3]!r}")
         at_once = offset.stats()["schedulers"]
-        start.close()
     finally:
+        close(start)  # whatever happened, the threads at the barrier go on, and end
         watchdog.cancel()
         watchdog.join()
-    for t in ts:
-        t.join(max(0.0, deadline - _time.monotonic()))
+        for t in ts:
+            if t.ident is not None:
+                t.join(max(0.0, deadline - _time.monotonic()))
     if any(t.is_alive() for t in ts):
         raise SoakFailure(f"runs: threads still in run() at the deadline\n{format_dump()}")
     if failures:

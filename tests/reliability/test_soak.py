@@ -19,6 +19,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +38,7 @@ def _load_soak():
 
 soak = _load_soak()
 SHORT = soak.SHORT
-LIMIT_S = 50.0  # each short soak takes seconds; this only turns a hang into a failure
+LIMIT_S = 100.0  # each short soak takes seconds (20 on a loaded CI machine); this turns a hang into a failure
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the soaks read /proc")
 
@@ -196,3 +198,36 @@ def test_runs_notices_kept_memory(monkeypatch):
     monkeypatch.setattr(soak, "_run_body", leaky)
     with pytest.raises(soak.SoakFailure, match=r"traced memory grew by \d+ bytes after the sequential runs"):
         soak.runs_soak(5, 3, limit_s=LIMIT_S)
+
+
+# -- a soak that goes wrong ends at once, saying why, rather than at its deadline ----
+
+
+def test_chans_ends_when_a_receiver_fails(monkeypatch):
+    got = soak._Receiver.got
+
+    def fail(self, chan, msg):
+        if msg == (2, 5):
+            raise ValueError("planted failure")
+        got(self, chan, msg)
+
+    monkeypatch.setattr(soak._Receiver, "got", fail)
+    t0 = time.monotonic()
+    with pytest.raises(soak.SoakFailure, match=r"ValueError\('planted failure'\)"):
+        soak.chan_soak(900, limit_s=LIMIT_S)
+    assert time.monotonic() - t0 < LIMIT_S / 2
+
+
+def test_runs_ends_when_a_thread_fails(monkeypatch):
+    body = soak._run_body
+
+    def fail(i, stopped):
+        if i == 1 and threading.current_thread() is not threading.main_thread():
+            raise ValueError("planted failure")
+        return body(i, stopped)
+
+    monkeypatch.setattr(soak, "_run_body", fail)
+    t0 = time.monotonic()
+    with pytest.raises(soak.SoakFailure, match=r"ValueError\('planted failure'\)"):
+        soak.runs_soak(3, 4, limit_s=LIMIT_S)
+    assert time.monotonic() - t0 < LIMIT_S / 2
