@@ -913,9 +913,48 @@ def main(argv: list[str] | None = None) -> int:
             continue
         results[name] = fig
         _print_figures(name, fig)
+    print("== summary")
+    for line in _summary(results):
+        print("  " + line)
+    print("PASSED" if status == 0 else "FAILED", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return status
+
+
+def _summary(results: dict[str, Any]) -> list[str]:
+    """The headline figures of each soak that ran, one line each."""
+    lines = []
+    e = results.get("echo")
+    if e is not None and "failed" not in e:
+        srv, cli = e["server_rss_kib"], e["client_rss_kib"]
+        lines += [
+            f"echo: {e['connections']:,} connections, {e['round_trips']:,} round trips, "
+            f"{e['bytes_verified']:,} bytes verified, {e['wall_s']} s",
+            f"echo: RSS KiB start / first tenth / end: server {srv['start']:,} / {srv['tenth']:,} / {srv['end']:,}, "
+            f"client {cli['start']:,} / {cli['tenth']:,} / {cli['end']:,}",
+            f"echo: fds before / after: server {e['server_fds']['before']} / {e['server_fds']['after']}, "
+            f"client {e['client_fds']['before']} / {e['client_fds']['after']}, "
+            f"this process {e['fds']['before']} / {e['fds']['after']}",
+        ]
+    c = results.get("chans")
+    if c is not None and "failed" not in c:
+        lines.append(
+            f"chans: {c['received']:,} messages received of {c['messages']:,}, {c['between_threads']:,} "
+            f"between threads, {c['wall_s']} s ({c['messages_per_s']:,}/s)"
+        )
+    r = results.get("runs")
+    if r is not None and "failed" not in r:
+        b, a = r["before"], r["after"]
+        lines.append(
+            f"runs: {r['sequential_runs']:,} in a row, {r['threads']} threads at once; before / after: "
+            f"greenlets {b['greenlets']} / {a['greenlets']}, fds {b['fds']} / {a['fds']}, "
+            f"threads {b['threads']} / {a['threads']}, traced {b['traced']:,} / {a['traced']:,} bytes; {r['wall_s']} s"
+        )
+    for name, fig in results.items():
+        if isinstance(fig, dict) and "failed" in fig:
+            lines.append(f"{name}: FAILED")
+    return lines
 
 
 def _print_figures(name: str, fig: dict[str, Any]) -> None:
