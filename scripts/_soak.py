@@ -28,7 +28,9 @@ echo_soak(conns, rounds)
     of the round trips (``RSS_TOLERANCE``); the server's fds, after the
     client closed its connections, against its fds before the first
     connection; the client's fds before connecting and after closing;
-    goroutines left in each.
+    what is left in each (``offset.stats()``): main and the watchdog
+    goroutine, the watchdog's timer, no fd wait, and no fd registered in
+    the netpoller but the server's stdin.
 
 chan_soak(messages)
     Messages through channels and select between goroutines of two
@@ -380,6 +382,8 @@ def echo_soak(
         "fds": {"before": fds_before, "after": fds_after},
         "server_goroutines_left": sres["goroutines"],
         "client_goroutines_left": cres["goroutines"],
+        "server_netpoll_left": {k: sres[k] for k in ("netpoll_fds", "netpoll_waits", "timers")},
+        "client_netpoll_left": {k: cres[k] for k in ("netpoll_fds", "netpoll_waits", "timers")},
         "marks_s": {k: round(v, 2) for k, v in marks.items()},
         "wall_s": round(wall, 2),
     }
@@ -412,6 +416,14 @@ def echo_soak(
         problems.append(
             f"goroutines left: {sres['goroutines']} in the server, {cres['goroutines']} in the client (2 each)"
         )
+    # The netpoller forgets a closed socket: the server keeps only stdin
+    # registered, the client nothing; the watchdog's is the only timer.
+    for who, res, fds_left in (("server", sres, 1), ("client", cres, 0)):
+        if res["netpoll_fds"] > fds_left or res["netpoll_waits"] or res["timers"] != 1:
+            problems.append(
+                f"the {who}'s netpoller holds {res['netpoll_fds']} fds and {res['netpoll_waits']} waits, "
+                f"and {res['timers']} timers are pending, after every connection closed"
+            )
     if problems:
         raise SoakFailure("echo: " + "; ".join(problems) + f"\nfigures: {json.dumps(figures)}")
     return figures

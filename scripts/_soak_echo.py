@@ -134,7 +134,14 @@ def server(limit_s: float) -> None:
         go(handle, conn)
     handlers.wait()
     stats = offset.stats()
-    result = dict(state, goroutines=stats["goroutines"], fds=fd_count())
+    result = dict(
+        state,
+        goroutines=stats["goroutines"],
+        fds=fd_count(),
+        netpoll_fds=stats["netpoll_fds"],
+        netpoll_waits=stats["netpoll_waits"],
+        timers=stats["timers"],
+    )
     say("result " + json.dumps(result))
 
 
@@ -237,7 +244,16 @@ def client(port: int, conns: int, rounds: int, seed: int, limit_s: float) -> Non
         go(conn_main, i)
     wg.wait()
     fds_after = fd_count()
-    result = dict(state, fds_before=fds_before, fds_after=fds_after, goroutines=offset.stats()["goroutines"])
+    stats = offset.stats()
+    result = dict(
+        state,
+        fds_before=fds_before,
+        fds_after=fds_after,
+        goroutines=stats["goroutines"],
+        netpoll_fds=stats["netpoll_fds"],
+        netpoll_waits=stats["netpoll_waits"],
+        timers=stats["timers"],
+    )
     say("result " + json.dumps(result))
 
 
