@@ -136,9 +136,9 @@ def test_runs_notices_leaks(monkeypatch):
     body = soak._run_body
     kept = []
 
-    def leaky(i, stopped):
+    def leaky(*args):
         kept.append(os.dup(0))  # an fd per run
-        return body(i, stopped)
+        return body(*args)
 
     monkeypatch.setattr(soak, "_run_body", leaky)
     try:
@@ -155,9 +155,9 @@ def test_runs_notices_kept_greenlets(monkeypatch):
     body = soak._run_body
     kept = []
 
-    def leaky(i, stopped):
+    def leaky(*args):
         kept.append(greenlet.greenlet(lambda: None))
-        return body(i, stopped)
+        return body(*args)
 
     monkeypatch.setattr(soak, "_run_body", leaky)
     with pytest.raises(soak.SoakFailure, match=r"greenlets: \d+ after the sequential runs"):
@@ -191,9 +191,9 @@ def test_runs_notices_kept_memory(monkeypatch):
     body = soak._run_body
     kept = []
 
-    def leaky(i, stopped):
+    def leaky(*args):
         kept.append(bytearray(8192))  # 8 KiB a run, 64 KiB over 5 runs and 3 threads
-        return body(i, stopped)
+        return body(*args)
 
     monkeypatch.setattr(soak, "_run_body", leaky)
     with pytest.raises(soak.SoakFailure, match=r"traced memory grew by \d+ bytes after the sequential runs"):
@@ -221,10 +221,10 @@ def test_chans_ends_when_a_receiver_fails(monkeypatch):
 def test_runs_ends_when_a_thread_fails(monkeypatch):
     body = soak._run_body
 
-    def fail(i, stopped):
-        if i == 1 and threading.current_thread() is not threading.main_thread():
+    def fail(i, *args):
+        if i == 2 and threading.current_thread() is not threading.main_thread():
             raise ValueError("planted failure")
-        return body(i, stopped)
+        return body(i, *args)
 
     monkeypatch.setattr(soak, "_run_body", fail)
     t0 = time.monotonic()
