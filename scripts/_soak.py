@@ -256,8 +256,13 @@ def echo_soak(
     seed: int = 1,
     limit_s: float = 1800.0,
     log: Callable[[str], None] = _nothing,
+    _flip_at: int | None = None,
 ) -> dict[str, Any]:
-    """``conns`` connections at once to an offset echo server, ``rounds`` round trips each; see the module docstring."""
+    """``conns`` connections at once to an offset echo server, ``rounds`` round trips each; see the module docstring.
+
+    ``_flip_at`` plants a defect (for the test that checks the client sees it):
+    the server flips a bit of the byte at that offset of its echoes.
+    """
     if conns < 1 or rounds < 1:
         raise ValueError(f"echo_soak: conns and rounds must be positive, not {conns} and {rounds}")
     t0 = _time.monotonic()
@@ -280,7 +285,7 @@ def echo_soak(
         try:
             # The children's watchdogs fire first, with a goroutine dump.
             child_limit = f"{max(5.0, limit_s - 20):g}"
-            server = _Child("server", ["server", child_limit])
+            server = _Child("server", ["server", child_limit, *([] if _flip_at is None else [str(_flip_at)])])
             _wait_lines([server], min(deadline, _time.monotonic() + 60), lambda: bool(server.lines), lambda: None)
             port_text = _take(server, "port")
             if port_text is None:

@@ -1,6 +1,6 @@
 """The two programs of the echo soak (``echo_soak`` in scripts/_soak.py).
 
-    python -m offset scripts/_soak_echo.py server LIMIT_S
+    python -m offset scripts/_soak_echo.py server LIMIT_S [FLIP_AT]
     python -m offset scripts/_soak_echo.py client PORT CONNS ROUNDS SEED LIMIT_S
 
 Both run under ``python -m offset``, everything patched, and are ordinary
@@ -29,6 +29,10 @@ or bytes changed in transit. The client prints ``progress K`` at each
 tenth of the round trips, keeps every connection open until all are done
 (so the end of the run has as many connections open as its first tenth),
 closes them and prints ``result {json}``.
+
+``FLIP_AT`` plants a defect, for the test that checks that the client
+notices one: the server flips one bit of the byte at that offset of all it
+echoes.
 
 Each exits with status 3 and a goroutine dump on stderr if it is not done
 within LIMIT_S seconds (the orchestrator gives each a little less than its
@@ -84,7 +88,7 @@ def watchdog(limit_s: float, what: str, progress: dict[str, int]) -> None:
 # -- server -----------------------------------------------------------------
 
 
-def server(limit_s: float) -> None:
+def server(limit_s: float, flip_at: int = -1) -> None:
     state = {"accepted": 0, "active": 0, "peak": 0, "bytes": 0}
     handlers = WaitGroup()
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -104,6 +108,10 @@ def server(limit_s: float) -> None:
                     data = conn.recv(65536)
                     if not data:
                         break
+                    done = state["bytes"]
+                    if done <= flip_at < done + len(data):
+                        i = flip_at - done
+                        data = data[:i] + bytes([data[i] ^ 1]) + data[i + 1 :]
                     conn.sendall(data)
                     state["bytes"] += len(data)
         finally:
@@ -260,13 +268,13 @@ def client(port: int, conns: int, rounds: int, seed: int, limit_s: float) -> Non
 def main(argv: list[str]) -> None:
     if not offset.patches.is_patched("socket"):
         sys.exit("run as: python -m offset scripts/_soak_echo.py server|client ...")
-    if argv[:1] == ["server"] and len(argv) == 2:
-        server(float(argv[1]))
+    if argv[:1] == ["server"] and len(argv) in (2, 3):
+        server(float(argv[1]), *(int(a) for a in argv[2:]))
     elif argv[:1] == ["client"] and len(argv) == 6:
         port, conns, rounds, seed = (int(a) for a in argv[1:5])
         client(port, conns, rounds, seed, float(argv[5]))
     else:
-        sys.exit("usage: _soak_echo.py server LIMIT_S | client PORT CONNS ROUNDS SEED LIMIT_S")
+        sys.exit("usage: _soak_echo.py server LIMIT_S [FLIP_AT] | client PORT CONNS ROUNDS SEED LIMIT_S")
 
 
 if __name__ == "__main__":

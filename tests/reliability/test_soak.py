@@ -231,3 +231,12 @@ def test_runs_ends_when_a_thread_fails(monkeypatch):
     with pytest.raises(soak.SoakFailure, match=r"ValueError\('planted failure'\)"):
         soak.runs_soak(3, 4, limit_s=LIMIT_S)
     assert time.monotonic() - t0 < LIMIT_S / 2
+
+
+def test_echo_notices_a_flipped_bit():
+    # The server flips one bit of the 100,000th byte it echoes, in some payload's body.
+    with pytest.raises(
+        soak.SoakFailure,
+        match=r"(?s)client: ended early.*EchoError: connection \d+, round \d+ \(\d+ bytes\): the echo differs from byte \d+ on \(body CRC-32 differs\)",
+    ):
+        soak.echo_soak(20, 10, limit_s=LIMIT_S, _flip_at=100_000)
