@@ -208,9 +208,16 @@ def _wait_lines(
                     "echo: not done before the deadline; "
                     + "; ".join(f"{c.name} said {c.lines[-3:]}, stderr:\n{c.stderr()}" for c in children)
                 )
-            for c in children:
-                if c.eof and c.proc.poll() is not None and not until():
-                    raise c.fail("ended early")
+            ended = [c for c in children if c.eof and c.proc.poll() is not None]
+            if ended and not until():
+                # One child's failure often ends the other (the server sees
+                # the client's connections reset): name every child that
+                # ended, in the order given (the client first).
+                end = _time.monotonic() + 2
+                while _time.monotonic() < end and any(c.proc.poll() is None for c in children):
+                    _time.sleep(0.05)
+                failed = [c for c in children if c.proc.poll() is not None]
+                raise SoakFailure("\n".join(str(c.fail("ended early")) for c in failed))
             for fd, _ in poller.poll(250):
                 for c in children:
                     if c.fileno() == fd:
