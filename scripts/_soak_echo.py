@@ -156,9 +156,15 @@ def server(limit_s: float, flip_at: int = -1) -> None:
 # -- client -----------------------------------------------------------------
 
 
-def payload(pool: bytes, rng: random.Random, conn: int, rnd: int, rounds: int) -> bytes:
-    """The payload of round ``rnd`` of connection ``conn``."""
-    if (conn * rounds + rnd) % LARGE_EVERY == 0:
+def payload(pool: bytes, rng: random.Random, conn: int, rnd: int, conns: int) -> bytes:
+    """The payload of round ``rnd`` of connection ``conn``.
+
+    Large ones are spread over the rounds (counted round by round, one
+    round trip in LARGE_EVERY), so that the connections do not all send
+    theirs at once: 2,500 at once would hold 2.5 GiB, and the allocator
+    would keep that high-water mark for the rest of the run.
+    """
+    if (rnd * conns + conn) % LARGE_EVERY == 0:
         size = LARGE
     else:
         size = int(SMALL_MIN * (SMALL_MAX / SMALL_MIN) ** rng.random())
@@ -216,7 +222,7 @@ def client(port: int, conns: int, rounds: int, seed: int, limit_s: float) -> Non
             done: offset.Chan[None] = makechan()
             go(writer, sock, out, done)
             for r in range(rounds):
-                p = payload(pool, rng, i, r, rounds)
+                p = payload(pool, rng, i, r, conns)
                 n = len(p)
                 out.send(p)
                 got = bytearray(n)
