@@ -28,7 +28,8 @@ wrong when an echo differs: another connection's data, another round's,
 or bytes changed in transit. The client prints ``progress K`` at each
 tenth of the round trips, keeps every connection open until all are done
 (so the end of the run has as many connections open as its first tenth),
-closes them and prints ``result {json}``.
+prints ``finished`` and waits for a line on stdin (the orchestrator samples
+RSS meanwhile), closes them and prints ``result {json}``.
 
 ``FLIP_AT`` plants a defect, for the test that checks that the client
 notices one: the server flips one bit of the byte at that offset of all it
@@ -246,6 +247,10 @@ def client(port: int, conns: int, rounds: int, seed: int, limit_s: float) -> Non
             done.recv()
             state["finished"] += 1
             if state["finished"] == conns:
+                # The orchestrator samples RSS with every connection still
+                # open, then writes a line (or closes our stdin).
+                say("finished")
+                os.read(0, 64)
                 all_finished.close()
             all_finished.recv()  # every connection stays open until all are done
         finally:
