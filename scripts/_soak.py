@@ -96,15 +96,19 @@ SHORT = {"conns": 500, "rounds": 20, "messages": 20_000, "runs": 100, "threads":
 # RSS at the end may exceed RSS at the first tenth by this fraction plus
 # RSS_SLACK_KIB. Once every connection is open and has made ten round trips,
 # what the process holds should not grow: the rest of the run allocates only
-# transient buffers (payloads of up to 512 KiB in flight, which the
-# allocator keeps around by some MiB depending on how many overlap: the
-# server's RSS moved by up to 10 MiB either way between tenths of the full
-# run, compiled, 3.11). A leak of one small object (64 bytes) per round
-# trip over the last nine tenths of the full run is 55 MiB: twice the
-# server's allowance there (10% of 160 MiB + 8), above the client's (10%
-# of 310 MiB + 8). The short run's allowance is mostly the slack: it
+# transient buffers. Its RSS still moves, by the allocator's high-water
+# mark, not by objects: in a 10,000 x 20 run under tracemalloc the server's
+# traced memory stayed within 77-83 MB from the first tenth to the end
+# while its RSS crept from 192 to 222 MB (glibc does not give back memory
+# freed in the middle of its heap); in full runs (compiled, 3.11) the
+# server's RSS stayed within 3% over tenths 1 to 9 and ended 12-13% above
+# the first tenth, with every connection idle (18-21 MiB; 150 MiB once
+# they closed). A leak of one small object (64 bytes) per round trip over
+# the last nine tenths of the full run is 55 MiB: above the server's
+# allowance there (15% of 160 MiB + 8 = 32 MiB) and the client's (15% of
+# 310 MiB + 8 = 54 MiB). The short run's allowance is mostly the slack: it
 # catches only large leaks, the full run the small ones.
-RSS_TOLERANCE = 0.10
+RSS_TOLERANCE = 0.15
 RSS_SLACK_KIB = 8 * 1024
 # Memory traced by tracemalloc after runs_soak may exceed its baseline by
 # this many bytes. Measured after the full run's 1,200 runs (3.11): 2-12
