@@ -444,3 +444,21 @@ def test_in_this_process_the_scheduler_follows_the_environment() -> None:
     s = current_scheduler()
     assert (s.rng is None) == (os.environ.get("OFFSET_SHUFFLE", "").strip() == "")
     assert offset.run(lambda: 1) == 1
+
+
+def test_the_pytest_plugin_finds_a_goroutine_leaked_on_the_tests_last_line_in_any_order() -> None:
+    # Defect found under OFFSET_SHUFFLE: the leak check yielded once and then
+    # looked only at started goroutines, so one started on the test's last
+    # line that had not run yet (any seed, or Go's order when that yield was
+    # the loop's turn, one in 64) was no leak.
+    lines = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:randomly", "-q", "tests/reliability/chaos_leak_cases.py"],
+        env=env_with("5"),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=ROOT,
+    ).stdout.splitlines()
+    assert lines[-1].startswith("8 failed"), lines[-30:]
+    leaks = [line for line in lines if line == "offset: 1 goroutine still alive when the test returned (leaked):"]
+    assert len(leaks) == 8
