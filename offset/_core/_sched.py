@@ -544,9 +544,9 @@ class Scheduler:
             self.ticks = ticks = self.ticks + 1
             if ticks & _LOOP_MASK and not self.stopping:
                 if _SHUFFLE:
-                    self._shuffle_head()
-                    g = None  # runnext is in the run queue now
-                if g is not None:
+                    self._shuffle_head()  # the pick is at the head; runnext is empty
+                    g = self.runq.popleft()
+                elif g is not None:
                     self.runnext = None
                 else:
                     g = self.runq.popleft()
