@@ -544,8 +544,7 @@ class Scheduler:
             self.ticks = ticks = self.ticks + 1
             if ticks & _LOOP_MASK and not self.stopping:
                 if _SHUFFLE:
-                    self._shuffle_head()  # the pick is at the head; runnext is empty
-                    g = self.runq.popleft()
+                    g = self._shuffle_pop()
                 elif g is not None:
                     self.runnext = None
                 else:
@@ -620,6 +619,15 @@ class Scheduler:
             i = rng.randrange(n)
             if i:
                 runq[0], runq[i] = runq[i], runq[0]
+
+    def _shuffle_pop(self) -> G:
+        """Chaos scheduling: take a goroutine chosen at random (``_shuffle_head``).
+
+        Out of line, so that the switch's hot path, which calls it only
+        under OFFSET_SHUFFLE, stays as small as it was.
+        """
+        self._shuffle_head()
+        return self.runq.popleft()
 
     # -- the loop ---------------------------------------------------------
 
