@@ -5,7 +5,8 @@ modules. The .py files are installed beside them, as the fallback and the
 documentation (offset/_build.py chooses at import). No extension is built,
 and the install is pure Python, when:
 
-- ``OFFSET_PURE_PYTHON`` is set to anything but "" or "0" at build time;
+- ``OFFSET_PURE_PYTHON`` is 1 (or true, yes, on) at build time (offset/_config.py
+  parses it; a value it does not accept stops the build with its ValueError);
 - mypyc cannot be imported (a build without build isolation, in an
   environment without mypy), or its type check of the package fails (a
   newer mypy than the one the code was checked with);
@@ -33,6 +34,7 @@ from setuptools import setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 build = runpy.run_path(os.path.join(HERE, "offset", "_build.py"))  # the stdlib only: no offset imports
+config = runpy.run_path(os.path.join(HERE, "offset", "_config.py"))  # OFFSET_* variables; the stdlib only
 
 
 def say(message: str) -> None:
@@ -40,7 +42,7 @@ def say(message: str) -> None:
 
 
 def ext_modules() -> list[Any]:
-    if os.environ.get("OFFSET_PURE_PYTHON", "").strip() not in ("", "0"):
+    if config["pure_python"]():
         say("OFFSET_PURE_PYTHON is set: a pure-Python build")
         return []
     try:

@@ -8,7 +8,13 @@ cooperate. The contract is API.md; semantics are Go's unless it says
 otherwise.
 """
 
-# First of all, before the core is imported: its compiled or its pure-Python build (_build.py).
+# First of all: every OFFSET_* variable that is set is checked (_config.py),
+# so a bad value is one clear error now, not a failure later in run().
+from . import _config
+
+_config.check_environment()
+
+# Then, before the core is imported: its compiled or its pure-Python build (_build.py).
 from . import _build
 
 _build.select()

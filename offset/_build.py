@@ -4,10 +4,11 @@ What: offset's hot core modules (``MODULES``) are compiled by mypyc from
 their own ``.py`` source when offset is installed where a C compiler is
 found (``setup.py``). The ``.py`` files stay beside the extension modules:
 they are the source of truth, the documentation, and the fallback.
-``OFFSET_PURE_PYTHON`` set to anything but "" or "0" when offset is first
-imported makes it import the ``.py`` modules even where compiled ones are
-installed (gevent's ``PURE_PYTHON``). ``offset.COMPILED`` says which build
-runs, and ``python -m offset --version`` prints it.
+``OFFSET_PURE_PYTHON=1`` (or true, yes, on; offset/_config.py parses it)
+when offset is first imported makes it import the ``.py`` modules even
+where compiled ones are installed (gevent's ``PURE_PYTHON``).
+``offset.COMPILED`` says which build runs, and ``python -m offset
+--version`` prints it.
 
 How: a compiled module and its source share one name
 (``offset._core._chan`` is ``_chan.cpython-311-x86_64-linux-gnu.so`` or
@@ -26,7 +27,8 @@ Invariants:
 - ``select()`` runs before any module of ``MODULES`` is imported (it is
   the first thing ``offset/__init__.py`` does), and decides once per
   process.
-- This module imports nothing of offset's, so ``setup.py`` can read
+- This module imports nothing of offset's at its top (``select()`` asks
+  ``_config``, which imports only the stdlib), so ``setup.py`` can read
   ``MODULES`` from it without offset's dependencies.
 
 Rejected designs:
@@ -130,8 +132,11 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
 
 
 def _wants_pure() -> bool:
-    raw = os.environ.get("OFFSET_PURE_PYTHON", "")
-    return raw.strip() not in ("", "0")
+    # Imported here, not at the top: setup.py runs this module on its own
+    # (runpy) and never calls select(). _config imports only the stdlib too.
+    from ._config import pure_python
+
+    return pure_python()
 
 
 def select() -> bool:

@@ -54,13 +54,14 @@ Rejected designs:
 from __future__ import annotations
 
 import os
-import signal as _stdsignal
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import IO, Any
 
+from ._config import dump_signal, monitor_threshold
+from ._config import signal_number as signal_number
 from ._core import G, Scheduler, pool_stats, schedulers
 
 __all__ = ["dump", "format_dump", "stats"]
@@ -295,26 +296,7 @@ def _thread_name(ident: int) -> str:
     return f"{name!r} ({ident})"
 
 
-# -- OFFSET_DUMP_SIGNAL --------------------------------------------------------
-
-
-def signal_number(value: str, variable: str) -> int:
-    """The signal named by ``value`` ("SIGUSR2", "USR2", "12"); ValueError naming ``variable`` otherwise."""
-    text = value.strip()
-    names = sorted(s.name for s in _stdsignal.valid_signals() if isinstance(s, _stdsignal.Signals))
-    number: int | None = None
-    if text.isdigit():
-        number = int(text)
-    else:
-        upper = text.upper()
-        sig = getattr(_stdsignal.Signals, upper if upper.startswith("SIG") else "SIG" + upper, None)
-        if sig is not None:
-            number = int(sig)
-    if number is None or number not in {int(s) for s in _stdsignal.valid_signals()}:
-        raise ValueError(f"{variable} must name a signal ({', '.join(names)}, or its number), not {value!r}")
-    if number in (int(_stdsignal.SIGKILL), int(_stdsignal.SIGSTOP)):
-        raise ValueError(f"{variable}: {value!r} cannot be caught; name another signal")
-    return number
+# -- OFFSET_DUMP_SIGNAL (parsed by _config) -------------------------------------
 
 
 def _write_fd(fd: int, data: bytes) -> None:
@@ -356,18 +338,17 @@ def install_dump_signal(signum: int) -> None:
 
 
 def setup_from_environment() -> None:
-    """``OFFSET_DUMP_SIGNAL`` and ``OFFSET_MONITOR``, read once when offset is imported."""
-    raw = os.environ.get("OFFSET_DUMP_SIGNAL", "")
-    if raw.strip():
-        signum = signal_number(raw, "OFFSET_DUMP_SIGNAL")
+    """``OFFSET_DUMP_SIGNAL`` and ``OFFSET_MONITOR``, read once when offset is imported (parsed by _config)."""
+    signum = dump_signal()
+    if signum is not None:
         if threading.current_thread() is not threading.main_thread():
             raise ValueError(
                 "OFFSET_DUMP_SIGNAL: a signal handler can only be installed in the main thread; "
                 "import offset there first"
             )
         install_dump_signal(signum)
-    raw = os.environ.get("OFFSET_MONITOR", "")
-    if raw.strip():
+    threshold = monitor_threshold()
+    if threshold is not None:
         from . import monitor
 
-        monitor.start(monitor.parse_threshold(raw, "OFFSET_MONITOR"))
+        monitor.start(threshold)

@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import sys
 import threading
 from _thread import allocate_lock as _allocate_lock
@@ -69,6 +68,7 @@ from _thread import start_new_thread as _start_new_thread
 from time import monotonic as _monotonic
 from typing import IO
 
+from ._config import parse_duration
 from ._core import Scheduler, offset_thread_idents, schedulers
 from .debug import _thread_name, format_goroutine, format_stack, running_goroutine
 
@@ -77,9 +77,6 @@ __all__ = ["parse_threshold", "start", "stop"]
 # The watchdog looks this many times per threshold.
 _SAMPLES = 4
 
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
 
 def parse_threshold(value: str, variable: str = "threshold") -> float:
     """Seconds from Go's duration syntax ("100ms", "1.5s", "1m30s") or a number of seconds ("0.1").
@@ -87,23 +84,7 @@ def parse_threshold(value: str, variable: str = "threshold") -> float:
     Raises:
         ValueError: not a positive duration; the message names ``variable``.
     """
-    text = value.strip()
-    seconds: float | None = None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pos = 0
-        total = 0.0
-        for m in _DURATION.finditer(text):
-            if m.start() != pos:
-                break
-            total += float(m.group(1)) * _UNITS[m.group(2)]
-            pos = m.end()
-        if pos == len(text) and pos > 0:
-            seconds = total
-    if seconds is None or not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"{variable} must be a positive duration such as 100ms, 1.5s or 0.1 (seconds), not {value!r}")
-    return seconds
+    return parse_duration(value, variable)
 
 
 class _Watch:

@@ -30,7 +30,9 @@ each one C operation, atomic under the GIL. A thread that finds the token
 gone sleeps briefly (releasing the GIL, so the holder, which was
 preempted in its few lines, can finish) and looks again: the holder never
 parks, so the wait is that short. Same-thread reentry is a bug in either
-design (it would wait for ever).
+design (it would wait for ever). ``TokenLock`` is the same token with a
+lock's interface: ``chanlock`` itself for code outside the core, and the
+core's other short locks (``short_lock()``: the timers' lock).
 
 Algorithm, as Go's chansend and chanrecv. Send:
 1. closed: panic "send on closed channel".
@@ -81,11 +83,11 @@ from __future__ import annotations
 import time
 from _thread import allocate_lock as _allocate_lock
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from random import getrandbits as _getrandbits
 from random import random as _random
 from types import FunctionType as _FunctionType
-from typing import Any, ClassVar, Final, Generic, Literal, SupportsIndex, TypeVar, final, overload
+from typing import Any, ClassVar, Final, Generic, Literal, SupportsIndex, TypeVar, cast, final, overload
 
 from ._errors import InternalError, PanicError
 from ._greenlet import getcurrent
@@ -94,12 +96,13 @@ from ._waitreason import CHAN_RECEIVE, CHAN_SEND
 
 __all__ = [
     "Chan",
-    "ChanLock",
+    "TokenLock",
     "Waiter",
     "SelectState",
     "chanlock",
     "chan_lock",
     "chan_unlock",
+    "short_lock",
     "makechan",
     "chansend",
     "chanrecv",
@@ -126,12 +129,12 @@ def chan_lock() -> None:
 
     Not reentrant. The holder never parks and holds it for a few lines, so
     another thread finds it taken only when the holder lost the GIL inside
-    them; it then waits in ``_lock_slow``.
+    them; it then waits in ``token_wait``.
     """
     try:
         _token.pop()
     except IndexError:
-        _lock_slow()
+        token_wait(_token)
 
 
 def chan_unlock() -> None:
@@ -146,16 +149,17 @@ def chan_unlock() -> None:
     _token.append(None)
 
 
-def _lock_slow() -> None:
-    # Another thread holds the token, preempted in its few lines. Sleep,
-    # which releases the GIL so that it can finish, and look again; the
-    # sleeps double from 1 us to 1 ms, so a long wait costs little CPU.
+def token_wait(token: list[None]) -> None:
+    """Take ``token``'s lock, which another thread holds (see chan_lock)."""
+    # The holder was preempted in its few lines. Sleep, which releases the
+    # GIL so that it can finish, and look again; the sleeps double from
+    # 1 us to 1 ms, so a long wait costs little CPU.
     delay = 1e-6
     while True:
         _sleep(delay)
-        if _token:
+        if token:
             try:
-                _token.pop()
+                token.pop()
                 return
             except IndexError:
                 pass  # taken again in between
@@ -163,32 +167,47 @@ def _lock_slow() -> None:
             delay *= 2
 
 
-class ChanLock:
-    """``chanlock`` as an object with a lock's interface, for code that is
-    not in the compiled core (``with chanlock:``, ``chanlock.acquire()``).
-    The core calls ``chan_lock()``/``chan_unlock()`` directly."""
+@final
+class TokenLock:
+    """A lock that is a token in a list (chanlock's design, above), with a
+    lock's interface: ``acquire``, ``release``, ``locked``, ``with``.
 
-    __slots__ = ()
+    For the core's other short locks (``_time``'s timer lock) and for code
+    outside the compiled core (``with chanlock:``); the channel operations
+    call ``chan_lock()``/``chan_unlock()`` on chanlock's token directly.
+    Not reentrant; a holder must not park or block.
+    """
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: list[None] | None = None) -> None:
+        self._token: list[None] = [None] if token is None else token
 
     def acquire(self) -> bool:
-        chan_lock()
+        try:
+            self._token.pop()
+        except IndexError:
+            token_wait(self._token)
         return True
 
     def release(self) -> None:
-        chan_unlock()
+        """Give the lock back; InternalError if it was not held."""
+        token = self._token
+        if token:
+            raise InternalError("a token lock released while not held")
+        token.append(None)
 
     def locked(self) -> bool:
-        return chan_locked()
+        return not self._token
 
     def __enter__(self) -> bool:
-        chan_lock()
-        return True
+        return self.acquire()
 
     def __exit__(self, *exc: object) -> None:
-        chan_unlock()
+        self.release()
 
     def __repr__(self) -> str:
-        return f"<offset chanlock {'locked' if chan_locked() else 'unlocked'}>"
+        return f"<offset token lock {'locked' if self.locked() else 'unlocked'}>"
 
 
 def chan_locked() -> bool:
@@ -196,20 +215,31 @@ def chan_locked() -> bool:
     return not _token
 
 
-chanlock: Final = ChanLock()
+chanlock: Final = TokenLock(_token)
 
 # Interpreted (the pure build), chanlock is a C lock instead: a call to
 # chan_lock() above is then a Python frame, where a lock's acquire is one
 # C call (the buffered bench was 35% slower through the token; callgrind,
-# 3.11). Every caller, inside this module too, looks the three names up
-# here at call time, so all of them use the one lock. Compiled, calls
-# are bound at build time and this does not run.
+# 3.11). Every caller, inside this module too, looks the names up here at
+# call time (and other modules import them after this has run), so all of
+# them use the one lock. Compiled, calls are bound at build time and this
+# does not run. ``allocate_lock`` is what a module whose lock is a
+# TokenLock when compiled uses instead when interpreted (``_time``).
 # Whether this module runs interpreted (the pure build): a compiled
 # function is not a Python function object.
 _INTERPRETED: Final = isinstance(chan_lock, _FunctionType)
 if _INTERPRETED:
     _c_lock = _allocate_lock()
-    globals().update(chan_lock=_c_lock.acquire, chan_unlock=_c_lock.release, chan_locked=_c_lock.locked)
+    globals().update(
+        chan_lock=_c_lock.acquire, chan_unlock=_c_lock.release, chan_locked=_c_lock.locked, chanlock=_c_lock
+    )
+
+
+def short_lock() -> TokenLock:
+    """A new lock for a few lines that never park: a TokenLock compiled, a C lock interpreted (see above)."""
+    if _INTERPRETED:
+        return cast(TokenLock, _allocate_lock())  # a C lock has TokenLock's interface
+    return TokenLock()
 
 
 class SelectState:
@@ -556,16 +586,17 @@ def enqueue(cases: tuple[Any, ...], n: int, pool: list[Waiter], g: G | ThreadPar
             continue
         w = pool[j]
         j += 1
-        w.case = c
+        case: Case[Any] = c  # typed: compiled, a checked cast, then struct reads (see pollcases)
+        w.case = case
         w.ok = False
-        ch: Chan[Any] = c.chan  # typed: compiled, its fields are then read as a struct
-        if type(c) is RecvCase:
+        ch: Chan[Any] = case.chan
+        if type(case) is RecvCase:
             w.value = None
             q = ch._recvq
             if q is None:
                 q = ch._recvq = WaitQ()
         else:
-            w.value = c.value
+            w.value = case.value
             q = ch._sendq
             if q is None:
                 q = ch._sendq = WaitQ()
@@ -580,7 +611,7 @@ def enqueue(cases: tuple[Any, ...], n: int, pool: list[Waiter], g: G | ThreadPar
         q.last = w
 
 
-def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | int:
+def pollcases(cases: tuple[Any, ...], default: object) -> Case[Any] | int:
     """Select's pass 1: perform one case that can proceed now, and return it.
 
     Among the ready cases of ``cases`` one is chosen uniformly at random
@@ -592,7 +623,14 @@ def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | int:
     cases cost 12% of the fan-in bench).
 
     The case types are final, so one identity test per case tells its
-    kind (isinstance for subclasses cost ~4% of the fan-in bench).
+    kind (isinstance for subclasses cost ~4% of the fan-in bench). The
+    entries are typed Any (select's arguments), so each is assigned to a
+    variable of its kind once told: compiled, that is a checked cast (a C
+    type compare) and ``.chan`` a struct read instead of a generic
+    getattr, ~170 instructions a case (17% of the fan-in bench);
+    interpreted, it costs nothing (``typing.cast(RecvCase[Any], c)``
+    would subscript the generic class on every case); ``cases`` is typed a tuple so that the loop
+    indexes it instead of calling an iterator.
 
     Precondition: caller holds chanlock. Returns the case with chanlock
     released and its partner readied; or, when no case is ready, with
@@ -620,13 +658,15 @@ def pollcases(cases: Sequence[Any], default: object) -> Case[Any] | int:
         t = type(c)  # the case types are final: no isinstance needed
         if t is RecvCase:
             nreal += 1
-            ch: Chan[Any] = c.chan  # typed: compiled, its fields are then read as a struct
+            rc: RecvCase[Any] = c  # typed (a checked cast, compiled): .chan is then a struct read
+            ch: Chan[Any] = rc.chan
             q = ch._sendq
             if not (ch._buf or ch._closed or (q is not None and q.first is not None and q.first_live() is not None)):
                 continue
         elif t is SendCase:
             nreal += 1
-            ch = c.chan
+            sc: SendCase[Any] = c
+            ch = sc.chan
             q = ch._recvq
             if not (
                 ch._closed

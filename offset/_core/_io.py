@@ -53,6 +53,10 @@ Invariants:
 Everything here runs on the scheduler's own thread: the netpoller and the
 timer heap belong to it (see _sched.py), so no lock is taken.
 
+Without a netpoller (the fd table was full when the scheduler needed one,
+see "Out of fds" in _sched.py), ``wait_fd`` and ``wait_fds`` wait on the
+thread pool instead, in poll(2), which needs no fd (``_wait_on_pool``).
+
 Rejected designs:
 - Registering the fd with the OS for each wait and dropping it after (a
   oneshot re-arm, the first version): one epoll_ctl per wait, about a
@@ -75,7 +79,8 @@ from typing import Any
 
 from ._errors import InternalError
 from ._netpoll import AlreadyArmedError, Netpoll
-from ._sched import G, current_goroutine
+from ._sched import G, Scheduler, current_goroutine
+from ._syscall import blocking_call
 from ._timers import TimerEntry
 from ._waitreason import IO_WAIT
 
@@ -176,6 +181,9 @@ def _withdraw(poller: Netpoll, fd: int, mode: str, w: _Waiter) -> None:
 # would not fit the timer heap's integer nanoseconds (and a caller's
 # own clock arithmetic never ends either).
 _NO_LIMIT = 1e9
+# The longest one wait on the thread pool lasts when no netpoller can be
+# made (see _wait_on_pool).
+_POOL_SLICE = 0.05
 
 
 def _deadline(timeout: float) -> int:
@@ -213,7 +221,9 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
     s = g.sched
     poller = s._poller
     if poller is None:
-        poller = s.poller
+        poller = s.poller_or_none()
+        if poller is None:
+            return _wait_on_pool(s, ((fd, mode),), timeout)
     w = _Waiter(g)
     if timeout is not None and not timeout < _NO_LIMIT:
         timeout = None
@@ -329,7 +339,9 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
         if not timeout < _NO_LIMIT:
             timeout = None
     s = g.sched
-    poller = s.poller
+    poller = s.poller_or_none()
+    if poller is None:
+        return _wait_on_pool(s, pairs, timeout)
     lead = _Waiter(g)
     entry = None
     when = 0
@@ -365,6 +377,33 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
         for fd, mode, w in armed:
             _withdraw(poller, fd, mode, w)
     return lead.state != _TIMEDOUT
+
+
+def _wait_on_pool(s: Scheduler, pairs: Any, timeout: float | None) -> bool:
+    """wait_fd/wait_fds when the scheduler has no netpoller: the process is out of fds.
+
+    The stdlib's blocking call waits in the kernel without a new fd, so
+    this one must not fail for want of one either: a pool thread waits in
+    poll(2), which takes none, for at most ``_POOL_SLICE`` at a time. After
+    each slice the netpoller is tried again; once it can be made (fds were
+    freed) this returns True, and the caller's next attempt waits there. A
+    slice bounds, too, what a wait given up (the goroutine stopped) leaves
+    running on the pool. A close by another goroutine is not seen at once,
+    as it is by the netpoller (``notify_close``); poll(2) reports the
+    closed fd (POLLNVAL) at the next slice, and the caller's retry gets the
+    stdlib's EBADF.
+    """
+    deadline = None if timeout is None or not timeout < _NO_LIMIT else _deadline(timeout)
+    while True:
+        piece = _POOL_SLICE
+        if deadline is not None:
+            piece = min(piece, (deadline - _monotonic_ns()) / 1e9)
+            if piece <= 0:
+                return False
+        if blocking_call(_wait_thread, pairs, piece):
+            return True
+        if s.poller_or_none() is not None:
+            return True  # may be ready: the caller retries, then waits in the netpoller
 
 
 def _wait_thread(pairs: Any, timeout: float | None) -> bool:

@@ -109,6 +109,7 @@ import select
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from .. import _config
 from ._errors import InternalError
 
 __all__ = ["AlreadyArmedError", "Netpoll", "FdWaiter", "NO_NETPOLL", "make_netpoll"]
@@ -192,15 +193,17 @@ def make_netpoll(rng: random.Random | None = None) -> Netpoll:
     """The best backend for this platform: epoll on Linux, else selectors.
 
     ``OFFSET_NETPOLL=selectors`` picks the portable backend anywhere (the
-    tests run the patch layer on both). ``rng``: deliver each poll's
-    events in random order, drawn from it (chaos scheduling).
+    tests run the patch layer on both); offset/_config.py parses it.
+    ``rng``: deliver each poll's events in random order, drawn from it
+    (chaos scheduling).
+
+    Raises:
+        ValueError: ``OFFSET_NETPOLL`` is neither "epoll" nor "selectors",
+            or "epoll" where the platform has none.
     """
-    choice = os.environ.get("OFFSET_NETPOLL", "")
-    if choice not in ("", "epoll", "selectors"):
-        raise ValueError(f"OFFSET_NETPOLL must be 'epoll' or 'selectors', not {choice!r}")
+    choice = _config.netpoll()
     if _EpollNetpoll is not None and choice != "selectors":
         return _EpollNetpoll(rng)
-
     if "_SelectorsNetpoll" not in globals():  # OFFSET_NETPOLL set after offset was imported
         from ._netpoll_selectors import SelectorsNetpoll
 
@@ -265,5 +268,5 @@ if hasattr(select, "epoll"):
     from ._netpoll_epoll import EpollNetpoll as _EpollNetpoll
 # The portable backend only where it may be chosen (it imports socket and
 # selectors), and then now: make_netpoll must import nothing (see _bind_write).
-if _EpollNetpoll is None or os.environ.get("OFFSET_NETPOLL") == "selectors":
+if _EpollNetpoll is None or _config.netpoll() == "selectors":
     from ._netpoll_selectors import SelectorsNetpoll as _SelectorsNetpoll

@@ -103,6 +103,18 @@ never writes to a released fd nor makes a netpoller for the finished run.
 After fork, the child's backends are closed (_netpoll.py) and its
 scheduler makes a new one.
 
+Out of fds. A netpoller takes two fds, made at the run's first wait; a
+process whose fd table is full then (EMFILE) cannot have one, where the
+stdlib's sleep, recv or lock wait needs no new fd. So a scheduler without
+one keeps going (``poller_or_none``): its idle wait sleeps in slices of
+``_NO_NETPOLL_SLICE``, looking for other threads' wake-ups in between (they
+find ``NO_NETPOLL`` and write nothing), and fd waits go to the thread
+pool (_io.py). Each later wait tries to make the netpoller again, and the
+first that can, keeps it. Rejected: making the netpoller when run()
+starts (run() itself would then fail with EMFILE, and every run() would
+pay for fds it may never use); raising EMFILE from the wait (the stdlib's
+call does not).
+
 Chaos scheduling (``OFFSET_SHUFFLE=<seed>``, read once when offset is
 imported). The order above is one valid order among many: nothing in the
 API promises that of two runnable goroutines one runs first, and code that
@@ -148,6 +160,7 @@ Rejected designs:
 from __future__ import annotations
 
 import contextvars
+import errno
 import os
 import random
 import sys
@@ -159,13 +172,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from .. import _build
+from .. import _build, _config
 from ._errors import DeadlockError, GoroutineExit, InternalError
 from ._greenlet import Proc, getcurrent
 from ._greenlet import switch as _greenlet_switch
 from ._netpoll import NO_NETPOLL, Netpoll, make_netpoll
 from ._timers import TimerEntry, TimerHeap
-from ._waitreason import GOSCHED, RUN, SLEEP, SYSCALL
+from ._waitreason import GOSCHED, RUN, SLEEP
 
 if TYPE_CHECKING:
     from ._chan import SelectState, Waiter
@@ -204,32 +217,19 @@ _MAX_FREE_PROCS = 4096
 # Every this many direct switches, go through the loop (timers, I/O, remote).
 _LOOP_EVERY: Final = 64
 _LOOP_MASK: Final = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks % every
-
-
-def shuffle_seed(raw: str | None) -> int | None:
-    """The seed ``OFFSET_SHUFFLE`` gives (``raw``), or None: not set, or empty.
-
-    Raises:
-        ValueError: ``raw`` is not an integer.
-    """
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(
-            f"OFFSET_SHUFFLE must be an integer, the seed of chaos scheduling (unset or empty: off), not {raw!r}"
-        ) from None
-
-
 # Chaos scheduling (see the module docstring): the seed, and whether it is on.
-SHUFFLE_SEED: Final = shuffle_seed(os.environ.get("OFFSET_SHUFFLE"))
+SHUFFLE_SEED: Final = _config.shuffle_seed()
 _SHUFFLE: Final = SHUFFLE_SEED is not None
 # Schedulers made so far in threads other than the main one (the main
 # thread's is number 0): each seeds its random source with its number.
 _scheduler_numbers = iter(range(1, sys.maxsize))
 # The idle waits, in seconds, before a deadlock is called (see _idle_wait).
 _DEADLOCK_GRACE = (0.01, 0.03, 0.06)
+# Out of fds, a netpoller cannot be made (see Scheduler.poller_or_none): the
+# errors that say so, and the longest the idle wait then sleeps at a time.
+_NO_FDS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM})
+_NO_NETPOLL_SLICE: Final = 0.01
+_real_sleep: Final = _time.sleep  # bound before the time area can patch it
 # Files inside offset whose frames a deadlock report skips to find the user's line.
 # From _build (pure): a compiled module's own __file__ can name a path that
 # does not exist ("offset/offset/_core/..." on 3.12), and then offset's code
@@ -477,9 +477,10 @@ class Scheduler:
         self.main_result: Any = None
         self.failure: BaseException | None = None
         # Goroutines of this scheduler in a thread-pool call, each with its
-        # claim: a list holding the G until the call's completion or an
-        # interrupt pops it (list.pop is atomic under the GIL); whoever pops
-        # it decides how the wait ends (see _syscall.py).
+        # claim: a list holding the G until the call's completion, or the
+        # goroutine giving the call up (stopped or interrupted), pops it
+        # (list.pop is atomic under the GIL); whoever pops it decides how
+        # the wait ends (see _syscall.py).
         self.syscalls: dict[G, list[G]] = {}
         self.ticks = 0
         # A coarse clock (monotonic ns), read by the loop at each visit
@@ -516,6 +517,27 @@ class Scheduler:
             if _get_ident() != self.ident:
                 return NO_NETPOLL
             p = self._poller = make_netpoll(self.rng)
+        return p
+
+    def poller_or_none(self) -> Netpoll | None:
+        """The netpoller, or None when it cannot be made for want of fds.
+
+        Owner thread only. A netpoller needs two fds (the epoll fd and the
+        wake-up fd); a process whose fd table is full (EMFILE, ENFILE) can
+        have none until it frees some. The stdlib's sleep, lock waits and
+        blocking calls need no new fd, so neither may offset's: the idle
+        wait then sleeps in slices (``_NO_NETPOLL_SLICE``), fd waits go to
+        the thread pool (_io.py), and each later wait tries to make the
+        netpoller again. Any other failure is raised.
+        """
+        p = self._poller
+        if p is None:
+            try:
+                p = self.poller
+            except OSError as e:
+                if e.errno not in _NO_FDS:
+                    raise
+                return None
         return p
 
     # -- called from any thread ------------------------------------------
@@ -695,11 +717,10 @@ class Scheduler:
         wake-up came, and is queued), it is thrown all the same, as Python
         raises at the next bytecode: the site it parked at finds its
         waiter served, or fired, and counts the queued wake-up as stale
-        (G.park), so that it resumes nothing later. A thread-pool call is
-        given up (its result is dropped when it comes) if the interrupt
-        claims it before its completion does; if the completion did, its
-        ready() is owed and counted here. With no main goroutine, run()
-        itself raises it.
+        (G.park), so that it resumes nothing later. A thread-pool call
+        main waits for is given up where it parked, as for any goroutine
+        stopped there (_syscall.blocking_call). With no main goroutine,
+        run() itself raises it.
 
         The same holds for a waker in another thread that has taken main's
         waiter off a channel or wait queue without having readied it yet.
@@ -710,13 +731,6 @@ class Scheduler:
             return
         if main.proc is None or main.fn is None:
             return
-        if main.reason == SYSCALL:
-            claim = self.syscalls.get(main)
-            if claim is not None:
-                try:
-                    claim.pop()
-                except IndexError:
-                    main.stale += 1  # the call completed meanwhile: its ready() is owed
         main.proc.throw(self.interrupts.popleft())
 
     def _drain_remote(self) -> None:
@@ -743,11 +757,11 @@ class Scheduler:
 
     def _idle_wait(self) -> None:
         """Sleep in the OS until a timer, an fd, a pool call or a thread."""
-        poller = self.poller
+        poller = self.poller_or_none()
         deadline = self.timers.next_deadline()
         if deadline is not None:
             timeout: float | None = max(0.0, (deadline - _monotonic_ns()) / 1e9)
-        elif poller.nwaiting or self.syscalls:
+        elif (poller is not None and poller.nwaiting) or self.syscalls:
             timeout = None
         elif _other_threads_alive():
             # Another thread may still wake one of ours, but it may also end
@@ -771,7 +785,12 @@ class Scheduler:
         try:
             if self.remote or self.remote_calls or self.signals:
                 timeout = 0
-            poller.poll(timeout)
+            if poller is not None:
+                poller.poll(timeout)
+            else:
+                # No netpoller, so nothing can wake this sleep: look again
+                # every slice for other threads' wake-ups and deferred signals.
+                _real_sleep(_NO_NETPOLL_SLICE if timeout is None else min(timeout, _NO_NETPOLL_SLICE))
         finally:
             self.sleeping = False
         self.just_polled = True
@@ -971,7 +990,9 @@ def call_signal_handler(handler: Callable[[int, Any], Any], signum: int, frame: 
         # Inside offset's own code: run it from the loop, between goroutines.
         # The wake-up makes an epoll_wait that PEP 475 restarts return.
         s.signals.append((handler, signum))
-        s.poller.wakeup()
+        p = s._poller  # none yet: no epoll_wait to cut short (and none to make here)
+        if p is not None:
+            p.wakeup()
         return None
     g: G | None = getattr(getcurrent(), "goroutine", None)
     if g is None or g is s.main:

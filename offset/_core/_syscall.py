@@ -24,18 +24,34 @@ Invariants (under ``_Pool.lock``):
   those.
 - ``queue`` (calls waiting for a thread) is non-empty only while every
   thread is busy: a call is handed straight to an idle thread, else to a
-  new one while ``nthreads < size``.
+  new one while ``nthreads < size``. A call is ``queued`` exactly while
+  it is in ``queue``.
+- ``withdrawn`` counts the calls in ``queue`` that were given up while
+  they waited (their ``fn`` is None): the thread that takes one off skips
+  it. They are left in place rather than removed, which would cost a scan
+  of the queue per call when thousands of goroutines are stopped at once.
 - An idle thread is on ``idle`` (a stack, so the most recently busy go
   first and the others can time out) exactly while no call is handed to
   it. Whoever takes it off (a submitter handing it a call, or the thread
   itself on timeout) decides; a thread that times out after a submitter
   took it waits for the call that is on its way.
 
+Calls wait for a thread in arrival order: ``queue`` is FIFO, so with every
+thread busy, the call made first is the first to start (what a program
+that saturates the pool can rely on; tests/reliability/test_faults_proc.py
+checks it one dequeue at a time).
+
 Each call's *claim* (a list holding its goroutine) is popped by whoever
-ends the wait: the completion, which then readies the goroutine, or an
-interrupt of the main goroutine (``Scheduler._deliver_interrupt``), after
-which the call is skipped if it has not started and its result dropped if
-it has. ``list.pop`` is atomic under the GIL, so exactly one of them wins.
+ends the wait: the completion, which then readies the goroutine, or the
+goroutine itself giving the call up when an exception reaches it where it
+parked: a stop (``GoroutineExit``, when run() ends by another goroutine's
+exception or main's return) or an interrupt of the main goroutine
+(``Scheduler._deliver_interrupt``). A call given up is taken off the queue
+if it is still there (``withdraw``), skipped if a thread has just taken
+it, and its result dropped if it was running; so nothing of a program that has ended
+starts on the pool afterwards (a queued write or fsync of a stopped
+goroutine once ran after run() had raised). ``list.pop`` is atomic under
+the GIL, so exactly one of the completion and the goroutine wins.
 
 The exception of a call that failed is raised in the goroutine with the
 traceback of the callable's own frames, behind blocking_call's: not the
@@ -62,6 +78,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .._config import max_threads
 from ._errors import InternalError
 from ._sched import G, current_goroutine, offset_thread_idents
 from ._waitreason import SYSCALL
@@ -71,7 +88,6 @@ __all__ = ["blocking_call", "syscall", "max_threads", "pool_stats"]
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_MAX_THREADS = 64
 # How long a pool thread waits for another call before it ends. Short: a
 # thread costs ~60 us to start, nothing against calls that come less often
 # than this, and a program's thread count must come back soon after a call
@@ -81,24 +97,10 @@ _IDLE_SECONDS = 0.05
 _get_ident = threading.get_ident
 
 
-def max_threads() -> int:
-    """The pool size: ``OFFSET_MAX_THREADS`` if set, else 64."""
-    raw = os.environ.get("OFFSET_MAX_THREADS")
-    if raw is None or raw.strip() == "":
-        return DEFAULT_MAX_THREADS
-    try:
-        n = int(raw)
-    except ValueError:
-        raise ValueError(f"OFFSET_MAX_THREADS must be a positive integer, not {raw!r}") from None
-    if n < 1:
-        raise ValueError(f"OFFSET_MAX_THREADS must be a positive integer, not {raw!r}")
-    return n
-
-
 class _Call:
     """One blocking call handed to the pool, and what it gave."""
 
-    __slots__ = ("fn", "args", "kwargs", "claim", "ok", "value")
+    __slots__ = ("fn", "args", "kwargs", "claim", "ok", "value", "queued")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], g: G) -> None:
         self.fn: Callable[..., Any] | None = fn
@@ -107,6 +109,7 @@ class _Call:
         self.claim = [g]
         self.ok = False
         self.value: Any = None  # the result, or the exception
+        self.queued = False  # in the pool's queue (under its lock)
 
     def run(self) -> None:
         """On a pool thread: make the call (unless given up) and end the wait."""
@@ -151,6 +154,7 @@ class _Pool:
         self.queue: deque[_Call] = deque()
         self.idle: list[_Worker] = []
         self.nthreads = 0
+        self.withdrawn = 0
 
     def submit(self, call: _Call) -> None:
         with self.lock:
@@ -160,6 +164,7 @@ class _Pool:
                 w.wake.release()
                 return
             if self.nthreads >= self.size:
+                call.queued = True
                 self.queue.append(call)
                 return
             self.nthreads += 1
@@ -174,6 +179,19 @@ class _Pool:
                 self.nthreads -= 1
             raise
 
+    def withdraw(self, call: _Call) -> None:
+        """Mark a call that was given up as withdrawn, if it still waits in the queue.
+
+        A thread has it otherwise: ``_Call.run`` skips it (its claim is
+        gone), or drops its result.
+        """
+        with self.lock:
+            if call.queued:
+                call.fn = None
+                call.args = ()
+                call.kwargs = {}
+                self.withdrawn += 1
+
     def _work(self, first: _Call) -> None:
         ident = _get_ident()
         offset_thread_idents.add(ident)
@@ -186,8 +204,14 @@ class _Pool:
                 call.run()
                 call = None
                 with self.lock:
-                    if self.queue:
+                    while self.queue:
                         call = self.queue.popleft()
+                        call.queued = False
+                        if call.fn is not None:
+                            break
+                        self.withdrawn -= 1  # given up while it waited: skipped
+                        call = None
+                    if call is not None:
                         continue
                     self.idle.append(me)
                 if not me.wake.acquire(timeout=_IDLE_SECONDS):
@@ -229,7 +253,7 @@ def pool_stats() -> tuple[int, int, int, int]:
         return 0, 0, 0, max_threads()
     with pool.lock:
         idle = len(pool.idle)
-        return pool.nthreads - idle, idle, len(pool.queue), pool.size
+        return pool.nthreads - idle, idle, len(pool.queue) - pool.withdrawn, pool.size
 
 
 def _after_fork() -> None:
@@ -257,6 +281,9 @@ def blocking_call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     try:
         _get_pool().submit(call)
         g.park(SYSCALL)
+    except BaseException:
+        _give_up(g, call)
+        raise
     finally:
         del s.syscalls[g]
     if call.ok:
@@ -269,6 +296,23 @@ def blocking_call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         raise exc
     finally:
         del exc
+
+
+def _give_up(g: G, call: _Call) -> None:
+    """``g`` stops waiting for ``call``: it was stopped or interrupted where it parked.
+
+    Whoever pops the claim decides (see the top of this module). If the
+    completion popped it first, its ready() of ``g`` is on its way or
+    queued, and is owed (G.park).
+    """
+    try:
+        call.claim.pop()
+    except IndexError:
+        g.stale += 1
+        return
+    pool = _pool
+    if pool is not None:
+        pool.withdraw(call)
 
 
 def syscall(fn: F) -> F:

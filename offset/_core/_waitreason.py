@@ -8,7 +8,7 @@ others name the Python call the goroutine waits in.
 
 Invariant: a parked goroutine's ``reason`` is one of these, never a string
 written at the call site, so two spellings of one wait cannot drift apart
-(the scheduler tests ``reason == SYSCALL``; dumps group by reason).
+(dumps and ``offset.stats()`` group goroutines by reason).
 """
 
 from __future__ import annotations

@@ -150,6 +150,20 @@ def test_go_passes_args_and_kwargs():
     assert got == [(1, None, 3)]
 
 
+@pytest.mark.parametrize("nargs", range(6))
+def test_go_passes_every_count_of_positional_arguments(nargs):
+    # proc_main calls fn(a), fn(a, b)... directly for few arguments (see
+    # _proc.py) and fn(*args) beyond: each count reaches the function whole.
+    got = []
+    args = tuple(range(nargs))
+
+    def f(*a):
+        got.append(a)
+
+    run(lambda: go(f, *args) or settle())
+    assert got == [args]
+
+
 def test_go_inside_goroutine_schedules_on_running_scheduler_any_order():
     got = []
 

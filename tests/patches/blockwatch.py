@@ -20,6 +20,7 @@ the run are credited to it, which is far below any limit.
 
 from __future__ import annotations
 
+import _thread
 import os
 import time
 from typing import Any
@@ -29,7 +30,9 @@ SAMPLE = 0.05
 _SCHEDSTAT = "/proc/thread-self/schedstat"
 
 
-def _runqueue_wait(_open: Any = os.open, _read: Any = os.read, _close: Any = os.close) -> float:
+def _runqueue_wait(
+    _open: Any = os.open, _read: Any = os.read, _close: Any = os.close, _ident: Any = _thread.get_ident
+) -> float:
     """Seconds this thread has waited for a CPU while runnable (0.0 if unknown).
 
     The os functions are bound when this module is imported, before any
@@ -39,13 +42,24 @@ def _runqueue_wait(_open: Any = os.open, _read: Any = os.read, _close: Any = os.
     """
     try:
         fd = _open(_SCHEDSTAT, os.O_RDONLY)
-    except OSError:
+    except FileNotFoundError:
         return 0.0
+    except OSError:
+        # No fd left (a test of EMFILE fills the table): the last reading,
+        # so that the run is credited with no wait rather than with minus
+        # everything waited so far, which reported a goroutine that switched
+        # as holding the thread.
+        return _last_wait.get(_ident(), 0.0)
     try:
         fields = _read(fd, 128).split()
     finally:
         _close(fd)
-    return int(fields[1]) / 1e9 if len(fields) >= 2 else 0.0
+    wait = _last_wait[_ident()] = int(fields[1]) / 1e9 if len(fields) >= 2 else 0.0
+    return wait
+
+
+# Each thread's last reading (the counter is per thread).
+_last_wait: dict[int, float] = {}
 
 
 class BlockWatch:

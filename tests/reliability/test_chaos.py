@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 import offset
-from offset import go, makechan, run
+from offset import _config, go, makechan, run
 from offset._core import _sched, current_scheduler
 from offset._core._netpoll_epoll import EpollNetpoll
 from offset._core._netpoll_selectors import SelectorsNetpoll
@@ -63,15 +63,22 @@ def bound(trials: int, p: float, sigmas: float = 6) -> float:
 
 
 @pytest.mark.parametrize(("raw", "seed"), [(None, None), ("", None), ("  ", None), ("0", 0), ("42", 42), (" -7 ", -7)])
-def test_shuffle_seed_parses_an_integer_or_nothing(raw: str | None, seed: int | None) -> None:
-    assert _sched.shuffle_seed(raw) == seed
+def test_shuffle_seed_parses_an_integer_or_nothing(
+    raw: str | None, seed: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if raw is None:
+        monkeypatch.delenv("OFFSET_SHUFFLE", raising=False)
+    else:
+        monkeypatch.setenv("OFFSET_SHUFFLE", raw)
+    assert _config.shuffle_seed() == seed
 
 
 @pytest.mark.parametrize("raw", ["abc", "1.5", "0x10", "yes"])
-def test_shuffle_seed_rejects_anything_else_naming_the_variable(raw: str) -> None:
+def test_shuffle_seed_rejects_anything_else_naming_the_variable(raw: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OFFSET_SHUFFLE", raw)
     message = f"OFFSET_SHUFFLE must be an integer, the seed of chaos scheduling (unset or empty: off), not {raw!r}"
     with pytest.raises(ValueError) as info:
-        _sched.shuffle_seed(raw)
+        _config.shuffle_seed()
     assert str(info.value) == message
 
 
@@ -114,7 +121,7 @@ def program():
             gosched()
 
     def sleeper(name, done):
-        time.sleep(time.MILLISECOND)
+        time.sleep(100 * time.MILLISECOND)  # long after the yields below, whatever the load
         log.append("slept " + name)
         done.send(None)
 
@@ -138,7 +145,7 @@ def program():
             gosched()  # until every other goroutine has parked
         for a, b in pairs:
             b.send(b"x")
-        _time.sleep(0.02)  # the sleeps are due, the fds ready: one visit of the loop sees them all
+        _time.sleep(0.15)  # the sleeps are due, the fds ready: one visit of the loop sees them all
         for _ in range(10):
             done.recv()
         for a, b in pairs:
