@@ -294,17 +294,24 @@ def test_a_pool_call_that_completes_after_run_returned() -> None:
     # netpoller's fds, and nothing is made for it.
     s = current_scheduler()
     release = threading.Event()
+    started = threading.Event()
     finished = threading.Event()
 
     def slow() -> None:
+        started.set()
         release.wait(10)
         finished.set()
 
-    from support import settle  # here: this file also runs as a script, without tests/ on the path
-
     def main() -> None:
         go(blocking_call, slow)
-        settle()  # the call is on its way to the pool
+        # Until the call runs on its pool thread: one stopped while still
+        # queued is given up and never runs (_syscall.py). One gosched() was
+        # not enough under OFFSET_SHUFFLE, nor when the pool was slow to start.
+        for _ in range(10_000):
+            if started.is_set():
+                break
+            otime.sleep(otime.MILLISECOND)
+        assert started.is_set()
 
     run(main)
     before = open_fds()
