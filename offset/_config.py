@@ -19,6 +19,8 @@ set after import is read, and checked, at that moment):
   and whenever a netpoller is made (``_core/_netpoll.py``).
 - ``OFFSET_MONITOR`` and ``OFFSET_DUMP_SIGNAL``: when offset is imported
   (``debug.setup_from_environment``).
+- ``OFFSET_SHUFFLE``: when offset is imported (``_core/_sched.py`` keeps
+  it in a constant, so that the scheduler's hot path tests one bool).
 
 An empty (or all blank) value is the same as an unset one, for each.
 
@@ -62,6 +64,7 @@ __all__ = [
     "netpoll",
     "parse_duration",
     "pure_python",
+    "shuffle_seed",
     "signal_number",
 ]
 
@@ -105,6 +108,12 @@ VARIABLES: tuple[Variable, ...] = (
         "a signal that can be caught: `SIGUSR2`, `USR2` or its number",
         "no dump handler",
         "at import (in the main thread)",
+    ),
+    Variable(
+        "OFFSET_SHUFFLE",
+        'an integer: the seed of chaos scheduling (see "Reliability")',
+        "off: Go's run order",
+        "at import",
     ),
 )
 
@@ -244,7 +253,24 @@ def dump_signal() -> int | None:
     return signal_number(raw, "OFFSET_DUMP_SIGNAL")
 
 
-_PARSERS = (max_threads, netpoll, pure_python, monitor_threshold, dump_signal)
+def shuffle_seed() -> int | None:
+    """``OFFSET_SHUFFLE``: the seed of chaos scheduling, or None (off).
+
+    Raises:
+        ValueError: not an integer.
+    """
+    raw = os.environ.get("OFFSET_SHUFFLE", "")
+    if raw.strip() == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(
+            f"OFFSET_SHUFFLE must be an integer, the seed of chaos scheduling (unset or empty: off), not {raw!r}"
+        ) from None
+
+
+_PARSERS = (max_threads, netpoll, pure_python, monitor_threshold, dump_signal, shuffle_seed)
 
 
 def check_environment() -> None:

@@ -30,12 +30,13 @@ How a test runs (``_TestRun``). ``pytest_pyfunc_call`` calls
 reports) starts the timeout watchdog, sets up the offset fixtures, calls
 the test function, tears the fixtures down, and then, before returning,
 looks for leaks: once run() has returned the other goroutines are gone
-(``run()`` stops them, API.md), so only main can see them. It first yields
-once, so that a goroutine started by the test's last line starts (one that
-never started is not among the live ones); then, as goleak retries, it
-gives the others about half a second, yielding and then sleeping with a
-growing delay, to end on their own. What is still alive then
-(``Scheduler.live``, less main) has leaked.
+(``run()`` stops them, API.md), so only main can see them. As goleak
+retries, it gives the others about half a second, yielding and then
+sleeping with a growing delay, to end on their own. What is still alive
+then has leaked: the started goroutines (``Scheduler.live``, less main),
+and those still queued that never started (a ``go()`` on the test's last
+line: one yield starts it only in Go's run order, not under
+``OFFSET_SHUFFLE`` nor when the yield is the loop's turn).
 
 Deadlocks. run() raises ``DeadlockError`` only after it has stopped every
 goroutine, when their stacks are gone. But it stops main first (the first
@@ -707,12 +708,14 @@ class _TestRun:
         """Give the other goroutines a little time to end; report those that did not."""
         s = current_scheduler()
         me = current_goroutine()
-        offset.gosched()  # a goroutine started by the test's last line starts now
         deadline = _time.monotonic() + _LEAK_GRACE
         delay = _LEAK_FIRST_SLEEP
         rounds = 0
         while True:
             leaked = [g for g in s.live if g is not me]
+            # Queued and never started (a go() on the test's last line): alive too.
+            queued = [s.runnext, *s.runq] if s.runnext is not None else list(s.runq)
+            leaked += [g for g in queued if g.proc is None and g.fn is not None]
             if not leaked:
                 return None
             if _time.monotonic() >= deadline:

@@ -18,11 +18,20 @@ under three guards:
   (API.md: "While any other live thread exists ... a blocked scheduler waits").
 - Nothing a test queued with ``go()`` or marked with ``@maintask`` leaks into
   the next test's ``run()``.
+
+Chaos scheduling: under ``OFFSET_SHUFFLE=<seed>`` (README, "Reliability")
+the header names the seed and a failing test's report says how to replay
+it; the ``random`` module is seeded from it before each test, so that
+select's random choices replay too. A test marked
+``@pytest.mark.order_dependent("why")`` asserts an order that the API
+promises only under Go's run order (or a property of that default order
+itself), and is skipped under a seed with its reason.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import random
 import signal
 import threading
 import time
@@ -47,6 +56,55 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 # so load it by name there (with the entry point too, it would be twice).
 if not any(ep.value == "offset.pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11")):
     pytest_plugins = ["offset.pytest_plugin"]
+
+# OFFSET_SHUFFLE's seed (offset read it at import), None when unset.
+SHUFFLE_SEED = getattr(_sched, "SHUFFLE_SEED", None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "order_dependent(why): asserts an order that holds only under Go's run order; "
+        "skipped under OFFSET_SHUFFLE, with why",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if SHUFFLE_SEED is None:
+        return "offset: OFFSET_SHUFFLE unset (Go's run order)"
+    return f"offset: OFFSET_SHUFFLE={SHUFFLE_SEED} (chaos scheduling: the same seed replays it)"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    mark = item.get_closest_marker("order_dependent")
+    if mark is None or SHUFFLE_SEED is None:
+        return
+    if not mark.args or not isinstance(mark.args[0], str) or not mark.args[0]:
+        pytest.fail("@pytest.mark.order_dependent needs its reason: order_dependent('why')", pytrace=False)
+    pytest.skip(f"order_dependent under OFFSET_SHUFFLE={SHUFFLE_SEED}: {mark.args[0]}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    report: pytest.TestReport = yield
+    if report.failed and SHUFFLE_SEED is not None:
+        report.sections.append(
+            (
+                "offset chaos scheduling",
+                f"failed under OFFSET_SHUFFLE={SHUFFLE_SEED}; replay: "
+                f"OFFSET_SHUFFLE={SHUFFLE_SEED} python -m pytest -p no:randomly '{item.nodeid}'",
+            )
+        )
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _shuffle_seeds_random():
+    """Under OFFSET_SHUFFLE, seed ``random`` before each test (select draws from it)."""
+    if SHUFFLE_SEED is not None:
+        random.seed(f"offset shuffle {SHUFFLE_SEED}")
+    yield
+
 
 # A goroutine that runs this long without switching blocked the thread for real.
 BLOCKED_LIMIT = 2.0

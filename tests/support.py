@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from offset import time
+from offset import gosched, time
 from offset._core import current_goroutine
 
 TIMEOUT = 10.0  # seconds any wait in a test may take before it fails
@@ -38,3 +38,23 @@ def run_example(name: str) -> str:
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     return proc.stdout
+
+
+def settle() -> None:
+    """Yield until no other goroutine of the caller's scheduler is runnable.
+
+    Every other goroutine has then parked or ended: what a test wants
+    before it looks at what they did. One ``gosched()`` does that only
+    under Go's run order (a goroutine just started runs next); under
+    ``OFFSET_SHUFFLE`` the yield may come straight back to the caller. A
+    goroutine that never parks (a ``gosched()`` loop) never lets this
+    return: such a test says "started" on a channel instead.
+    """
+    g = current_goroutine()
+    assert g is not None, "settle() outside a goroutine"
+    s = g.sched
+    for _ in range(100_000):
+        if not s.runq and s.runnext is None:
+            return
+        gosched()
+    raise AssertionError("other goroutines stayed runnable through 100,000 yields")

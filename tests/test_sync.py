@@ -24,7 +24,7 @@ from typing import Any
 import hypothesis.strategies as st
 import pytest
 from hypothesis import given
-from support import run_example
+from support import run_example, settle
 
 import offset
 import offset.sync.atomic
@@ -316,7 +316,9 @@ def test_rwmutex_many_readers_at_once() -> None:
         rw.rlock()
         readers += 1
         most = max(most, readers)
-        for _ in range(5):
+        for _ in range(100_000):  # until all 20 hold it, in whatever order they came
+            if most == 20:
+                break
             gosched()
         readers -= 1
         rw.runlock()
@@ -757,7 +759,7 @@ def test_once_value_stopped_goroutine_panics_for_later_callers() -> None:
 
     def main() -> None:
         go(fn)
-        gosched()
+        settle()
         assert entered == ["f"]
 
     run(main)
@@ -1089,7 +1091,7 @@ def test_semaphore_cancelled_waiter_keeps_no_units() -> None:
                 out.send(None)
 
         go(waiter)
-        gosched()
+        settle()
         assert len(sem._waiters) == 1
         cancel()
         assert isinstance(out.recv(), context.Canceled)
@@ -1127,9 +1129,9 @@ def test_semaphore_granted_as_the_context_ends_gives_the_units_back(cancel_first
 
         wg = sync.WaitGroup()
         wg.go(first)
-        gosched()
+        settle()
         wg.go(second)
-        gosched()
+        settle()
         assert len(sem._waiters) == 2
         if cancel_first:
             cancel()  # first's select picks done...

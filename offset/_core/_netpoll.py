@@ -55,7 +55,10 @@ The backend contract (Go: runtime/netpoll.go), for every implementation:
 ``poll(timeout)``
     Wait at most ``timeout`` seconds (None: no limit, 0: don't block) and
     fire the waiters whose fds are ready with ok=True. Returns how many
-    fired. Wake-ups from ``wakeup()`` are consumed here.
+    fired. Wake-ups from ``wakeup()`` are consumed here. A backend made
+    with a ``random.Random`` (``rng``: chaos scheduling, OFFSET_SHUFFLE in
+    _sched.py) takes the events of one poll in an order drawn from it,
+    else in the order the OS gave them.
 ``wakeup()``
     Safe from any thread: make a blocked or upcoming ``poll`` return. Also
     safe racing with ``close()`` and after it, when it does nothing: it
@@ -101,7 +104,9 @@ pays), and readiness by polling each socket with a short timeout.
 from __future__ import annotations
 
 import os
+import random
 import select
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .. import _config
@@ -184,11 +189,13 @@ class _NoNetpoll:
 NO_NETPOLL: Netpoll = _NoNetpoll()
 
 
-def make_netpoll() -> Netpoll:
+def make_netpoll(rng: random.Random | None = None) -> Netpoll:
     """The best backend for this platform: epoll on Linux, else selectors.
 
     ``OFFSET_NETPOLL=selectors`` picks the portable backend anywhere (the
     tests run the patch layer on both); offset/_config.py parses it.
+    ``rng``: deliver each poll's events in random order, drawn from it
+    (chaos scheduling).
 
     Raises:
         ValueError: ``OFFSET_NETPOLL`` is neither "epoll" nor "selectors",
@@ -196,12 +203,12 @@ def make_netpoll() -> Netpoll:
     """
     choice = _config.netpoll()
     if _EpollNetpoll is not None and choice != "selectors":
-        return _EpollNetpoll()
+        return _EpollNetpoll(rng)
     if "_SelectorsNetpoll" not in globals():  # OFFSET_NETPOLL set after offset was imported
         from ._netpoll_selectors import SelectorsNetpoll
 
-        return SelectorsNetpoll()
-    return _SelectorsNetpoll()
+        return SelectorsNetpoll(rng)
+    return _SelectorsNetpoll(rng)
 
 
 def write_keeping_gil(fd: int, data: bytes) -> None:
@@ -256,7 +263,7 @@ _write: Any = _bind_write()
 # The epoll backend is imported with offset._core, so that it binds
 # select.epoll before offset.patches can replace it with its cooperative
 # class (the netpoller must use the real one).
-_EpollNetpoll: type[Netpoll] | None = None
+_EpollNetpoll: Callable[[random.Random | None], Netpoll] | None = None
 if hasattr(select, "epoll"):
     from ._netpoll_epoll import EpollNetpoll as _EpollNetpoll
 # The portable backend only where it may be chosen (it imports socket and

@@ -88,6 +88,7 @@ the child's run.
 from __future__ import annotations
 
 import os
+import random
 import select
 import weakref
 from _thread import RLock as _RLock
@@ -118,10 +119,11 @@ _live: weakref.WeakSet[EpollNetpoll] = weakref.WeakSet()
 
 @mypyc_attr(native_class=False)  # see _native.py
 class EpollNetpoll:
-    __slots__ = ("_ep", "_wake_r", "_wake_w", "_lock", "_closed", "fds", "nwaiting", "__weakref__")
+    __slots__ = ("_ep", "_wake_r", "_wake_w", "_lock", "_closed", "fds", "nwaiting", "rng", "__weakref__")
 
-    def __init__(self) -> None:
+    def __init__(self, rng: random.Random | None = None) -> None:
         self._closed = True  # until every fd is open: __del__ then closes nothing
+        self.rng = rng  # chaos scheduling: each poll's events in an order drawn from it
         self._lock = _RLock()
         self.fds: dict[int, list[Any]] = {}
         self.nwaiting = 0
@@ -216,6 +218,8 @@ class EpollNetpoll:
             events = self._ep.poll(-1 if timeout is None else timeout)
         except InterruptedError:  # pragma: no cover - PEP 475 retries for us
             return 0
+        if self.rng is not None:
+            self.rng.shuffle(events)
         fired = 0
         fds = self.fds
         wake_r = self._wake_r

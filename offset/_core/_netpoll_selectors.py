@@ -16,6 +16,7 @@ are shared files); the child's scheduler makes a new backend.
 from __future__ import annotations
 
 import os
+import random
 import selectors
 import socket
 import weakref
@@ -33,10 +34,22 @@ _W = selectors.EVENT_WRITE
 
 @mypyc_attr(native_class=False)  # see _native.py
 class SelectorsNetpoll:
-    __slots__ = ("_sel", "_wake_r", "_wake_w", "_wake_fd", "_lock", "_closed", "fds", "nwaiting", "__weakref__")
+    __slots__ = (
+        "_sel",
+        "_wake_r",
+        "_wake_w",
+        "_wake_fd",
+        "_lock",
+        "_closed",
+        "fds",
+        "nwaiting",
+        "rng",
+        "__weakref__",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, rng: random.Random | None = None) -> None:
         self._closed = True  # until every fd is open: __del__ then closes nothing
+        self.rng = rng  # chaos scheduling: each poll's events in an order drawn from it
         self._lock = _RLock()
         self.fds: dict[int, list[FdWaiter | None]] = {}
         self.nwaiting = 0
@@ -138,7 +151,10 @@ class SelectorsNetpoll:
 
     def poll(self, timeout: float | None) -> int:
         fired = 0
-        for key, ev in self._sel.select(timeout):
+        ready = self._sel.select(timeout)
+        if self.rng is not None:
+            self.rng.shuffle(ready)
+        for key, ev in ready:
             if key.fileobj is self._wake_r:
                 try:
                     while self._wake_r.recv(4096):

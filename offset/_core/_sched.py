@@ -115,6 +115,40 @@ starts (run() itself would then fail with EMFILE, and every run() would
 pay for fds it may never use); raising EMFILE from the wait (the stdlib's
 call does not).
 
+Chaos scheduling (``OFFSET_SHUFFLE=<seed>``, read once when offset is
+imported). The order above is one valid order among many: nothing in the
+API promises that of two runnable goroutines one runs first, and code that
+relies on it breaks under another load, another version, or Go. With a seed
+set, every pick of the next goroutine (``_switch_away``, ``_resume_next``
+and a finished Proc's ``end_goroutine``) is uniform among everything
+runnable, ``runnext`` being one more candidate (``_shuffle_head``); the
+netpoller delivers the events of one poll in random order; and the timers
+due at one visit of the loop fire in random order (_timers.py). Each
+scheduler has its own ``random.Random`` (``rng``), used only by its own
+thread, seeded from the seed and the scheduler's creation order (the main
+thread's is always number 0) and seeded again when its outermost ``run()``
+starts, as ``ticks`` is reset: so one seed replays the same choices in a
+single-threaded program, run after run, and a failing test run alone.
+What stays ordered is what the API promises: a channel's waiters are
+served FIFO, a buffered channel keeps order (_chan.py does not consult the
+scheduler), and deferred signal handlers still run before the goroutines
+that were runnable (``pinned``: Python runs a handler at once). select's
+own random choice comes from the ``random`` module, not from ``rng``: seed
+that too (``random.seed``) to replay a program that selects among several
+ready cases. Off, it costs one test of a ``Final`` bool per pick, a C
+static in the compiled build.
+
+Rejected, for chaos scheduling:
+- trio's way, shuffling a batch (the whole run queue) at each pass of the
+  loop: goroutines here mostly hand over directly (``_switch_away``), so
+  most picks never see a batch, and ``runnext`` would still decide them.
+- Inserting a readied goroutine at a random place in the run queue: not
+  uniform among what is runnable, and every enqueue site (ready, go,
+  gosched, the remote queue) would need it, where picks are three sites.
+- A ``Scheduler`` subclass overriding the picking methods: a second copy
+  of the switch code to keep in step, for a cost the bool test does not
+  have (measured in the README's "Chaos scheduling").
+
 Rejected designs:
 - A hub greenlet that every switch goes through (gevent): two switches per
   hand-off instead of one.
@@ -128,6 +162,7 @@ from __future__ import annotations
 import contextvars
 import errno
 import os
+import random
 import sys
 import threading
 import time as _time
@@ -137,7 +172,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from .. import _build
+from .. import _build, _config
 from ._errors import DeadlockError, GoroutineExit, InternalError
 from ._greenlet import Proc, getcurrent
 from ._greenlet import switch as _greenlet_switch
@@ -182,6 +217,12 @@ _MAX_FREE_PROCS = 4096
 # Every this many direct switches, go through the loop (timers, I/O, remote).
 _LOOP_EVERY: Final = 64
 _LOOP_MASK: Final = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks % every
+# Chaos scheduling (see the module docstring): the seed, and whether it is on.
+SHUFFLE_SEED: Final = _config.shuffle_seed()
+_SHUFFLE: Final = SHUFFLE_SEED is not None
+# Schedulers made so far in threads other than the main one (the main
+# thread's is number 0): each seeds its random source with its number.
+_scheduler_numbers = iter(range(1, sys.maxsize))
 # The idle waits, in seconds, before a deadlock is called (see _idle_wait).
 _DEADLOCK_GRACE = (0.01, 0.03, 0.06)
 # Out of fds, a netpoller cannot be made (see Scheduler.poller_or_none): the
@@ -414,7 +455,19 @@ class Scheduler:
         self.remote_calls: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self.live: dict[G, None] = {}
         self.free: list[Proc] = []
-        self.timers = TimerHeap()
+        # Chaos scheduling (OFFSET_SHUFFLE): this scheduler's random source,
+        # used by its own thread only, None when off; seeded from
+        # ``shuffle_key`` when made and at every outermost run(). ``pinned``:
+        # how many goroutines at the run queue's head the next picks take
+        # in order (deferred signal handlers, _run_signals).
+        self.rng: random.Random | None = None
+        self.shuffle_key = ""
+        self.pinned = 0
+        if _SHUFFLE:
+            n = 0 if self.ident == threading.main_thread().ident else next(_scheduler_numbers)
+            self.shuffle_key = f"offset shuffle {SHUFFLE_SEED} scheduler {n}"
+            self.rng = random.Random(self.shuffle_key)
+        self.timers = TimerHeap(self.rng)
         self._poller: Netpoll | None = None
         self.sleeping = False
         self.running = False
@@ -463,7 +516,7 @@ class Scheduler:
         if p is None:
             if _get_ident() != self.ident:
                 return NO_NETPOLL
-            p = self._poller = make_netpoll()
+            p = self._poller = make_netpoll(self.rng)
         return p
 
     def poller_or_none(self) -> Netpoll | None:
@@ -512,7 +565,9 @@ class Scheduler:
         if g is not None or self.runq:
             self.ticks = ticks = self.ticks + 1
             if ticks & _LOOP_MASK and not self.stopping:
-                if g is not None:
+                if _SHUFFLE:
+                    g = self._shuffle_pop()
+                elif g is not None:
                     self.runnext = None
                 else:
                     g = self.runq.popleft()
@@ -530,6 +585,8 @@ class Scheduler:
                     # started from a deep goroutine would carry that depth
                     # into every goroutine it later runs.
                     self.runq.appendleft(g)
+                    if _SHUFFLE:
+                        self.pinned += 1  # the loop takes the goroutine picked here
                 # A dead G (stale ready): fall through to the loop.
         return _switch(self.loop_proc)
 
@@ -547,6 +604,8 @@ class Scheduler:
             runq.append(self.runnext)
             self.runnext = None
         while runq:
+            if _SHUFFLE:
+                self._shuffle_head()
             g = runq.popleft()
             p = g.proc
             if p is not None:
@@ -558,6 +617,39 @@ class Scheduler:
                 g.proc = p
                 p.switch(g)
                 return
+
+    def _shuffle_head(self) -> None:
+        """Chaos scheduling: put a goroutine chosen at random at the run queue's head.
+
+        Chosen uniformly among everything runnable: the run queue and
+        ``runnext``, which goes to the tail first (the pickers then take
+        the head). The first ``pinned`` goroutines are taken in order.
+        """
+        runq = self.runq
+        g = self.runnext
+        if g is not None:
+            self.runnext = None
+            runq.append(g)
+        if self.pinned:
+            self.pinned -= 1
+            return
+        n = len(runq)
+        if n > 1:
+            rng = self.rng
+            if rng is None:
+                raise InternalError("chaos scheduling without a random source")
+            i = rng.randrange(n)
+            if i:
+                runq[0], runq[i] = runq[i], runq[0]
+
+    def _shuffle_pop(self) -> G:
+        """Chaos scheduling: take a goroutine chosen at random (``_shuffle_head``).
+
+        Out of line, so that the switch's hot path, which calls it only
+        under OFFSET_SHUFFLE, stays as small as it was.
+        """
+        self._shuffle_head()
+        return self.runq.popleft()
 
     # -- the loop ---------------------------------------------------------
 
@@ -608,6 +700,8 @@ class Scheduler:
                 handler, signum = signals.popleft()
                 gs.append(G(_run_deferred_handler, (handler, signum), {}, self))
             self.runq.extendleft(reversed(gs))
+            if _SHUFFLE:
+                self.pinned += len(gs)
         if self.interrupts:
             self._deliver_interrupt()
 
@@ -815,6 +909,8 @@ def end_goroutine(me: Proc, g: G, ok: bool, result: Any) -> G | None:
     if s.idle_waiters:
         _wake_idle_waiters(s)
     if not s.stopping and not s.interrupts:
+        if _SHUFFLE:
+            s._shuffle_head()
         nxt = s.runnext
         if nxt is None and s.runq:
             nxt = s.runq[0]
@@ -1001,6 +1097,7 @@ def _after_fork_in_child() -> None:
         _forget(g)
     s.runq.clear()
     s.runnext = None
+    s.pinned = 0
     s.idle_waiters = []
     s.main = me
     s.main_result = None
@@ -1112,6 +1209,9 @@ def run(fn: Callable[..., T] | None = None, /, *args: Any, **kwargs: Any) -> T |
         s.runnext = s.main
     s.running = True
     s.ticks = 0  # the order of a program must not depend on earlier runs
+    if s.rng is not None:
+        s.rng.seed(s.shuffle_key)  # nor, under OFFSET_SHUFFLE, its random choices
+        s.pinned = 0
     s.stopping = False
     s.failure = None
     s.main_result = None

@@ -29,14 +29,26 @@ gone at once but for an int, the heap never holds more than 4/3 of what
 is live, and the top is cleaned before its deadline is read. Keys are
 unique while fewer than 2**32 timers share one deadline.
 
+Chaos scheduling (``OFFSET_SHUFFLE``, _sched.py): the heap is given its
+scheduler's ``random.Random`` (``rng``, None when off), and ``run_due``
+then takes every entry due at that visit off the heap first, shuffles
+them, and fires them in that order, so that no code relies on the order of
+timers that expire together. While collected, an entry's key is
+``_COLLECTED``: ``remove`` says it has fired (it is about to, and its
+wake-up is owed, as for any entry that fired), and one pushed again before
+its turn (nothing on the loop does that today) fires at its new deadline
+instead.
+
 Invariants:
-- ``entry.key`` is the entry's key while it is scheduled, and -1 when it
-  is not; nothing outside this module reads it.
+- ``entry.key`` is the entry's key while it is scheduled, ``_COLLECTED``
+  while a shuffled ``run_due`` holds it to fire, and -1 otherwise;
+  nothing outside this module reads it.
 - A key in ``heap`` is live iff it is in ``entries``; ``ndead`` counts the
   others, and ``len(self)`` is what is live (dead weak entries included
   until reaped).
 - A deadline is never negative (``push`` clamps it to 0: already due).
-- Ties in deadline fire in the order they were scheduled (``seq``).
+- Ties in deadline fire in the order they were scheduled (``seq``),
+  unless chaos scheduling is on.
 - The heap is touched only by the thread that owns the scheduler, so it takes
   no lock; other threads that want a timer changed ask that thread
   (Scheduler.call_threadsafe).
@@ -62,6 +74,7 @@ Rejected designs:
 from __future__ import annotations
 
 import itertools
+import random
 import weakref
 from collections.abc import Callable
 from heapq import heapify as _heapify
@@ -83,6 +96,8 @@ _SEQ_MASK = (1 << _SEQ_BITS) - 1
 # epoll's limit is ~24.8 days, and a deadline further away than that (a
 # sleep of a year) is looked at again after a day.
 _MAX_WAIT = 86_400 * 1_000_000_000
+# An entry's key while a shuffled run_due holds it, about to fire it.
+_COLLECTED = -2
 
 
 class TimerEntry:
@@ -123,9 +138,9 @@ class WeakEntry(weakref.ref):  # type: ignore[type-arg]
 class TimerHeap:
     """A min-heap of timer entries keyed on (when, seq), with lazy removal."""
 
-    __slots__ = ("heap", "entries", "ndead", "nkeepalive", "dead", "died")
+    __slots__ = ("heap", "entries", "ndead", "nkeepalive", "dead", "died", "rng")
 
-    def __init__(self) -> None:
+    def __init__(self, rng: random.Random | None = None) -> None:
         self.heap: list[int] = []
         self.entries: dict[int, TimerEntry | WeakEntry] = {}
         self.ndead = 0
@@ -133,6 +148,8 @@ class TimerHeap:
         # Weak entries whose timer has been freed, to remove (see reap).
         self.dead: list[WeakEntry] = []
         self.died: Callable[[WeakEntry], None] = self.dead.append
+        # Chaos scheduling: fire the entries due together in random order (see above).
+        self.rng = rng
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -201,6 +218,9 @@ class TimerHeap:
             self.reap()
         entries = self.entries
         limit = (_monotonic_ns() + 1) << _SEQ_BITS  # keys below this are due
+        if self.rng is not None:
+            self._run_due_shuffled(limit, self.rng)
+            return
         while heap:
             key = heap[0]
             if key >= limit:
@@ -220,6 +240,46 @@ class TimerHeap:
                 t = entry()  # type: ignore[operator]
                 if t is not None:
                     entry.fire(t)  # type: ignore[union-attr]
+
+    def _run_due_shuffled(self, limit: int, rng: random.Random) -> None:
+        """``run_due`` under chaos scheduling: the entries due now, in random order."""
+        heap = self.heap
+        entries = self.entries
+        due: list[TimerEntry | WeakEntry] = []
+        while heap and heap[0] < limit:
+            entry = entries.pop(_heappop(heap), None)
+            if entry is None:
+                self.ndead -= 1
+                continue
+            entry.key = _COLLECTED
+            if entry.keepalive:
+                self.nkeepalive -= 1
+            due.append(entry)
+        rng.shuffle(due)
+        i = 0
+        try:
+            while i < len(due):
+                entry = due[i]
+                i += 1
+                if entry.key != _COLLECTED:
+                    continue  # pushed again since: it fires at its new deadline
+                entry.key = -1
+                fn = entry.fn
+                if fn is not None:
+                    fn(entry.arg)  # type: ignore[union-attr]
+                else:
+                    t = entry()  # type: ignore[operator]
+                    if t is not None:
+                        entry.fire(t)  # type: ignore[union-attr]
+        except BaseException:
+            # A signal handler's exception (a bare run() catches it in its
+            # loop and carries on): the others are still due, as they would
+            # be in the heap.
+            for entry in due[i:]:
+                if entry.key == _COLLECTED:
+                    entry.key = -1
+                    self.push(entry, 0)
+            raise
 
     def clear(self) -> None:
         """Drop every entry (the scheduler's run() has returned)."""

@@ -9,6 +9,7 @@ import gc
 import weakref
 
 import pytest
+from support import settle
 
 import offset
 from offset import DeadlockError, PanicError, default, go, gosched, makechan, run, select
@@ -68,7 +69,7 @@ def test_unbuffered_send_waits_for_receiver():
         log.append("sending")
         c.send("x")  # blocks until the receiver takes it
         log.append("sent")
-        gosched()
+        settle()
 
     run(main)
     assert log == ["sending", "receiver starts", "received x", "sent"]
@@ -87,7 +88,7 @@ def test_unbuffered_receive_waits_for_sender():
         go(sender)
         log.append("receiving")
         log.append(f"received {c.recv()}")
-        gosched()
+        settle()
 
     run(main)
     # The sender hands the value over and goes on; main, woken, runs next.
@@ -112,7 +113,7 @@ def test_buffered_send_does_not_block_until_full():
         c.send(3)  # full: blocks until the receiver makes room
         log.append("sent 3")
         c.close()
-        gosched()
+        settle()
 
     run(main)
     assert log[:3] == ["sent 1", "sent 2", "receiver"]
@@ -173,13 +174,12 @@ def test_blocked_senders_are_served_in_the_order_they_blocked():
     def main():
         for i in range(6):
             go(sender, i)
-        gosched()  # every sender runs and blocks
+        settle()  # every sender runs and blocks
         assert len(blocked) == 6
         assert len(c) == 0  # blocked senders are not buffered values
         return [c.recv() for _ in range(6)]
 
-    assert run(main) == blocked
-    assert blocked == [5, 0, 1, 2, 3, 4]  # runnext first, then FIFO
+    assert run(main) == blocked  # in whatever order they ran (and blocked)
 
 
 def test_blocked_senders_on_full_buffer_follow_buffered_values():
@@ -195,7 +195,7 @@ def test_blocked_senders_on_full_buffer_follow_buffered_values():
         c.send("b1")
         for i in range(4):
             go(sender, i)
-        gosched()
+        settle()
         assert len(c) == 2
         got = [c.recv() for _ in range(6)]
         assert len(c) == 0
@@ -216,11 +216,11 @@ def test_blocked_receivers_are_served_in_the_order_they_blocked():
     def main():
         for i in range(6):
             go(receiver, i)
-        gosched()
+        settle()
         assert len(blocked) == 6
         for v in range(6):
             c.send(v)
-        gosched()
+        settle()
 
     run(main)
     assert [got[i] for i in blocked] == list(range(6))
@@ -238,10 +238,10 @@ def test_blocked_receivers_of_buffered_channel_in_order():
     def main():
         for i in range(4):
             go(receiver, i)
-        gosched()
+        settle()
         for v in range(4):
             c.send(v)
-        gosched()
+        settle()
 
     run(main)
     assert [got[i] for i in blocked] == [0, 1, 2, 3]
@@ -286,14 +286,14 @@ def test_received_values_are_not_kept_alive(blocked):
         out = makechan()
         if blocked == "receiver":
             go(receiver, out)
-            gosched()  # receiver is parked before the sender comes
+            settle()  # receiver is parked before the sender comes
             go(sender)
         else:
             go(sender)
-            gosched()  # sender is parked (or has buffered) before the receiver comes
+            settle()  # sender is parked (or has buffered) before the receiver comes
             go(receiver, out)
         out.recv()
-        gosched()
+        settle()
         gc.collect()
         return ref[0]() is None
 
@@ -323,10 +323,10 @@ def test_close_wakes_every_blocked_receiver():
     def main():
         for f in (by_recv, by_recv_ok, by_iteration, by_select):
             go(f)
-        gosched()
+        settle()
         assert log == []
         c.close()
-        gosched()
+        settle()
 
     run(main)
     assert sorted(log, key=repr) == sorted(
@@ -349,10 +349,10 @@ def test_close_wakes_blocked_senders_with_panic():
         c.send("buffered")
         go(sender, 1)
         go(sender, 2)
-        gosched()
+        settle()
         assert log == []
         c.close()
-        gosched()
+        settle()
         return list(c)
 
     assert run(main) == ["buffered"]  # a closed channel still drains
@@ -446,7 +446,7 @@ def test_receiver_stopped_at_shutdown_leaves_the_queue():
 
     def main():
         go(receiver)
-        gosched()  # receiver blocks in c's receive queue; main returns
+        settle()  # receiver blocks in c's receive queue; main returns
 
     run(main)
     # A later send must not hand its value to the stopped goroutine.
@@ -474,7 +474,7 @@ def test_stopped_select_leaves_every_queue():
 
     def main():
         go(selector)
-        gosched()
+        settle()
 
     run(main)
     assert select(c.if_recv(), c.if_send(3), d.if_recv(), default) is default
@@ -495,7 +495,7 @@ def test_go_chan_test_TestChan(cap):
     """golang/go src/runtime/chan_test.go TestChan, for one capacity.
 
     Go waits a millisecond to see that an operation blocks; here the
-    goroutines run until all are blocked (gosched), which is exact.
+    goroutines run until all are blocked (settle), which is exact.
     """
 
     def main():
@@ -504,12 +504,12 @@ def test_go_chan_test_TestChan(cap):
         received = []
         go(lambda: received.append(c.recv()))
         go(lambda: received.append(c.recv_ok()))
-        gosched()
+        settle()
         assert received == []
         assert select(c.if_recv(), default) is default
         c.send(0)
         c.send(0)
-        gosched()
+        settle()
         assert sorted(received, key=repr) == sorted([0, (0, True)], key=repr)
 
         # Send to a full channel blocks; a non-blocking send does not.
@@ -518,11 +518,11 @@ def test_go_chan_test_TestChan(cap):
             c.send(i)
         sent = []
         go(lambda: (c.send(0), sent.append(True)))
-        gosched()
+        settle()
         assert sent == []
         assert select(c.if_send(0), default) is default
         c.recv()
-        gosched()
+        settle()
         assert sent == [True]
 
         # Receive the zero value (None) from a closed channel, after its values.
@@ -539,7 +539,7 @@ def test_go_chan_test_TestChan(cap):
         c = makechan(cap)
         done = makechan()
         go(lambda: done.send(c.recv_ok()))
-        gosched()
+        settle()
         c.close()
         assert done.recv() == (None, False)
 

@@ -85,7 +85,7 @@ def one_run() -> None:
             for _ in range(3):
                 go(gosched)
             go(reader)
-            gosched()  # the reader waits on the fd
+            gosched()  # the reader waits on the fd (or, run later, finds the byte at once)
             blocking_call(b.send, b"x")
             otime.sleep(otime.MICROSECOND)
             data: bytes = got.recv()
@@ -243,11 +243,12 @@ def test_free_procs_end_with_run() -> None:
     def worker() -> None:
         procs.append(weakref.ref(getcurrent()))
 
+    from support import settle  # here: this file also runs as a script, without tests/ on the path
+
     def main() -> None:
         for _ in range(10):
             go(worker)
-        for _ in range(3):
-            gosched()
+        settle()
 
     run(main)
     assert current_scheduler().free == []
@@ -293,15 +294,24 @@ def test_a_pool_call_that_completes_after_run_returned() -> None:
     # netpoller's fds, and nothing is made for it.
     s = current_scheduler()
     release = threading.Event()
+    started = threading.Event()
     finished = threading.Event()
 
     def slow() -> None:
+        started.set()
         release.wait(10)
         finished.set()
 
     def main() -> None:
         go(blocking_call, slow)
-        gosched()  # the call is on its way to the pool
+        # Until the call runs on its pool thread: one stopped while still
+        # queued is given up and never runs (_syscall.py). One gosched() was
+        # not enough under OFFSET_SHUFFLE, nor when the pool was slow to start.
+        for _ in range(10_000):
+            if started.is_set():
+                break
+            otime.sleep(otime.MILLISECOND)
+        assert started.is_set()
 
     run(main)
     before = open_fds()

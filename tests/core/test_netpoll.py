@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support import settle
 
 import offset
-from offset import go, gosched, makechan, run
+from offset import go, makechan, run
 from offset._core import (
     current_scheduler,
     mark_drained,
@@ -459,8 +460,9 @@ def test_wait_fd_parks_only_the_goroutine(sched_poller: Any, pair: tuple[socket.
         b.send(b"hi")
 
     def main() -> None:
+        go(reader)
+        settle()  # the reader parks before the write
         go(writer)
-        go(reader)  # runs first (Go's runnext), so it parks before the write
         done.recv()
 
     run(main)
@@ -515,7 +517,7 @@ def test_wait_fd_closed_under_it(sched_poller: Any, pair: tuple[socket.socket, s
 
     def main() -> None:
         go(reader)
-        gosched()  # the reader runs and parks
+        settle()  # the reader runs and parks
         notify_close(a.fileno())
         done.recv()
 
@@ -594,13 +596,11 @@ def test_two_goroutines_read_one_fd_as_two_threads_do(
     def main() -> list[Any]:
         go(reader, "one")
         go(reader, "two")
-        gosched()
-        gosched()  # both wait now, one armed and one joined
+        settle()  # both wait now, one armed and one joined
         assert sched_poller.nwaiting == 1
         b.send(b"1")
         first = got.recv()
-        for _ in range(3):
-            gosched()  # the other, woken with it, found nothing and waits again
+        settle()  # the other, woken with it, found nothing and waits again
         assert offset.select(got.if_recv(), offset.default) is offset.default  # one byte woke one reader
         assert sched_poller.nwaiting == 1
         b.send(b"2")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from support import settle
 
 from offset import DeadlockError, PanicError, default, go, gosched, makechan, run, select
 
@@ -94,7 +95,7 @@ def test_select_with_no_cases_is_stopped_when_main_returns():
 
     def main():
         go(forever)
-        gosched()
+        settle()
         return "main"
 
     assert run(main) == "main"
@@ -253,7 +254,7 @@ def test_blocked_select_send_taken_by_later_receiver():
         ret = select(c.if_send("to c"), d.if_send("to d"))
         assert ret == d.if_send("anything")
         assert select(c.if_recv(), default) is default
-        gosched()
+        settle()
 
     run(main)
     assert got == ["to d"]
@@ -269,10 +270,10 @@ def test_select_to_select_handoff():
 
     def main():
         go(receiver)
-        gosched()  # receiver blocks in its select
+        settle()  # receiver blocks in its select
         ret = select(e.if_send(0), c.if_send(1))
         assert ret == c.if_send(1)
-        gosched()
+        settle()
 
     run(main)
     assert got == [(True, 1)]
@@ -288,13 +289,13 @@ def test_only_one_case_fires():
     def main():
         go(receiver, c)
         go(receiver, d)
-        gosched()  # both receivers wait
+        settle()  # both receivers wait
         ret = select(c.if_send("x"), d.if_send("x"))
-        gosched()
+        settle()
         other = d if ret == c.if_send(None) else c
         # The other receiver is still waiting and gets the next send.
         assert select(other.if_send("y"), default) == other.if_send("y")
-        gosched()
+        settle()
 
     run(main)
     assert sorted(got) == ["x", "y"]
@@ -426,13 +427,13 @@ def test_select_duplicate_channel():
 
     def main():
         go(goroutine_a)
-        gosched()  # A is queued on c (twice) and d
+        settle()  # A is queued on c (twice) and d
         go(goroutine_b)
-        gosched()  # B is queued on c after A
+        settle()  # B is queued on c after A
         d.send(7)  # wakes A, which leaves c's queue
         e.recv()
         c.send(8)  # must wake B, not A's stale waiters
-        gosched()
+        settle()
 
     run(main)
     assert log == [("b", 8)]
@@ -449,8 +450,8 @@ def test_send_and_receive_cases_of_two_goroutines_pair_up():
     def main():
         go(both, "x", 1)
         go(both, "y", 2)
-        gosched()
-        gosched()
+        settle()
+        settle()
 
     run(main)
     assert sorted(results) in (
@@ -522,11 +523,11 @@ def test_select_fairness_between_waiting_goroutines_and_buffer():
 
     def main():
         go(sender)
-        gosched()  # the sender is blocked on unbuffered
+        settle()  # the sender is blocked on unbuffered
         for _ in range(n):
             ret = select(unbuffered.if_recv(), buffered.if_recv())
             counts[ret == buffered.if_recv()] += 1
-            gosched()  # let the sender block again
+            settle()  # let the sender block again
 
     run(main)
     bound = _binomial_bound(n, 0.5, 6)
@@ -560,7 +561,7 @@ def test_nonblock_recv_race():
             go(nonblocking)
             c.close()
             c.recv()
-            gosched()
+            settle()
             assert result == [True], "chan is not ready"
 
     run(main)

@@ -29,6 +29,7 @@ from collections import Counter, deque
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from support import settle
 
 from offset import DeadlockError, PanicError, default, go, gosched, makechan, run, select
 
@@ -622,7 +623,7 @@ class DirectVsSelectMachine(RuleBasedStateMachine):
         def main():
             if partner is not None:
                 go(attempt, "partner", partner[0], partner[3], partner[1])
-                gosched()
+                settle()
                 assert "partner" not in results, "the partner did not park"
             if op == "close":
                 try:
@@ -632,8 +633,7 @@ class DirectVsSelectMachine(RuleBasedStateMachine):
                     results["op"] = ("panic", str(e))
             else:
                 go(attempt, "op", op, way, v)
-            for _ in range(4):
-                gosched()
+            settle()  # the op, and the partner it wakes, run until they block or end
 
         run(main)  # returning stops what still waits
         event(f"{op} {way or ''} -> {(expected or ('closed',))[0]}{' with partner' if partner else ''}")

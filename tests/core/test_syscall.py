@@ -12,9 +12,10 @@ import time
 import traceback
 
 import pytest
+from support import settle
 
 import offset
-from offset import go, gosched, makechan, run
+from offset import go, makechan, run
 from offset._core import _sched, _syscall
 
 BOUND = 30.0  # seconds; only reached when something is broken
@@ -110,7 +111,7 @@ def test_parks_only_the_calling_goroutine():
 
     def main():
         go(caller)
-        gosched()  # caller is now parked in the blocking call
+        settle()  # caller is now parked in the blocking call
         c = makechan()
         go(pinger, c)
         log.append(f"others ran: {sum(c)}")
@@ -157,7 +158,7 @@ def test_call_in_flight_is_not_a_deadlock():
 
     def main():
         go(waiter)
-        gosched()
+        settle()
         c.send(slow_call())  # main parked in the pool, waiter on c
         return c.recv()
 
@@ -185,7 +186,7 @@ def test_call_completing_after_its_goroutine_was_stopped_is_ignored():
 
     def main():
         go(stuck)
-        gosched()
+        settle()
         # Wait (in the pool, not here) until the call runs: a call stopped
         # before it starts may be cancelled instead.
         assert offset.syscall(started.wait)(BOUND)
@@ -340,7 +341,7 @@ def test_calls_beyond_the_pool_size_wait_in_order(monkeypatch):
         done = makechan(10)
         for i in range(10):
             go(caller, i, done)
-        gosched()
+        settle()
         release.set()
         return sorted(done.recv() for _ in range(10))
 

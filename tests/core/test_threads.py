@@ -18,8 +18,9 @@ import threading
 import time
 
 import pytest
+from support import settle
 
-from offset import DeadlockError, PanicError, default, go, gosched, makechan, run, select
+from offset import DeadlockError, PanicError, default, go, makechan, run, select
 from offset import time as otime
 
 BOUND = 30.0  # seconds; only reached when something is broken
@@ -298,7 +299,7 @@ def test_close_from_another_thread_wakes_every_waiter():
         go(receiver, "r1")
         go(receiver, "r2")
         go(selector)
-        gosched()  # all three are blocked on c now
+        settle()  # all three are blocked on c now
         t = Worker(c.close)
         t.start()
         go(receiver, "r3")  # blocks, or finds c closed: either way (None, False)
@@ -416,7 +417,7 @@ def test_each_thread_has_its_own_scheduler():
         def main():
             log = []
             go(log.append, f"{name} goroutine")
-            gosched()
+            settle()
             return log
 
         out.send(run(main))

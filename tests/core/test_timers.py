@@ -20,7 +20,7 @@ import weakref
 from typing import Any
 
 import pytest
-from support import TIMEOUT, heap_len
+from support import TIMEOUT, heap_len, settle
 
 from offset import context, default, go, gosched, makechan, run, select, time
 
@@ -87,7 +87,7 @@ def test_loop_idle_with_only_a_far_deadline() -> None:
 
     def main() -> int:
         go(lambda: far.send(time.Timer(NEVER).c.recv()))
-        gosched()  # parked on the far timer
+        settle()  # parked on the far timer
         th = threading.Timer(0.05, c.send, (42,))
         th.start()
         v: int = c.recv()  # the loop sleeps in the OS until the thread sends
@@ -121,7 +121,7 @@ def test_sleep_huge_is_a_pending_timer_that_a_stop_cancels() -> None:
 
         base = heap_len()
         go(sleeper)
-        gosched()
+        settle()
         assert heap_len() == base + 1
 
     run(main)  # main returns; the sleeper is stopped, its timer dropped
@@ -218,7 +218,7 @@ def test_a_goroutine_waiting_on_after_keeps_its_timer() -> None:
             done.send(None)
 
         go(waiter)
-        gosched()  # parked in recv; nothing but the goroutine refers to the timer
+        settle()  # parked in recv; nothing but the goroutine refers to the timer
         for _ in range(3):
             reap()
         done.recv()

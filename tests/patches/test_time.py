@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import run_child
 
 TEN_THOUSAND = """
@@ -51,6 +53,10 @@ child.report(order)
 """
 
 
+@pytest.mark.order_dependent(
+    "two goroutines that each yield alternate only in Go's order (gosched puts the caller at the tail "
+    "of the FIFO run queue): under a seed the yielder may be picked again"
+)
 def test_sleep_zero_yields() -> None:
     order = run_child(SLEEP_ZERO)
     assert sorted(order) == ["a0", "a1", "a2", "b0", "b1", "b2"]
