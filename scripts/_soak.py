@@ -755,8 +755,10 @@ def _run_body(i: int, stopped: list[int], ending: str) -> int:
         raise SoakFailure(f"run {i}: received {r.value} from an empty channel")
     total += offset.syscall(_pool_call)(i)  # a pool thread
     never: offset.Chan[None] = makechan()
+    started = [False]
 
     def blocked() -> None:
+        started[0] = True
         try:
             never.recv()
         finally:
@@ -766,7 +768,10 @@ def _run_body(i: int, stopped: list[int], ending: str) -> int:
         raise _Planned(i)
 
     go(blocked)
-    gosched()  # it starts and parks; run() stops it when this returns
+    # Until it has started (and so parks): one gosched() runs it first only
+    # in Go's order, not under OFFSET_SHUFFLE. run() stops it when this returns.
+    while not started[0]:
+        gosched()
     if ending == "raise":
         go(fail)
         never.recv()  # until fail's exception ends run()
