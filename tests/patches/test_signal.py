@@ -109,13 +109,18 @@ def handler(signum, frame):
     fired.append(signum)
     raise ZeroDivisionError("late")
 signal.signal(signal.SIGALRM, handler)
+started = []
 def busy():
+    started.append(True)
     while not fired:
         pass
 def main():
     offset.go(busy)
     signal.setitimer(signal.ITIMER_REAL, 0.05)
-    offset.gosched()  # runnable, not parked, while the handler raises in busy
+    # Runnable, not parked, while the handler raises in busy: until busy
+    # has run (one gosched() runs it only in Go's order, not under OFFSET_SHUFFLE).
+    while not started:
+        offset.gosched()
     return "main returned"
 try:
     offset.run(main)

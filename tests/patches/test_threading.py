@@ -346,8 +346,12 @@ def lock():
     lk.acquire()  # nobody can release it
 def rlock():
     r = threading.RLock()
-    offset.go(r.acquire)
-    offset.gosched()
+    held = offset.makechan(1)
+    def take():
+        r.acquire()
+        held.send(None)
+    offset.go(take)
+    held.recv()  # (one gosched() ran take first only in Go's order, not under OFFSET_SHUFFLE)
     r.acquire()  # the goroutine that holds it has ended
 def condition():
     queue.Queue().get()  # a Condition's wait on a fresh lock
