@@ -30,6 +30,13 @@ def _script(mode: str, body: str) -> str:
         "USR1, USR2 = signal.SIGUSR1, signal.SIGUSR2\n"
         "def kill(sig=USR1):\n"
         "    os.kill(os.getpid(), sig)\n"
+        "def until(pred, limit=10.0):\n"
+        "    # A handler runs when the main thread next checks for signals,\n"
+        "    # which is at once only if the kernel gave the signal to the main\n"
+        "    # thread: with offset's signal thread alive it may take another.\n"
+        "    end = time.monotonic() + limit\n"
+        "    while not pred() and time.monotonic() < end:\n"
+        "        time.sleep(0.001)\n"
         "def poll(c):\n"
         "    r = select(c.if_recv(), default)\n"
         "    return None if r is default else int(r.value)\n" + body
@@ -208,7 +215,7 @@ def main():
     r["after_ignore"] = [poll(c), list(fired)]
     osignal.reset(USR1, USR2)
     r["reset"] = [signal.getsignal(USR1) is h, int(signal.getsignal(USR2)), osignal.ignored(USR1)]
-    kill(USR1)
+    kill(USR1); until(lambda: fired)
     r["fired"] = list(fired)
     osignal.notify(c, USR2)
     osignal.reset()  # every signal offset.signal changed
@@ -341,8 +348,7 @@ def main():
     r["thread"] = errs
     osignal.stop(c); osignal.stop(w)
     r["after_stop"] = signal.getsignal(USR1) is h2
-    kill(USR1)
-    time.sleep(0.05)
+    kill(USR1); until(lambda: len(fired) >= 2)
     r["fired"] = [f[0] for f in fired]
     return r
 child.report(offset.run(main))
@@ -405,7 +411,7 @@ def main():
     osignal.notify(c, USR1)
     r["dispatcher"] = repr(signal.getsignal(USR1))
     signal.signal(USR1, h)
-    kill(USR1)
+    kill(USR1); until(lambda: fired)
     r["replaced"] = [poll(c), list(fired)]
     osignal.notify(w, USR1)  # takes it back
     kill(USR1); w.recv()
