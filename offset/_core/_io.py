@@ -105,12 +105,19 @@ class _Waiter:
     def __init__(self, g: G) -> None:
         self.g = g
         self.state = _WAITING  # meaningful on a lead only
-        self.lead: _Waiter = self
+        # None: its own lead (wait_fd). Not ``self``: a waiter referring to
+        # itself is a reference cycle, one per I/O wait, which only the
+        # cyclic GC frees; a server's waiters outlived young collections,
+        # piled up in the old generation and grew its heap (issue 13's
+        # echo soak).
+        self.lead: _Waiter | None = None
         self.more: list[_Waiter] | None = None  # waiters joined to this armed one
         self.head: _Waiter | None = None  # the armed waiter this one joined
 
     def fire(self, ok: bool) -> None:
         lead = self.lead
+        if lead is None:
+            lead = self
         if lead.state == _WAITING:
             lead.state = _READY if ok else _CLOSED
             lead.g.ready()
