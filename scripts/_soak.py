@@ -244,6 +244,23 @@ def _wait_lines(
                 pass
 
 
+def _ask_heap(server: _Child, deadline: float) -> dict[str, int]:
+    """The echo server's heap figures (``heap_figures`` in _soak_echo.py), asked for on its stdin."""
+    assert server.proc.stdin is not None
+    server.proc.stdin.write(b"heap\n")
+    server.proc.stdin.flush()
+    _wait_lines(
+        [server],
+        min(deadline, _time.monotonic() + 30),
+        lambda: any(x.startswith("heap ") for x in server.lines),
+        lambda: None,
+    )
+    text = _take(server, "heap")
+    assert text is not None
+    figures: dict[str, int] = json.loads(text)
+    return figures
+
+
 def _take(child: _Child, word: str) -> str | None:
     """The rest of the first line of ``child`` that starts with ``word``, removed; None if none yet."""
     for i, line in enumerate(child.lines):
@@ -318,6 +335,7 @@ def echo_soak(
             client.lines.remove("started")
             client_rss0 = rss_kib(client.pid)
             samples: dict[str, dict[str, int]] = {"server": {}, "client": {}}
+            heap: dict[str, dict[str, int]] = {"start": _ask_heap(server, deadline)}
             peak = {"server": server_rss0, "client": client_rss0}
             marks: dict[str, float] = {}
 
@@ -333,6 +351,8 @@ def echo_soak(
                     peak[who] = max(peak[who], rss)
                     if name is not None:
                         samples[who][name] = rss
+                        if who == "server":
+                            heap[name] = _ask_heap(c, deadline)
 
             def progressed() -> bool:
                 assert client is not None
@@ -374,6 +394,7 @@ def echo_soak(
                 _time.sleep(0.05)
             server_fds1 = fd_count(server.pid)
             server_rss1 = rss_kib(server.pid)
+            heap["after_close"] = _ask_heap(server, deadline)
             assert server.proc.stdin is not None
             server.proc.stdin.close()  # EOF: the server stops accepting, reports and exits
             _wait_lines(
@@ -411,6 +432,7 @@ def echo_soak(
             "after_close": server_rss1,
         },
         "client_rss_kib": {"start": client_rss0, **samples["client"], "peak": peak["client"]},
+        "server_heap": heap,
         "server_fds": {"before": server_fds0, "after": server_fds1},
         "client_fds": {"before": cres["fds_before"], "after": cres["fds_after"]},
         "fds": {"before": fds_before, "after": fds_after},

@@ -42,6 +42,7 @@ own deadline, so that the dump tells where a run stuck).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import random
@@ -49,6 +50,8 @@ import socket
 import struct
 import sys
 import zlib
+from collections.abc import Callable
+from typing import cast
 
 import offset
 from offset import go, makechan, time
@@ -75,6 +78,56 @@ def say(line: str) -> None:
     # A short line into a pipe the orchestrator drains: it does not block.
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _mallinfo2() -> Callable[[], _Mallinfo2] | None:
+    try:
+        fn = ctypes.CDLL(None).mallinfo2  # glibc 2.33 and later
+    except (AttributeError, OSError):
+        return None
+    fn.restype = _Mallinfo2
+    fn.argtypes = []
+    return cast("Callable[[], _Mallinfo2]", fn)
+
+
+_MALLINFO2 = _mallinfo2()
+
+
+def heap_figures() -> dict[str, int]:
+    """What the allocators hold, beside RSS: live objects, and glibc's heap in use and free.
+
+    ``blocks``: memory blocks Python has allocated and not freed
+    (``sys.getallocatedblocks``: objects, buffers, greenlets' saved stacks).
+    ``malloc_in_use_kib``: what glibc's malloc has handed out and not had
+    back (mallinfo2 ``uordblks + hblkhd``); ``malloc_free_kib``: what it
+    holds freed, in its heap (``fordblks``), which RSS still counts where
+    those pages were touched: glibc gives back only the top of its heap.
+    Python's small objects live in its own arenas, outside malloc's figures.
+    """
+    figures = {"blocks": sys.getallocatedblocks()}
+    if _MALLINFO2 is not None:
+        m = _MALLINFO2()
+        figures["malloc_in_use_kib"] = (m.uordblks + m.hblkhd) // 1024
+        figures["malloc_free_kib"] = m.fordblks // 1024
+    return figures
 
 
 def watchdog(limit_s: float, what: str, progress: dict[str, int]) -> None:
@@ -120,8 +173,13 @@ def server(limit_s: float, flip_at: int = -1) -> None:
             handlers.done()
 
     def watch_stdin() -> None:
-        while os.read(0, 4096):
-            pass
+        # A line "heap" asks for heap_figures(); EOF ends the run.
+        buf = b""
+        while data := os.read(0, 4096):
+            *lines, buf = (buf + data).split(b"\n")
+            for line in lines:
+                if line == b"heap":
+                    say("heap " + json.dumps(heap_figures()))
         lsock.close()  # the accept loop's accept() raises OSError(EBADF)
 
     go(watchdog, limit_s, "echo server", state)
