@@ -119,3 +119,61 @@ def pair() -> Iterator[Any]:
     a, b = socket.socketpair()
     with a, b:
         yield a, b
+
+
+# The socket helpers below import socket and time where they run, as pair()
+# does: a child imports this module first, before it patches anything.
+
+
+@contextlib.contextmanager
+def tcp_pair() -> Iterator[Any]:
+    """(client, server) ends of a loopback TCP connection, closed on the way out."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        c = socket.create_connection(listener.getsockname())
+        s, _ = listener.accept()
+        with c, s:
+            yield c, s
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on: a connect to it is refused."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@contextlib.contextmanager
+def full_listener() -> Iterator[tuple[str, int]]:
+    """A listener whose accept queue is full, so a connect to it cannot complete.
+
+    listen(0) queues one connection; the fillers' handshakes take it (and
+    whatever half-done ones the kernel let in), and from then on Linux drops
+    every SYN to it (tcp_conn_request: ``sk_acceptq_is_full`` -> drop, with
+    or without SYN cookies, which only stand in for a full SYN queue). A
+    connect then waits for its timeout, without being refused, the first SYN
+    retransmission being a second away. All on 127.0.0.1.
+    """
+    import socket
+    import time
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        fillers = []
+        try:
+            for _ in range(4):
+                f = socket.socket()
+                f.setblocking(False)
+                f.connect_ex(address)
+                fillers.append(f)
+            time.sleep(0.05)  # the fillers' handshakes that fit complete
+            yield address
+        finally:
+            for f in fillers:
+                f.close()

@@ -32,7 +32,8 @@ def run_child(code: str, *, timeout: float = 45.0, env: dict[str, str] | None = 
     with the child's output if it exits with an error or reports nothing.
     """
     full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = os.pathsep.join([HERE, ROOT, full_env.get("PYTHONPATH", "")])
+    # tests/ too, for support.settle().
+    full_env["PYTHONPATH"] = os.pathsep.join([HERE, os.path.dirname(HERE), ROOT, full_env.get("PYTHONPATH", "")])
     full_env["OFFSET_CHILD_TIMEOUT"] = str(timeout - 5.0)
     if env:
         full_env.update(env)

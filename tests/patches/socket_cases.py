@@ -12,15 +12,12 @@ Timeouts are short (50-200 ms) so that a whole run stays near a second.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import child
@@ -30,44 +27,9 @@ case = _cases.case
 CASES = _cases.fns
 run_all = _cases.run_all
 pair = child.pair
-
-
-@contextlib.contextmanager
-def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        c = socket.create_connection(listener.getsockname())
-        s, _ = listener.accept()
-        with c, s:
-            yield c, s
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-@contextlib.contextmanager
-def full_listener() -> Iterator[tuple[str, int]]:
-    """A listener whose accept queue is full: new SYNs are dropped, so a
-    connect to it waits (until its timeout) without being refused."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        address = listener.getsockname()
-        fillers = []
-        try:
-            for _ in range(4):
-                f = socket.socket()
-                f.setblocking(False)
-                f.connect_ex(address)
-                fillers.append(f)
-            time.sleep(0.05)  # let the handshakes that fit complete
-            yield address
-        finally:
-            for f in fillers:
-                f.close()
+tcp_pair = child.tcp_pair
+closed_port = child.closed_port
+full_listener = child.full_listener
 
 
 def state(s: socket.socket) -> tuple[Any, ...]:

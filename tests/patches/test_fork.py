@@ -26,6 +26,7 @@ import offset; offset.patch_all()
 import os, socket, threading, time
 from offset import go, makechan
 from offset._core import _sched, _syscall
+from support import settle
 log = []
 def other():
     try:
@@ -43,7 +44,7 @@ def main():
     go(other)
     a, b = socket.socketpair()
     go(reader, a)
-    offset.gosched()  # other parks in its sleep, reader in its recv
+    settle()  # other parks in its sleep, reader in its recv
     offset.syscall(time.sleep)(0.001)  # the pool has a thread now
     s = _sched.current_scheduler()
     r, w = os.pipe()
@@ -59,7 +60,7 @@ def main():
         c, d = socket.socketpair()
         got = makechan(1)
         go(lambda: got.send(c.recv(5)))
-        offset.gosched()  # the reader parks in recv, on the child's netpoller
+        settle()  # the reader parks in recv, on the child's netpoller
         d.sendall(b"hello")
         seen["recv"] = got.recv().decode()
         seen["pooled"] = offset.syscall(lambda: 7)()

@@ -429,6 +429,7 @@ import child; child.start()
 import offset; offset.patch_all()
 import socket, time
 import ssl_cases
+from support import settle
 def main():
     out = {}
     def waiter(name, fn):
@@ -443,7 +444,7 @@ def main():
             offset.gosched()
     with ssl_cases.tls_pair() as (c, s):
         offset.go(waiter, "read", lambda: c.recv(10))
-        offset.gosched()  # the waiter parks in recv
+        settle()  # the waiter parks in recv
         c.close()
         until_done("read")
     a, b = socket.socketpair()
@@ -451,7 +452,7 @@ def main():
         t = ssl_cases.CLIENT.wrap_socket(a, server_hostname="localhost", do_handshake_on_connect=False)
         t.settimeout(5.0)
         offset.go(waiter, "handshake", t.do_handshake)
-        offset.gosched()  # the waiter sends its hello and parks for the answer
+        settle()  # the waiter sends its hello and parks for the answer
         t.close()
         until_done("handshake")
     return out

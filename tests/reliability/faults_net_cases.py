@@ -27,7 +27,7 @@ gives the same error there (a reset is reported by the next call either
 way), so the comparison does not depend on that sleep.
 
 The connects that cannot complete go to a listener whose accept queue is
-full (``full_listener``, as tests/patches/socket_cases.py does): on Linux
+full (``full_listener``, tests/patches/child.py's): on Linux
 the SYN is then dropped, SYN cookies or not, so the connect waits for its
 own timeout, on 127.0.0.1 and without depending on any route.
 
@@ -231,15 +231,9 @@ def hold() -> None:
 
 # -- helpers -----------------------------------------------------------------
 
-
-@contextlib.contextmanager
-def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    """(client, server) ends of a loopback TCP connection, closed on the way out."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        c = socket.create_connection(listener.getsockname())
-        s, _ = listener.accept()
-        with c, s:
-            yield c, s
+tcp_pair = child.tcp_pair
+closed_port = child.closed_port
+full_listener = child.full_listener  # its SYNs dropped: see its docstring
 
 
 def reset(sock: socket.socket) -> None:
@@ -256,40 +250,16 @@ def contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
     return server, client
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 @contextlib.contextmanager
-def full_listener() -> Iterator[tuple[str, int]]:
-    """A listener whose accept queue is full, so a connect to it cannot complete.
-
-    listen(0) queues one connection; the fillers' handshakes take it (and
-    whatever half-done ones the kernel let in), and from then on Linux drops
-    every SYN to it (tcp_conn_request: ``sk_acceptq_is_full`` -> drop, with
-    or without SYN cookies, which only stand in for a full SYN queue). A
-    connect then waits for its timeout, the first SYN retransmission being
-    a second away. All on 127.0.0.1.
-    """
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        address = listener.getsockname()
-        fillers = []
-        try:
-            for _ in range(4):
-                f = socket.socket()
-                f.setblocking(False)
-                f.connect_ex(address)
-                fillers.append(f)
-            time.sleep(0.05)  # the fillers' handshakes that fit complete
-            yield address
-        finally:
-            for f in fillers:
-                f.close()
+def tls_pair() -> Iterator[tuple[ssl.SSLSocket, ssl.SSLSocket]]:
+    """(client, server) ends of a handshaken TLS connection, closed on the way out."""
+    server, client = contexts()
+    with tcp_pair() as (c, s):
+        p = Task(lambda: server.wrap_socket(s, server_side=True))
+        tc = client.wrap_socket(c, server_hostname="localhost")
+        ts = p.join()
+        with tc, ts:
+            yield tc, ts
 
 
 # -- a peer resets the connection --------------------------------------------
@@ -412,17 +382,12 @@ def reset_during_tls_handshake_server(t: float | None) -> Any:
 @_each_timeout
 def reset_during_tls_read(t: float | None) -> Any:
     # A handshaken TLS connection; the client's read waits, the server resets.
-    server, client = contexts()
-    with tcp_pair() as (c, s):
-        p = Task(lambda: server.wrap_socket(s, server_side=True))
-        tc = client.wrap_socket(c, server_hostname="localhost")
-        ts = p.join()
-        with tc, ts:
-            tc.settimeout(t)
-            peer = Task(strike, tc.fileno(), "r", lambda: reset(ts))
-            got = child.outcome(lambda: tc.recv(1024))
-            peer.join()
-            return got
+    with tls_pair() as (tc, ts):
+        tc.settimeout(t)
+        peer = Task(strike, tc.fileno(), "r", lambda: reset(ts))
+        got = child.outcome(lambda: tc.recv(1024))
+        peer.join()
+        return got
 
 
 @case
@@ -430,17 +395,12 @@ def reset_during_tls_read(t: float | None) -> Any:
 def reset_during_tls_sendall(t: float | None) -> Any:
     # A handshaken TLS connection; the client's sendall fills the buffers
     # and waits to write (OpenSSL's want-write), the server resets.
-    server, client = contexts()
-    with tcp_pair() as (c, s):
-        p = Task(lambda: server.wrap_socket(s, server_side=True))
-        tc = client.wrap_socket(c, server_hostname="localhost")
-        ts = p.join()
-        with tc, ts:
-            tc.settimeout(t)
-            peer = Task(strike, tc.fileno(), "w", lambda: reset(ts))
-            got = child.outcome(lambda: tc.sendall(BIG))
-            peer.join()
-            return got, child.outcome(lambda: tc.sendall(b"more"))
+    with tls_pair() as (tc, ts):
+        tc.settimeout(t)
+        peer = Task(strike, tc.fileno(), "w", lambda: reset(ts))
+        got = child.outcome(lambda: tc.sendall(BIG))
+        peer.join()
+        return got, child.outcome(lambda: tc.sendall(b"more"))
 
 
 @case
