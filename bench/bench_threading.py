@@ -175,14 +175,15 @@ def gevent_column(n: dict[str, int], repeat: int) -> dict[str, float]:
 
 
 def threads_column(n: dict[str, int], repeat: int) -> dict[str, float]:
-    """ns per operation of each row, unpatched (threading.Lock is the C
-    _thread.allocate_lock, threading.RLock the C _thread.RLock), in threads."""
+    """ns per operation of each row, unpatched (threading.Lock makes the C
+    lock, _thread.LockType, threading.RLock the C _thread.RLock), in threads."""
     import _thread
     import queue
     import threading
     import time
 
-    assert threading.Lock is _thread.allocate_lock and type(threading.RLock()) is _thread.RLock
+    # (threading.Lock is _thread.allocate_lock up to 3.12, the type itself from 3.13.)
+    assert type(threading.Lock()) is _thread.LockType and type(threading.RLock()) is _thread.RLock
 
     def contended(k: int) -> None:
         lock, counter, per = threading.Lock(), [0], k // CONTENDERS
