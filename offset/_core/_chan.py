@@ -486,11 +486,17 @@ def _park(c: Chan[Any], recv: bool, g: ChanWaiter, reason: str) -> None:
         elif isinstance(g, ThreadParker):
             g.park(reason)
         else:
-            raise InternalError(f"{g!r} cannot park")
+            _cannot_park(g)
     except BaseException:
         _withdraw(q, g)
         g.value = None
         raise
+
+
+def _cannot_park(g: object) -> None:
+    # Out of line: its string building would widen _park's C frame, which
+    # every parked goroutine keeps in its saved stack.
+    raise InternalError(f"{g!r} cannot park")
 
 
 def chansend(c: Chan[Any], value: Any, block: bool = True) -> bool:

@@ -575,19 +575,28 @@ class Scheduler:
                 if p is not None:
                     return _switch(p)
                 if g.fn is not None:
-                    free = self.free
-                    if free:
-                        p = g.proc = free.pop()
-                        return _switch(p, g)
-                    # A fresh Proc starts from the loop: greenlet gives a new
-                    # greenlet the recursion depth of the one that first
-                    # switches into it, and a Proc is reused for ever, so one
-                    # started from a deep goroutine would carry that depth
-                    # into every goroutine it later runs.
-                    self.runq.appendleft(g)
-                    if _SHUFFLE:
-                        self.pinned += 1  # the loop takes the goroutine picked here
+                    return self._switch_to_start(g)
                 # A dead G (stale ready): fall through to the loop.
+        return _switch(self.loop_proc)
+
+    def _switch_to_start(self, g: G) -> Any:
+        """_switch_away's step for a goroutine that has not started: a free Proc runs it, or the loop does.
+
+        Out of line: every parked goroutine keeps _switch_away's C frame
+        (compiled) in its saved stack, and this step's two-argument switch
+        widened it.
+        """
+        free = self.free
+        if free:
+            p = g.proc = free.pop()
+            return _switch(p, g)
+        # A fresh Proc starts from the loop: greenlet gives a new greenlet
+        # the recursion depth of the one that first switches into it, and a
+        # Proc is reused for ever, so one started from a deep goroutine
+        # would carry that depth into every goroutine it later runs.
+        self.runq.appendleft(g)
+        if _SHUFFLE:
+            self.pinned += 1  # the loop takes the goroutine picked here
         return _switch(self.loop_proc)
 
     def _new_proc(self) -> Proc:
