@@ -423,7 +423,7 @@ def trysend(c: Chan[Any], value: Any) -> ChanWaiter | bool:
             w.ok = True
             return w
     buf = c._buf
-    if len(buf) < c._cap:
+    if c._cap and len(buf) < c._cap:  # cap first: compiled, a native int; len() is a generic call
         buf.append(value)  # type: ignore[union-attr]  # a deque: an unbuffered buffer is never below cap
         return True
     return False
@@ -439,7 +439,7 @@ def tryrecv(c: Chan[Any]) -> tuple[Any, bool, ChanWaiter | None] | None:
     """
     buf = c._buf
     sendq = c._sendq
-    if buf:
+    if c._cap and buf:  # cap first: an unbuffered channel's () is never asked its truth
         value = buf.popleft()
         return value, True, (_refill(buf, sendq) if sendq is not None and sendq.first is not None else None)
     if sendq is not None and sendq.first is not None:
@@ -809,7 +809,7 @@ class Chan(Generic[T]):
                 chan_unlock()
                 w.ready()
                 return
-        if len(self._buf) < self._cap:
+        if self._cap and len(self._buf) < self._cap:  # as in trysend
             self._buf.append(value)  # type: ignore[union-attr]  # as in trysend
             chan_unlock()
             return
@@ -831,7 +831,7 @@ class Chan(Generic[T]):
         chan_lock()
         buf = self._buf
         sendq = self._sendq
-        if buf:
+        if self._cap and buf:  # as in tryrecv
             value = buf.popleft()
             w = _refill(buf, sendq) if sendq is not None and sendq.first is not None else None
             chan_unlock()
