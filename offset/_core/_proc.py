@@ -26,8 +26,13 @@ parked goroutine would carry (go(f, c), as users write it: 2,400 bytes of
 saved stack per parked goroutine with ``fn(*args)``, 1,600 without: the
 floor, a bare greenlet parked in its function, is 1,568).
 
-Rejected designs: the loop in ``_sched.py`` itself (its module is
-compiled; see How).
+On 3.12+ greenlet makes a frame object for each Python frame of a
+greenlet it switches away from, so every parked goroutine also keeps this
+function's frame object (264 bytes on 3.13, 248 on 3.12; tracemalloc).
+
+Rejected designs: the loop in ``_sched.py`` itself, or this module
+compiled (see How; measured on 3.13, where it drops the frame object: a
+parked goroutine saved 2,216 bytes of C stack instead of 1,864 + 264).
 """
 
 from __future__ import annotations
