@@ -667,7 +667,13 @@ def pollcases(cases: tuple[Any, ...], default: object) -> Case[Any] | int:
             rc: RecvCase[Any] = c  # typed (a checked cast, compiled): .chan is then a struct read
             ch: Chan[Any] = rc.chan
             q = ch._sendq
-            if not (ch._buf or ch._closed or (q is not None and q.first is not None and q.first_live() is not None)):
+            # The capacity first, as in tryrecv: an unbuffered channel's ()
+            # is not asked its truth (a generic call per case).
+            if not (
+                (ch._cap and ch._buf)
+                or ch._closed
+                or (q is not None and q.first is not None and q.first_live() is not None)
+            ):
                 continue
         elif t is SendCase:
             nreal += 1
@@ -676,7 +682,7 @@ def pollcases(cases: tuple[Any, ...], default: object) -> Case[Any] | int:
             q = ch._recvq
             if not (
                 ch._closed
-                or len(ch._buf) < ch._cap
+                or (ch._cap and len(ch._buf) < ch._cap)
                 or (q is not None and q.first is not None and q.first_live() is not None)
             ):
                 continue
