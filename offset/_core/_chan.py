@@ -14,7 +14,9 @@ Invariants (checked under ``chanlock``):
   (``_park``, ``enqueue``), and an unbuffered channel's ``_buf`` is the
   empty tuple: readers treat None and () as empty queues and buffers, so
   an unused channel is one small object (89 bytes; three empty deques
-  were 2,369).
+  were 2,369). The hot paths test ``_cap`` (a native int when compiled)
+  before they look at ``_buf``: an unbuffered channel's ``()`` is never
+  asked its length or truth, a generic call.
 - A waiter of a select is *live* while its select is not done. Stale
   waiters (their select fired elsewhere) may sit in a queue until the select
   removes them in its third pass; every scan skips them.
