@@ -26,15 +26,17 @@ waiter queue and every select. It is taken for the few lines of each
 operation and released before anything parks; wake-ups (``ready()``) happen
 after it is released. Waiters of a select are claimed by setting
 ``sel.done`` under the same lock, which is what Go's per-select CAS does.
-Compiled, it is a token in a list (interpreted, a C lock: see below
-``chanlock``): ``chan_lock()`` pops it, ``chan_unlock()`` puts it back,
-each one C operation, atomic under the GIL. A thread that finds the token
-gone sleeps briefly (releasing the GIL, so the holder, which was
-preempted in its few lines, can finish) and looks again: the holder never
-parks, so the wait is that short. Same-thread reentry is a bug in either
-design (it would wait for ever). ``TokenLock`` is the same token with a
-lock's interface: ``chanlock`` itself for code outside the core, and the
-core's other short locks (``short_lock()``: the timers' lock).
+Compiled, it is a flag (``LockFlag.held``, a native bool; interpreted, a
+C lock: see below ``chanlock``): ``chan_lock()`` tests and sets it,
+``chan_unlock()`` clears it. The test and the set are two C statements
+with no call between them, which no other thread can come between under
+the GIL. A thread that finds it held sleeps briefly (releasing the GIL,
+so the holder, which was preempted in its few lines, can finish) and
+looks again: the holder never parks, so the wait is that short.
+Same-thread reentry is a bug in either design (it would wait for ever).
+``ShortLock`` is the same flag with a lock's interface: ``chanlock``
+itself for code outside the core, and the core's other short locks
+(``short_lock()``: the timers' lock).
 
 Algorithm, as Go's chansend and chanrecv. Send:
 1. closed: panic "send on closed channel".
@@ -71,11 +73,16 @@ Rejected designs:
 - A ``threading.Lock`` (offset before issue 11): its acquire parses its
   arguments (timeout, blocking) on every call. Compiled, that and the
   call were ~18% of the ping-pong bench (callgrind: 12,927 instructions
-  per round trip with it, 10,638 with the token), where pop and append
-  compile to direct C calls; interpreted, the two cost the same. What it
+  per round trip with it, 10,638 with the token below), where pop and
+  append compile to direct C calls; interpreted, the two cost the same. What it
   would do better, block without polling, matters only when a holder is
-  preempted, where the token's waiter sleeps at most ~1 ms past the
+  preempted, where the flag's waiter sleeps at most ~1 ms past the
   release.
+- A token in a list, taken by ``pop()`` and given back by ``append()``
+  (each one C call, atomic under the GIL too; before 2026-12-04): the two
+  calls and their refcounting were ~240 of a ping-pong round trip's
+  ~8,800 instructions and ~100 of a buffered item's ~1,700 (callgrind,
+  3.11), where the flag's test and set are a few struct accesses.
 - Select trying each case by calling trysend/tryrecv, with no readiness
   test: see ``pollcases`` (a call per case not ready cost 1.5x in fan-in).
 """
@@ -98,7 +105,7 @@ from ._waitreason import CHAN_RECEIVE, CHAN_SEND
 
 __all__ = [
     "Chan",
-    "TokenLock",
+    "ShortLock",
     "Waiter",
     "SelectState",
     "chanlock",
@@ -120,10 +127,28 @@ _sleep: Final = time.sleep  # the original: the time patch area replaces time.sl
 
 # -- chanlock ----------------------------------------------------------------
 
-# The token: chanlock is free while the list holds it. list.pop() and
-# list.append() are single C operations, atomic under the GIL (and under
-# the list's own lock on a free-threaded build).
-_token: Final[list[None]] = [None]
+
+@final
+class LockFlag:
+    """A short lock's state: ``held``, a native bool when compiled.
+
+    Taking the lock tests ``held`` and sets it: compiled, two C statements
+    with no call between them, so under the GIL no other thread can run in
+    between (no Python code runs there to give the GIL up). Releasing
+    clears it. That holds compiled only: interpreted, the test and the set
+    are bytecodes a thread switch can separate, which is why chanlock and
+    ``short_lock()`` are C locks there (below). CPython's GIL builds only,
+    as offset is (a free-threaded build would need an atomic exchange).
+    """
+
+    __slots__ = ("held",)
+
+    def __init__(self) -> None:
+        self.held = False
+
+
+# chanlock's state. Final: compiled, a C static (see above).
+_chanflag: Final = LockFlag()
 
 
 def chan_lock() -> None:
@@ -131,76 +156,77 @@ def chan_lock() -> None:
 
     Not reentrant. The holder never parks and holds it for a few lines, so
     another thread finds it taken only when the holder lost the GIL inside
-    them; it then waits in ``token_wait``.
+    them; it then waits in ``flag_wait``.
     """
-    try:
-        _token.pop()
-    except IndexError:
-        token_wait(_token)
+    f = _chanflag
+    if f.held:
+        flag_wait(f)
+    else:
+        f.held = True
 
 
 def chan_unlock() -> None:
     """Give chanlock back.
 
     Raises:
-        InternalError: chanlock was not held (a second token would let two
-            holders in).
+        InternalError: chanlock was not held (releasing it twice would let
+            two holders in).
     """
-    if _token:
+    f = _chanflag
+    if not f.held:
         raise InternalError("chanlock released while not held")
-    _token.append(None)
+    f.held = False
 
 
-def token_wait(token: list[None]) -> None:
-    """Take ``token``'s lock, which another thread holds (see chan_lock)."""
+def flag_wait(f: LockFlag) -> None:
+    """Take the lock of ``f``, which another thread holds (see chan_lock)."""
     # The holder was preempted in its few lines. Sleep, which releases the
     # GIL so that it can finish, and look again; the sleeps double from
     # 1 us to 1 ms, so a long wait costs little CPU.
     delay = 1e-6
     while True:
         _sleep(delay)
-        if token:
-            try:
-                token.pop()
-                return
-            except IndexError:
-                pass  # taken again in between
+        if not f.held:
+            f.held = True
+            return
         if delay < 1e-3:
             delay *= 2
 
 
 @final
-class TokenLock:
-    """A lock that is a token in a list (chanlock's design, above), with a
-    lock's interface: ``acquire``, ``release``, ``locked``, ``with``.
+class ShortLock:
+    """A lock whose state is a ``LockFlag`` (chanlock's design, above), with
+    a lock's interface: ``acquire``, ``release``, ``locked``, ``with``.
 
     For the core's other short locks (``_time``'s timer lock) and for code
     outside the compiled core (``with chanlock:``); the channel operations
-    call ``chan_lock()``/``chan_unlock()`` on chanlock's token directly.
-    Not reentrant; a holder must not park or block.
+    call ``chan_lock()``/``chan_unlock()`` on chanlock's flag directly.
+    Not reentrant; a holder must not park or block. Compiled only (see
+    ``LockFlag``).
     """
 
-    __slots__ = ("_token",)
+    __slots__ = ("_flag",)
 
-    def __init__(self, token: list[None] | None = None) -> None:
-        self._token: list[None] = [None] if token is None else token
+    def __init__(self, flag: LockFlag | None = None) -> None:
+        self._flag: LockFlag = LockFlag() if flag is None else flag
 
     def acquire(self) -> bool:
-        try:
-            self._token.pop()
-        except IndexError:
-            token_wait(self._token)
+        f = self._flag
+        if f.held:
+            flag_wait(f)
+        else:
+            f.held = True
         return True
 
     def release(self) -> None:
         """Give the lock back; InternalError if it was not held."""
-        token = self._token
-        if token:
-            raise InternalError("a token lock released while not held")
-        token.append(None)
+        f = self._flag
+        if not f.held:
+            raise InternalError("a short lock released while not held")
+        f.held = False
 
     def locked(self) -> bool:
-        return not self._token
+        return self._flag.held
 
     def __enter__(self) -> bool:
         return self.acquire()
@@ -209,24 +235,25 @@ class TokenLock:
         self.release()
 
     def __repr__(self) -> str:
-        return f"<offset token lock {'locked' if self.locked() else 'unlocked'}>"
+        return f"<offset short lock {'locked' if self.locked() else 'unlocked'}>"
 
 
 def chan_locked() -> bool:
     """Whether chanlock is held (by anyone)."""
-    return not _token
+    return _chanflag.held
 
 
-chanlock: Final = TokenLock(_token)
+chanlock: Final = ShortLock(_chanflag)
 
 # Interpreted (the pure build), chanlock is a C lock instead: a call to
 # chan_lock() above is then a Python frame, where a lock's acquire is one
-# C call (the buffered bench was 35% slower through the token; callgrind,
-# 3.11). Every caller, inside this module too, looks the names up here at
+# C call (the buffered bench was 35% slower through the token lock of
+# the time, callgrind, 3.11; a flag's test and set, two bytecodes there,
+# would not even be atomic). Every caller, inside this module too, looks the names up here at
 # call time (and other modules import them after this has run), so all of
 # them use the one lock. Compiled, calls are bound at build time and this
 # does not run. ``allocate_lock`` is what a module whose lock is a
-# TokenLock when compiled uses instead when interpreted (``_time``).
+# ShortLock when compiled uses instead when interpreted (``_time``).
 # Whether this module runs interpreted (the pure build): a compiled
 # function is not a Python function object.
 _INTERPRETED: Final = isinstance(chan_lock, _FunctionType)
@@ -237,11 +264,11 @@ if _INTERPRETED:
     )
 
 
-def short_lock() -> TokenLock:
-    """A new lock for a few lines that never park: a TokenLock compiled, a C lock interpreted (see above)."""
+def short_lock() -> ShortLock:
+    """A new lock for a few lines that never park: a ShortLock compiled, a C lock interpreted (see above)."""
     if _INTERPRETED:
-        return cast(TokenLock, _allocate_lock())  # a C lock has TokenLock's interface
-    return TokenLock()
+        return cast(ShortLock, _allocate_lock())  # a C lock has ShortLock's interface
+    return ShortLock()
 
 
 class SelectState:

@@ -155,7 +155,7 @@ _get_ident: Final = threading.get_ident
 _getcurrent: Final = getcurrent
 _monotonic_ns: Final = _stdtime.monotonic_ns
 
-# Compiled, a token lock: threading.Lock.acquire parses its arguments on
+# Compiled, a ShortLock (a flag): threading.Lock.acquire parses its arguments on
 # every call, ~400 instructions of a Timer's start+stop (callgrind, 3.11);
 # interpreted, a C lock (see _chan.py's chanlock).
 _timerlock: Final = short_lock()

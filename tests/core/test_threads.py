@@ -22,6 +22,7 @@ from support import settle
 
 from offset import DeadlockError, PanicError, default, go, makechan, run, select
 from offset import time as otime
+from offset._core._chan import chanlock, short_lock
 
 BOUND = 30.0  # seconds; only reached when something is broken
 
@@ -505,6 +506,65 @@ def test_wakeups_from_short_lived_threads_stress():
             t.finish()
     finally:
         sys.setswitchinterval(old)
+
+
+class _NoLock:
+    """No exclusion at all: shows the test below can fail."""
+
+    def acquire(self):
+        return True
+
+    def release(self):
+        pass
+
+    def locked(self):
+        return False
+
+
+def _count_under(lk, threads=4, each=5000):
+    """Increment a counter ``threads * each`` times from plain threads, each
+    read-modify-write under ``lk``, with the GIL handed over as often as
+    possible; return the count."""
+    counter = [0]
+    start = threading.Barrier(threads)
+
+    def work():
+        start.wait(BOUND)
+        for _ in range(each):
+            lk.acquire()
+            v = counter[0]
+            for _ in range(50):  # bytecodes: a thread switch may come here
+                pass
+            counter[0] = v + 1
+            lk.release()
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        workers = [Worker(work) for _ in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.finish()
+    finally:
+        sys.setswitchinterval(old)
+    return counter[0]
+
+
+@pytest.mark.parametrize("which", ["chanlock", "short_lock"])
+def test_core_short_locks_exclude_plain_threads(which):
+    """chanlock and the core's other short locks (compiled, a flag tested and
+    set in C; interpreted, a C lock) let one holder in at a time, also when
+    the holder loses the GIL inside: no increment is lost."""
+    lk = chanlock if which == "chanlock" else short_lock()
+    assert _count_under(lk) == 4 * 5000
+    assert not lk.locked()
+
+
+def test_the_exclusion_test_can_fail():
+    """Without a lock the same run loses increments (else the test above
+    would prove nothing); a run may happen not to, so up to five."""
+    assert any(_count_under(_NoLock()) < 4 * 5000 for _ in range(5))
 
 
 def test_select_stress_across_schedulers_and_plain_threads():
