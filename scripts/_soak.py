@@ -267,13 +267,23 @@ def _wait_lines(
                 pass
 
 
-def _ask_heap(server: _Child, deadline: float) -> dict[str, int]:
-    """The echo server's heap figures (``heap_figures`` in _soak_echo.py), asked for on its stdin."""
+def _ask_heap(server: _Child, children: list[_Child], deadline: float) -> dict[str, int]:
+    """The echo server's heap figures (``heap_figures`` in _soak_echo.py), asked for on its stdin.
+
+    ``children``: the server and the children still meant to be running
+    (the client first), watched meanwhile as ``_wait_lines`` watches them,
+    so that the client's failure during the question is named as such
+    (watching the server alone, a client that ended on a bad echo was seen
+    only as the server's ConnectionResetError).
+    """
     assert server.proc.stdin is not None
-    server.proc.stdin.write(b"heap\n")
-    server.proc.stdin.flush()
+    try:
+        server.proc.stdin.write(b"heap\n")
+        server.proc.stdin.flush()
+    except BrokenPipeError:
+        pass  # the server has ended: _wait_lines says how, and what else ended
     _wait_lines(
-        [server],
+        children,
         min(deadline, _time.monotonic() + 30),
         lambda: any(x.startswith("heap ") for x in server.lines),
         lambda: None,
@@ -358,7 +368,7 @@ def echo_soak(
             client.lines.remove("started")
             client_rss0 = rss_kib(client.pid)
             samples: dict[str, dict[str, int]] = {"server": {}, "client": {}}
-            heap: dict[str, dict[str, int]] = {"start": _ask_heap(server, deadline)}
+            heap: dict[str, dict[str, int]] = {"start": _ask_heap(server, [client, server], deadline)}
             peak = {"server": server_rss0, "client": client_rss0}
             marks: dict[str, float] = {}
 
@@ -375,7 +385,8 @@ def echo_soak(
                     if name is not None:
                         samples[who][name] = rss
                         if who == "server":
-                            heap[name] = _ask_heap(c, deadline)
+                            assert client is not None
+                            heap[name] = _ask_heap(c, [client, c], deadline)
 
             def progressed() -> bool:
                 assert client is not None
@@ -417,7 +428,7 @@ def echo_soak(
                 _time.sleep(0.05)
             server_fds1 = fd_count(server.pid)
             server_rss1 = rss_kib(server.pid)
-            heap["after_close"] = _ask_heap(server, deadline)
+            heap["after_close"] = _ask_heap(server, [server], deadline)  # the client has exited
             assert server.proc.stdin is not None
             server.proc.stdin.close()  # EOF: the server stops accepting, reports and exits
             _wait_lines(
