@@ -99,7 +99,6 @@ from types import FunctionType as _FunctionType
 from typing import Any, ClassVar, Final, Generic, Literal, SupportsIndex, TypeVar, cast, final, overload
 
 from ._errors import InternalError, PanicError
-from ._greenlet import getcurrent
 from ._sched import ChanWaiter, G, ThreadParker, current_parker
 from ._waitreason import CHAN_RECEIVE, CHAN_SEND
 
@@ -121,7 +120,6 @@ T = TypeVar("T")
 
 # Final: compiled, a module-level name read on a hot path is a C static
 # when Final, and a lookup in the module's dict when not.
-_getcurrent: Final = getcurrent
 _sleep: Final = time.sleep  # the original: the time patch area replaces time.sleep later
 
 
@@ -849,7 +847,7 @@ class Chan(Generic[T]):
             chan_unlock()
             return
         # Typed as the base: compiled, value and ok are then struct stores.
-        g: ChanWaiter = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
+        g: ChanWaiter = current_parker()
         g.value = value
         g.ok = False
         _park(self, False, g, CHAN_SEND)
@@ -895,7 +893,7 @@ class Chan(Generic[T]):
             chan_unlock()
             return None
         # Typed as the base: compiled, value and ok are then struct stores.
-        g: ChanWaiter = getattr(_getcurrent(), "goroutine", None) or ThreadParker()
+        g: ChanWaiter = current_parker()
         g.value = None
         g.ok = False
         _park(self, True, g, CHAN_RECEIVE)

@@ -127,9 +127,8 @@ from typing import Any, Final
 
 from ._chan import Chan, chanrecv, chansend, short_lock
 from ._errors import InternalError
-from ._greenlet import getcurrent
 from ._native import mypyc_attr
-from ._sched import G, Scheduler, go
+from ._sched import Scheduler, current_goroutine, go
 from ._timers import TimerEntry, WeakEntry
 
 __all__ = ["CALL", "GO", "SEND", "Timer", "call_after", "duration"]
@@ -152,7 +151,6 @@ _SHORT_MAX: Final = (1 << 62) - 1
 _MAX_THREAD_WAIT = 86_400.0
 
 _get_ident: Final = threading.get_ident
-_getcurrent: Final = getcurrent
 _monotonic_ns: Final = _stdtime.monotonic_ns
 
 # Compiled, a ShortLock (a flag): threading.Lock.acquire parses its arguments on
@@ -461,7 +459,7 @@ def _start(t: Timer, when: int, period: int, kind: int, fn: Callable[..., Any] |
     if kind != SEND:
         t._fn = fn
         t._args = args
-    g: G | None = getattr(_getcurrent(), "goroutine", None)
+    g = current_goroutine()
     if g is not None:
         s = t._sched = g.sched
         if kind == SEND:

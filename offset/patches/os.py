@@ -133,7 +133,6 @@ from typing import Any
 from warnings import warn as _warn
 
 from .._core import blocking_call, current_goroutine, wait_fd
-from .._core import getcurrent as _getcurrent
 from . import _child, _registry
 
 __all__ = ["patch", "unpatch", "is_patched"]
@@ -510,7 +509,7 @@ def _present(*values: Any) -> tuple[Any, ...]:
 
 
 def _make_read(original: Any) -> Any:
-    getcurrent = _getcurrent
+    current = current_goroutine
     preadv = _preadv
     local = _local
     nowait = _NOWAIT
@@ -524,7 +523,7 @@ def _make_read(original: Any) -> Any:
             and preadv is not None
             and not kwargs
             and not more
-            and getattr(getcurrent(), "goroutine", None) is not None
+            and current() is not None
         ):
             buf = getattr(local, "buf", None)
             if buf is None or len(buf) != n:
@@ -538,7 +537,7 @@ def _make_read(original: Any) -> Any:
             if r < 0:
                 return _read_rest(fd, n, -1, None, 0, -r, original, (fd, n))
             return _read_rest(fd, n, -1, buf, r, 0, original, (fd, n))
-        if getattr(getcurrent(), "goroutine", None) is None or more or kwargs or n is _MISSING:
+        if current() is None or more or kwargs or n is _MISSING:
             return original(*_present(fd, n), *more, **kwargs)
         args = (fd, n)
         if type(fd) is not int or type(n) is not int:
@@ -553,7 +552,7 @@ def _make_read(original: Any) -> Any:
 
 
 def _make_pread(original: Any) -> Any:
-    getcurrent = _getcurrent
+    current = current_goroutine
     preadv = _preadv
     local = _local
     nowait = _NOWAIT
@@ -568,7 +567,7 @@ def _make_pread(original: Any) -> Any:
             and preadv is not None
             and not kwargs
             and not more
-            and getattr(getcurrent(), "goroutine", None) is not None
+            and current() is not None
         ):
             buf = getattr(local, "buf", None)
             if buf is None or len(buf) != n:
@@ -582,7 +581,7 @@ def _make_pread(original: Any) -> Any:
             if r < 0:
                 return _read_rest(fd, n, offset, None, 0, -r, original, (fd, n, offset))
             return _read_rest(fd, n, offset, buf, r, 0, original, (fd, n, offset))
-        if getattr(getcurrent(), "goroutine", None) is None or more or kwargs or offset is _MISSING:
+        if current() is None or more or kwargs or offset is _MISSING:
             return original(*_present(fd, n, offset), *more, **kwargs)
         args = (fd, n, offset)
         if type(fd) is not int or type(n) is not int or type(offset) is not int:
@@ -705,7 +704,7 @@ class _CoopFileIO(_FileIO):
         return "<_io.FileIO" + r[7:] if r.startswith("<FileIO") else r
 
     def readinto(self, buffer: Any, /) -> Any:
-        if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[0]:
+        if current_goroutine() is None or self.closed or not self._offset_rw[0]:
             return _FileIO.readinto(self, buffer)
         # The fast path: what the buffered layers pass, a flat memoryview
         # of their buffer (or a bytearray), read into in place.
@@ -740,7 +739,7 @@ class _CoopFileIO(_FileIO):
         return got[0] if type(got) is tuple else got
 
     def read(self, size: Any = -1, /) -> Any:
-        if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[0]:
+        if current_goroutine() is None or self.closed or not self._offset_rw[0]:
             return _FileIO.read(self, size)
         preadv = _preadv
         if type(size) is int and 0 < size <= _SCRATCH_MAX and preadv is not None:
@@ -767,7 +766,7 @@ class _CoopFileIO(_FileIO):
         return _read_bytes(_FileIO.fileno(self), n, -1, _FileIO.read, (self, size))
 
     def readall(self) -> Any:
-        if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[0]:
+        if current_goroutine() is None or self.closed or not self._offset_rw[0]:
             return _FileIO.readall(self)
         fd = _FileIO.fileno(self)
         # As the C readall sizes its buffer: the rest of the file and one
@@ -802,7 +801,7 @@ class _CoopFileIO(_FileIO):
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def write(self, data: Any, /) -> Any:
-        if getattr(_getcurrent(), "goroutine", None) is None or self.closed or not self._offset_rw[1]:
+        if current_goroutine() is None or self.closed or not self._offset_rw[1]:
             return _FileIO.write(self, data)
         view = _view(data)
         if view is None or not view.c_contiguous or not view.nbytes:
@@ -918,12 +917,7 @@ def _make_open_for(original: Any) -> Any:
             return original(*args, **kwargs)  # a number of another kind, or no path: its own checks
         rawmode = ("x" if creating else "") + ("r" if reading else "") + ("w" if writing else "")
         rawmode += ("a" if appending else "") + ("+" if updating else "")
-        if (
-            opener is None
-            and type(path_or_fd) is not int
-            and getattr(_getcurrent(), "goroutine", None) is not None
-            and _is_fifo(path_or_fd)
-        ):
+        if opener is None and type(path_or_fd) is not int and current_goroutine() is not None and _is_fifo(path_or_fd):
             # open(2) of a FIFO waits for the other end: on the pool.
             raw = blocking_call(_CoopFileIO, path_or_fd, rawmode, bool(closefd), opener)
         else:
