@@ -89,6 +89,7 @@ Rejected designs:
 
 from __future__ import annotations
 
+import sys
 import time
 from _thread import allocate_lock as _allocate_lock
 from collections import deque
@@ -255,6 +256,8 @@ chanlock: Final = ShortLock(_chanflag)
 # Whether this module runs interpreted (the pure build): a compiled
 # function is not a Python function object.
 _INTERPRETED: Final = isinstance(chan_lock, _FunctionType)
+# Compiled on 3.11, each channel gets an empty instance dict (see Chan.__init__).
+_EMPTY_DICT: Final = not _INTERPRETED and sys.version_info[:2] == (3, 11)
 if _INTERPRETED:
     _c_lock = _allocate_lock()
     globals().update(
@@ -776,6 +779,16 @@ class Chan(Generic[T]):
         self._closed = False
         self._recvq: WaitQ | None = None
         self._sendq: WaitQ | None = None
+        if _EMPTY_DICT:
+            # mypyc gives a Generic class a __dict__ slot, and 3.11's
+            # LOAD_METHOD does not specialize on an instance whose slot is
+            # empty (SPEC_FAIL_NO_DICT), so every ``c.if_recv()`` and
+            # ``c.send(v)`` of interpreted code looked the method up in full
+            # (~100 instructions). A plain empty dict (64 bytes, one object
+            # from the dict free list) lets it specialize: select fan-in
+            # 13,238 -> 12,456 instructions an item (callgrind). 3.12+
+            # specializes the empty slot itself; 3.10 specializes nothing.
+            object.__setattr__(self, "__dict__", {})
 
     @property
     def cap(self) -> int:

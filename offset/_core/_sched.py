@@ -208,7 +208,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 # when Final, and a lookup in the module's dict when not.
 _get_ident: Final = threading.get_ident
 _monotonic_ns: Final = _time.monotonic_ns
-_copy_context: Final = contextvars.copy_context
 _switch: Final = _greenlet_switch  # p.switch(), without the lookup by name (_greenlet.py)
 _Proc: Final = Proc
 
@@ -327,7 +326,12 @@ class G(ChanWaiter):
         # None rather than the empty dict go() was called with: 64 bytes a
         # goroutine, kept for as long as it lives.
         self.kwargs: dict[str, Any] | None = kwargs or None
-        self.ctx: contextvars.Context | None = _copy_context()
+        # The caller's context, copied; None when it is empty (most programs
+        # set no context variable): the goroutine then starts in an empty
+        # one that CPython makes only if it sets a variable, which a copy
+        # of an empty context is too. A copy costs 64 bytes a goroutine.
+        ctx = getcurrent().gr_context  # the running greenlet's: the context itself, not a copy
+        self.ctx: contextvars.Context | None = ctx.copy() if ctx else None
         self.proc: Proc | None = None
         self.sched = sched
         self.reason = ""  # Go's wait reason while parked ("chan receive", ...)

@@ -869,6 +869,37 @@ def test_go_before_run_and_main_goroutine_copy_the_callers_context():
     assert sorted(seen) == [("child", "outer"), ("main", "outer")]
 
 
+def test_goroutines_started_from_an_empty_context_do_not_share_what_they_set():
+    # A goroutine started from an empty context gets no copy (it would be
+    # empty too): each still sets variables in its own context, seen by no
+    # other goroutine, by its parent, or by the next goroutine run on the
+    # same Proc.
+    seen = []
+
+    def child(name):
+        seen.append((name, request_id.get()))
+        request_id.set(name)
+        gosched()  # the others run and set theirs meanwhile
+        seen.append((name, request_id.get()))
+
+    def main():
+        for name in ("a", "b", "c"):
+            go(child, name)
+        settle()
+        go(child, "d")  # runs on a Proc that a, b or c finished on
+        settle()
+        seen.append(("main", request_id.get()))
+
+    def in_thread():
+        assert len(contextvars.copy_context()) == 0  # a new thread's context is empty
+        run(main)
+
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join()
+    assert sorted(seen) == sorted([(n, "unset") for n in "abcd"] + [(n, n) for n in "abcd"] + [("main", "unset")])
+
+
 def test_decimal_context_is_per_goroutine():
     out = makechan(2)
 
