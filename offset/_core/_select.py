@@ -48,7 +48,7 @@ Rejected designs:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from ._chan import Case, SelectState, SendCase, Waiter, chan_lock, chan_unlock, enqueue, pollcases
 from ._errors import InternalError, PanicError
@@ -77,6 +77,8 @@ class Default:
 
 
 default = Default()
+# Final: compiled, select reads a C static, not the module's dict, each call.
+_default: Final = default
 # setattr: mypyc rejects assigning an attribute of a native class.
 setattr(Default, "__module__", "offset")
 
@@ -102,12 +104,12 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     # Pass 1: perform a case that is ready now, if any. pollcases also
     # checks the arguments (TypeError before anything fires).
     chan_lock()
-    nreal = pollcases(cases, default)  # chanlock released if it returns a case
+    nreal = pollcases(cases, _default)  # chanlock released if it returns a case
     if not isinstance(nreal, int):
         return nreal
     if nreal < 0:
         chan_unlock()
-        return default
+        return _default
 
     g = current_parker()
     if not nreal:
