@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import decimal
+import gc
 import re
 import sys
 import threading
@@ -867,6 +868,28 @@ def test_go_before_run_and_main_goroutine_copy_the_callers_context():
     finally:
         request_id.reset(token)
     assert sorted(seen) == [("child", "outer"), ("main", "outer")]
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2, 3])
+def test_a_running_goroutine_keeps_no_tuple_of_its_arguments(extra):
+    # Up to three arguments are unpacked from go()'s tuple and it is freed
+    # (48 bytes a parked go(f, c)); past three, the tuple is what the
+    # function is called with (*args), and stays.
+    class Payload:
+        pass
+
+    held_in_tuple = []
+
+    def worker(p, *rest):
+        gc.collect()
+        held_in_tuple.append(any(type(r) is tuple and p in r for r in gc.get_referrers(p)))
+
+    def main():
+        go(worker, Payload(), *[object() for _ in range(extra)])
+        settle()
+
+    run(main)
+    assert held_in_tuple == [1 + extra > 3]
 
 
 def test_goroutines_started_from_an_empty_context_do_not_share_what_they_set():
