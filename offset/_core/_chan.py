@@ -89,13 +89,12 @@ Rejected designs:
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from _thread import allocate_lock as _allocate_lock
 from collections import deque
 from collections.abc import Callable, Iterator
-from random import getrandbits as _getrandbits
-from random import random as _random
 from types import FunctionType as _FunctionType
 from typing import Any, ClassVar, Final, Generic, Literal, SupportsIndex, TypeVar, cast, final, overload
 
@@ -122,6 +121,8 @@ T = TypeVar("T")
 
 # Final: compiled, a module-level name read on a hot path is a C static
 # when Final, and a lookup in the module's dict when not.
+_getrandbits: Final = random.getrandbits
+_random: Final = random.random
 _sleep: Final = time.sleep  # the original: the time patch area replaces time.sleep later
 
 

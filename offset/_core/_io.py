@@ -75,7 +75,7 @@ import math
 import os
 import select as _select
 import time as _time
-from typing import Any
+from typing import Any, Final
 
 from ._errors import InternalError
 from ._netpoll import AlreadyArmedError, Netpoll
@@ -86,12 +86,14 @@ from ._waitreason import IO_WAIT
 
 __all__ = ["wait_fd", "wait_fds", "notify_close", "mark_drained", "wait_quiet"]
 
-_WAITING = 0
-_READY = 1
-_CLOSED = 2
-_TIMEDOUT = 3
+# Final: compiled, a module-level name read on a hot path is a C static
+# when Final, and a lookup in the module's dict when not.
+_WAITING: Final = 0
+_READY: Final = 1
+_CLOSED: Final = 2
+_TIMEDOUT: Final = 3
 
-_monotonic_ns = _time.monotonic_ns
+_monotonic_ns: Final = _time.monotonic_ns
 # Bound before any patch is applied: the thread fallback must block for real.
 _poll_factory = _select.poll if hasattr(_select, "poll") else None
 _real_select = _select.select
@@ -134,6 +136,10 @@ def _expire(lead: _Waiter) -> None:
     if lead.state == _WAITING:
         lead.state = _TIMEDOUT
         lead.g.ready()
+
+
+# The callback as a value (a timer entry's): Final, so compiled a C static.
+_EXPIRE: Final = _expire
 
 
 def _arm(poller: Netpoll, fd: int, mode: str, w: _Waiter, owner: object = None) -> None:
@@ -187,10 +193,10 @@ def _withdraw(poller: Netpoll, fd: int, mode: str, w: _Waiter) -> None:
 # A timeout this long or longer (or inf, or NaN) is no limit: its deadline
 # would not fit the timer heap's integer nanoseconds (and a caller's
 # own clock arithmetic never ends either).
-_NO_LIMIT = 1e9
+_NO_LIMIT: Final = 1e9
 # The longest one wait on the thread pool lasts when no netpoller can be
 # made (see _wait_on_pool).
-_POOL_SLICE = 0.05
+_POOL_SLICE: Final = 0.05
 
 
 def _deadline(timeout: float) -> int:
@@ -253,7 +259,7 @@ def wait_fd(fd: int, mode: str, timeout: float | None = None, owner: object = No
         if timeout <= 0:
             return False
         when = _deadline(timeout)
-        entry = TimerEntry(_expire, w)  # before arming: nothing to undo if it raises
+        entry = TimerEntry(_EXPIRE, w)  # before arming: nothing to undo if it raises
         _arm(poller, fd, mode, w, owner)
         s.timers.push(entry, when)
         try:
@@ -354,7 +360,7 @@ def wait_fds(pairs: list[tuple[int, str]], timeout: float | None = None) -> bool
     when = 0
     if timeout is not None:
         when = _deadline(timeout)
-        entry = TimerEntry(_expire, lead)  # before arming: nothing to undo if it raises
+        entry = TimerEntry(_EXPIRE, lead)  # before arming: nothing to undo if it raises
     armed: list[tuple[int, str, _Waiter]] = []
     seen: set[tuple[int, str]] = set()
     try:

@@ -92,7 +92,7 @@ import random
 import select
 import weakref
 from _thread import RLock as _RLock
-from typing import Any
+from typing import Any, Final
 
 from ._native import mypyc_attr
 from ._netpoll import AlreadyArmedError, FdWaiter
@@ -101,16 +101,18 @@ from ._netpoll import _write as _write_keeping_gil  # write_keeping_gil's libc w
 __all__ = ["EpollNetpoll"]
 
 _epoll = select.epoll  # bound at import, before offset.patches.select replaces it
-_IN = select.EPOLLIN
-_OUT = select.EPOLLOUT
-_ERR = select.EPOLLERR | select.EPOLLHUP
-_READ = _IN | select.EPOLLRDHUP | _ERR
-_WRITE = _OUT | _ERR
+# Final: compiled, a module-level name read on a hot path is a C static
+# when Final, and a lookup in the module's dict when not.
+_IN: Final = select.EPOLLIN
+_OUT: Final = select.EPOLLOUT
+_ERR: Final = select.EPOLLERR | select.EPOLLHUP
+_READ: Final = _IN | select.EPOLLRDHUP | _ERR
+_WRITE: Final = _OUT | _ERR
 # After an event with any of these a short read may leave the fd readable
 # (EOF, an error, data behind an urgent mark): no more quiet (see above).
-_NOQUIET = select.EPOLLRDHUP | _ERR | select.EPOLLPRI
-_MASK = _IN | _OUT | select.EPOLLRDHUP | select.EPOLLPRI | select.EPOLLET
-_ONE = (1).to_bytes(8, "little")
+_NOQUIET: Final = select.EPOLLRDHUP | _ERR | select.EPOLLPRI
+_MASK: Final = _IN | _OUT | select.EPOLLRDHUP | select.EPOLLPRI | select.EPOLLET
+_ONE: Final = (1).to_bytes(8, "little")
 _ref = weakref.ref
 
 # Every live backend, for the after-fork reset.

@@ -210,10 +210,11 @@ _get_ident: Final = threading.get_ident
 _monotonic_ns: Final = _time.monotonic_ns
 _switch: Final = _greenlet_switch  # p.switch(), without the lookup by name (_greenlet.py)
 _Proc: Final = Proc
+_getcurrent: Final = getcurrent
 
 # Procs kept for reuse per scheduler. Past this, a finished Proc ends, so a
 # burst of 100,000 goroutines does not pin 100,000 stacks forever.
-_MAX_FREE_PROCS = 4096
+_MAX_FREE_PROCS: Final = 4096
 # Every this many direct switches, go through the loop (timers, I/O, remote).
 _LOOP_EVERY: Final = 64
 _LOOP_MASK: Final = _LOOP_EVERY - 1  # a power of two, so ticks & mask is ticks % every
@@ -256,7 +257,7 @@ offset_thread_idents: set[int] = set()
 # readers in other threads copy it first.
 schedulers: dict[int, Scheduler] = {}
 
-_goroutine_ids = iter(range(1, sys.maxsize))
+_goroutine_ids: Final = iter(range(1, sys.maxsize))
 
 
 class ChanWaiter:
@@ -330,7 +331,7 @@ class G(ChanWaiter):
         # set no context variable): the goroutine then starts in an empty
         # one that CPython makes only if it sets a variable, which a copy
         # of an empty context is too. A copy costs 64 bytes a goroutine.
-        ctx = getcurrent().gr_context  # the running greenlet's: the context itself, not a copy
+        ctx = _getcurrent().gr_context  # the running greenlet's: the context itself, not a copy
         self.ctx: contextvars.Context | None = ctx.copy() if ctx else None
         self.proc: Proc | None = None
         self.sched = sched
@@ -1070,7 +1071,7 @@ def _other_threads_alive() -> bool:
     return False
 
 
-_local = threading.local()
+_local: Final = threading.local()
 
 # After fork, in the child: the Procs of the parent's other goroutines,
 # kept so that they are never collected. Collecting a suspended greenlet
@@ -1162,7 +1163,7 @@ def current_goroutine() -> G | None:
     on every patched call and every blocking channel operation of a plain
     thread.
     """
-    p = getcurrent()
+    p = _getcurrent()
     if type(p) is _Proc:
         g: G | None = p.goroutine
         return g

@@ -55,17 +55,16 @@ Rejected designs:
 
 from __future__ import annotations
 
+import _thread
+import time
 from _thread import LockType
-from _thread import allocate_lock as _allocate_lock
 from collections import deque
 from collections.abc import Callable
-from time import monotonic_ns as _monotonic_ns
 from typing import Any, Final, Protocol
 
 from ._chan import chan_lock, chan_unlock
 from ._errors import InternalError, PanicError
-from ._greenlet import Proc
-from ._greenlet import getcurrent as _getcurrent
+from ._greenlet import Proc, getcurrent
 from ._native import mypyc_attr
 from ._sched import G, ThreadParker
 from ._timers import TimerEntry
@@ -73,10 +72,17 @@ from ._waitreason import SYNC_MUTEX_LOCK
 
 __all__ = ["LockBase", "MutexBase", "Parker", "Sudog", "WaitQueue", "WAITING", "SERVED", "TIMEDOUT", "WITHDRAWN"]
 
-WAITING = 0
-SERVED = 1
-TIMEDOUT = 2
-WITHDRAWN = 3
+# Final: compiled, a module-level name read on a hot path is a C static
+# when Final, and a lookup in the module's dict when not.
+_allocate_lock: Final = _thread.allocate_lock
+_monotonic_ns: Final = time.monotonic_ns
+_getcurrent: Final = getcurrent
+_Proc: Final = Proc
+
+WAITING: Final = 0
+SERVED: Final = 1
+TIMEDOUT: Final = 2
+WITHDRAWN: Final = 3
 
 
 class Parker(Protocol):
@@ -158,7 +164,7 @@ class WaitQueue(deque[Sudog]):
             True if served, False if the timeout passed first.
         """
         cur = _getcurrent()
-        g: Any = cur.goroutine if type(cur) is Proc else None
+        g: Any = cur.goroutine if type(cur) is _Proc else None
         if g is None:
             g = ThreadParker()
         w = Sudog(g, value, self)
@@ -373,7 +379,7 @@ class LockBase:
         (goroutines are handed the lock first, in FIFO order).
         """
         cur = _getcurrent()
-        if type(cur) is not Proc or cur.goroutine is None:
+        if type(cur) is not _Proc or cur.goroutine is None:
             return self._held.acquire(True, -1 if timeout is None else timeout)
         chan_lock()
         return self._waitq.park(reason, timeout, retry=self._try, abandon=self._pass_on)

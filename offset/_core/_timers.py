@@ -73,31 +73,36 @@ Rejected designs:
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import random
+import time
 import weakref
 from collections.abc import Callable
-from heapq import heapify as _heapify
-from heapq import heappop as _heappop
-from heapq import heappush as _heappush
-from time import monotonic_ns as _monotonic_ns
-from typing import Any
+from typing import Any, Final
 
 from ._errors import InternalError
 from ._native import mypyc_attr
 
 __all__ = ["TimerEntry", "TimerHeap", "WeakEntry"]
 
-_seq = itertools.count()
+# Final: compiled, a module-level name read on a hot path is a C static
+# when Final, and a lookup in the module's dict when not.
+_heapify: Final = heapq.heapify
+_heappop: Final = heapq.heappop
+_heappush: Final = heapq.heappush
+_monotonic_ns: Final = time.monotonic_ns
 
-_SEQ_BITS = 32
-_SEQ_MASK = (1 << _SEQ_BITS) - 1
+_seq: Final = itertools.count()
+
+_SEQ_BITS: Final = 32
+_SEQ_MASK: Final = (1 << _SEQ_BITS) - 1
 # The loop never asks the OS to wait longer than this (ns) for a timer:
 # epoll's limit is ~24.8 days, and a deadline further away than that (a
 # sleep of a year) is looked at again after a day.
-_MAX_WAIT = 86_400 * 1_000_000_000
+_MAX_WAIT: Final = 86_400 * 1_000_000_000
 # An entry's key while a shuffled run_due holds it, about to fire it.
-_COLLECTED = -2
+_COLLECTED: Final = -2
 
 
 class TimerEntry:
