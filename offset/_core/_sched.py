@@ -257,7 +257,8 @@ offset_thread_idents: set[int] = set()
 # readers in other threads copy it first.
 schedulers: dict[int, Scheduler] = {}
 
-_goroutine_ids: Final = iter(range(1, sys.maxsize))
+# Its __next__, bound: compiled, next() on it looked up builtins.next each call.
+_next_goroutine_id: Final = iter(range(1, sys.maxsize)).__next__
 
 
 class ChanWaiter:
@@ -336,7 +337,7 @@ class G(ChanWaiter):
         self.proc: Proc | None = None
         self.sched = sched
         self.reason = ""  # Go's wait reason while parked ("chan receive", ...)
-        self.id = next(_goroutine_ids)
+        self.id = _next_goroutine_id()
         # When it last parked, on the scheduler's coarse clock (``now``):
         # for how long it waits, in dumps. Meaningful only while parked.
         self.since = 0

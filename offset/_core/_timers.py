@@ -93,7 +93,8 @@ _heappop: Final = heapq.heappop
 _heappush: Final = heapq.heappush
 _monotonic_ns: Final = time.monotonic_ns
 
-_seq: Final = itertools.count()
+# Its __next__, bound: compiled, next() on it looked up builtins.next each call.
+_next_seq: Final = itertools.count().__next__
 
 _SEQ_BITS: Final = 32
 _SEQ_MASK: Final = (1 << _SEQ_BITS) - 1
@@ -183,7 +184,7 @@ class TimerHeap:
             raise InternalError("timer entry pushed while already in the heap")
         if when < 0:
             when = 0
-        entry.key = key = (when << _SEQ_BITS) | (next(_seq) & _SEQ_MASK)
+        entry.key = key = (when << _SEQ_BITS) | (_next_seq() & _SEQ_MASK)
         self.entries[key] = entry
         _heappush(self.heap, key)
         if entry.keepalive:
