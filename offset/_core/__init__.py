@@ -20,7 +20,6 @@ from ._errors import DeadlockError as DeadlockError
 from ._errors import GoroutineExit as GoroutineExit
 from ._errors import InternalError as InternalError
 from ._errors import PanicError as PanicError
-from ._greenlet import Proc as Proc
 from ._greenlet import getcurrent as getcurrent
 from ._io import mark_drained as mark_drained
 from ._io import notify_close as notify_close
@@ -37,6 +36,7 @@ from ._sched import current_goroutine as current_goroutine
 from ._sched import current_parker as current_parker
 from ._sched import current_scheduler as current_scheduler
 from ._sched import go as go
+from ._sched import goroutine_of as goroutine_of
 from ._sched import gosched as gosched
 from ._sched import maintask as maintask
 from ._sched import offset_thread_idents as offset_thread_idents

@@ -190,6 +190,7 @@ __all__ = [
     "ThreadParker",
     "call_signal_handler",
     "current_goroutine",
+    "goroutine_of",
     "current_parker",
     "current_scheduler",
     "go",
@@ -209,7 +210,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _get_ident: Final = threading.get_ident
 _monotonic_ns: Final = _time.monotonic_ns
 _switch: Final = _greenlet_switch  # p.switch(), without the lookup by name (_greenlet.py)
-_Proc: Final = Proc
+_new_proc_greenlet: Final = Proc
 _getcurrent: Final = getcurrent
 
 # Procs kept for reuse per scheduler. Past this, a finished Proc ends, so a
@@ -256,6 +257,16 @@ offset_thread_idents: set[int] = set()
 # Written only by the owner thread (a dict store is atomic under the GIL);
 # readers in other threads copy it first.
 schedulers: dict[int, Scheduler] = {}
+
+# The goroutine each Proc runs, while it runs one (from begin_goroutine to
+# exit_goroutine or end_goroutine): what current_goroutine reads, by the
+# running greenlet. One table for every thread (a dict operation is atomic
+# under the GIL); a Proc is a plain greenlet, which carries nothing of its
+# own (_greenlet.py says why). Its own dict, not ``Scheduler.live``, so
+# that current_goroutine does not need the thread's scheduler first.
+_goroutines: Final[dict[Proc, G]] = {}
+# ``goroutine_of(p)``, ``goroutine_of(p, default)``: for the patches.
+goroutine_of: Final = _goroutines.get
 
 # Its __next__, bound: compiled, next() on it looked up builtins.next each call.
 _next_goroutine_id: Final = iter(range(1, sys.maxsize)).__next__
@@ -607,7 +618,8 @@ class Scheduler:
         return _switch(self.loop_proc)
 
     def _new_proc(self) -> Proc:
-        return Proc(proc_main, self.loop_proc)
+        p: Proc = _new_proc_greenlet(proc_main, self.loop_proc)
+        return p
 
     def _resume_next(self) -> None:
         """From the loop: run goroutines until one hands control back.
@@ -896,7 +908,7 @@ def begin_goroutine(me: Proc, g: G) -> tuple[Any, ...]:
     holds: _proc.py unpacks up to three of them, so that their tuple is
     freed while the goroutine runs.
     """
-    me.goroutine = g
+    _goroutines[me] = g
     g.sched.live[g] = None
     # Run in the goroutine's own context by making it the Proc's context,
     # rather than through ctx.run: that would add a C frame to every
@@ -927,7 +939,7 @@ def exit_goroutine(me: Proc, g: G) -> None:
     """_proc.py's step when a goroutine was stopped by shutdown: its Proc ends (it is not reused)."""
     g.sched.live.pop(g, None)
     _forget(g)
-    me.goroutine = None
+    _goroutines.pop(me, None)
 
 
 def end_goroutine(me: Proc, g: G, ok: bool, result: Any) -> G | None:
@@ -942,7 +954,7 @@ def end_goroutine(me: Proc, g: G, ok: bool, result: Any) -> G | None:
         s.stopping = True
     del s.live[g]
     _forget(g)
-    me.goroutine = None
+    del _goroutines[me]
     if s.idle_waiters:
         _wake_idle_waiters(s)
     if not s.stopping and not s.interrupts:
@@ -1109,6 +1121,13 @@ def _after_fork_in_child() -> None:
     this_thread = _get_ident()
     for ident in [i for i in schedulers if i != this_thread]:
         del schedulers[ident]  # their threads did not survive the fork
+    # Of the goroutine table, only the forking goroutine's entry (if it is
+    # one) is of any use here: no other Proc runs again.
+    cur = _getcurrent()
+    mine = _goroutines.get(cur)
+    _goroutines.clear()
+    if mine is not None:
+        _goroutines[cur] = mine
     try:
         s: Scheduler = _local.sched
     except AttributeError:
@@ -1156,19 +1175,10 @@ def current_scheduler() -> Scheduler:
 def current_goroutine() -> G | None:
     """The running goroutine, or None outside one (plain thread, before run()).
 
-    The one place that tells: the core and the patches ask here. The type
-    is tested first: ``getattr(getcurrent(), "goroutine", None)`` on any
-    other greenlet (a plain thread's, the scheduler's loop) raises and
-    clears an AttributeError, which compiled cost ~640 ns a call against
-    ~90 interpreted (where getattr's default skips making the exception),
-    on every patched call and every blocking channel operation of a plain
-    thread.
+    The one place that tells, by the running greenlet: the core and the
+    patches ask here (or ``goroutine_of``).
     """
-    p = _getcurrent()
-    if type(p) is _Proc:
-        g: G | None = p.goroutine
-        return g
-    return None
+    return _goroutines.get(_getcurrent())
 
 
 def current_parker() -> G | ThreadParker:

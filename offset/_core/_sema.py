@@ -64,9 +64,8 @@ from typing import Any, Final, Protocol
 
 from ._chan import chan_lock, chan_unlock
 from ._errors import InternalError, PanicError
-from ._greenlet import Proc, getcurrent
 from ._native import mypyc_attr
-from ._sched import G, ThreadParker
+from ._sched import G, ThreadParker, current_goroutine
 from ._timers import TimerEntry
 from ._waitreason import SYNC_MUTEX_LOCK
 
@@ -76,8 +75,6 @@ __all__ = ["LockBase", "MutexBase", "Parker", "Sudog", "WaitQueue", "WAITING", "
 # when Final, and a lookup in the module's dict when not.
 _allocate_lock: Final = _thread.allocate_lock
 _monotonic_ns: Final = time.monotonic_ns
-_getcurrent: Final = getcurrent
-_Proc: Final = Proc
 
 WAITING: Final = 0
 SERVED: Final = 1
@@ -163,8 +160,7 @@ class WaitQueue(deque[Sudog]):
         Returns:
             True if served, False if the timeout passed first.
         """
-        cur = _getcurrent()
-        g: Any = cur.goroutine if type(cur) is _Proc else None
+        g: Any = current_goroutine()
         if g is None:
             g = ThreadParker()
         w = Sudog(g, value, self)
@@ -378,8 +374,7 @@ class LockBase:
         it is; it takes the lock when an unlock finds no goroutine queued
         (goroutines are handed the lock first, in FIFO order).
         """
-        cur = _getcurrent()
-        if type(cur) is not _Proc or cur.goroutine is None:
+        if current_goroutine() is None:
             return self._held.acquire(True, -1 if timeout is None else timeout)
         chan_lock()
         return self._waitq.park(reason, timeout, retry=self._try, abandon=self._pass_on)

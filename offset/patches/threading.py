@@ -61,8 +61,7 @@ from collections.abc import Callable
 from time import monotonic_ns as _monotonic_ns
 from typing import Any
 
-from .._core import G, LockBase, current_goroutine, sleep_ns, waitreason
-from .._core import Proc as _Proc
+from .._core import G, LockBase, current_goroutine, goroutine_of, sleep_ns, waitreason
 from .._core import getcurrent as _getcurrent
 from . import _registry
 
@@ -173,9 +172,7 @@ def _owner() -> Any:
     Owners are compared by identity.
     """
     cur = _getcurrent()
-    # type() first: getattr with a default on a plain greenlet (a thread's
-    # main greenlet has no ``goroutine``) costs an AttributeError each time.
-    return cur.goroutine if type(cur) is _Proc else cur
+    return goroutine_of(cur, cur)
 
 
 class RLock(LockBase):
@@ -211,7 +208,7 @@ class RLock(LockBase):
 
     def __enter__(self) -> bool:
         cur = _getcurrent()  # _owner(), inlined: ``with rlock:`` is the hot path
-        me = cur.goroutine if type(cur) is _Proc else cur
+        me = goroutine_of(cur, cur)
         if self._owner is me:
             self._count += 1
             return True
@@ -236,7 +233,7 @@ class RLock(LockBase):
 
     def __exit__(self, *exc: object) -> None:
         cur = _getcurrent()  # release(), inlined
-        me = cur.goroutine if type(cur) is _Proc else cur
+        me = goroutine_of(cur, cur)
         if self._owner is not me or not self._count:
             raise RuntimeError("cannot release un-acquired lock")
         self._count = n = self._count - 1
@@ -412,11 +409,9 @@ AREA.define("threading", "Thread.join", lambda original: _registry.function_wrap
 def _import_ident() -> int:
     """``_thread.get_ident()`` as the import system's module locks ask it:
     a goroutine's own number in a goroutine, the thread's elsewhere."""
-    cur = _getcurrent()
-    if type(cur) is _Proc:
-        g = cur.goroutine
-        if g is not None:
-            return id(g)  # an object's address: never a live thread's ident
+    g = current_goroutine()
+    if g is not None:
+        return id(g)  # an object's address: never a live thread's ident
     return _get_ident()
 
 

@@ -25,6 +25,8 @@ import os
 import time
 from typing import Any
 
+from offset._core import goroutine_of
+
 SAMPLE = 0.05
 
 _SCHEDSTAT = "/proc/thread-self/schedstat"
@@ -83,7 +85,7 @@ class BlockWatch:
             net = ran - (waited - self.wait_at_sample)
             if net > self.worst:
                 self.worst = net
-                g = getattr(origin, "goroutine", None)
+                g = goroutine_of(origin)
                 self.who = repr(g) if g is not None else "a goroutine"
         self.last = now
         if now - self.sampled_at > SAMPLE:

@@ -429,10 +429,12 @@ def _dump_goroutines(dump: Any) -> Callable[[int, Any], None]:
     def handler(signum: int, frame: Any) -> None:
         import gc
 
+        from offset._core import goroutine_of
+
         greenlet = sys.modules.get("greenlet")
         for obj in gc.get_objects() if greenlet is not None else ():
             if isinstance(obj, greenlet.greenlet) and obj.gr_frame is not None:  # type: ignore[union-attr]
-                name = repr(getattr(obj, "goroutine", None) or obj)
+                name = repr(goroutine_of(obj) or obj)
                 dump.write(f"\nSuspended greenlet {name} (most recent call last):\n")
                 dump.write("".join(traceback.format_stack(obj.gr_frame)))
         dump.write("\n-- end of goroutine stacks --\n")
