@@ -52,7 +52,7 @@ the event is a new edge, pending, which wakes a quiet reader as any data
 does. No event tells of the other short reads: a Unix stream read also
 stops short after data that carried file descriptors, and, with
 SO_PASSCRED, where the writer's credentials change; so the socket layer
-marks only TCP reads drained (patches/socket.py ``_stream``).
+marks only TCP reads drained (patches/socket.py ``_short_read``).
 
 Invariants:
 - ``self.fds[fd] == [reader, writer, owner_ref, rseq, rmark, hup]``; a
