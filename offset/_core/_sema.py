@@ -65,7 +65,7 @@ from typing import Any, Final, Protocol
 from ._chan import chan_lock, chan_unlock
 from ._errors import InternalError, PanicError
 from ._native import mypyc_attr
-from ._sched import G, ThreadParker, current_goroutine
+from ._sched import G, ThreadParker, current_goroutine, current_parker
 from ._timers import TimerEntry
 from ._waitreason import SYNC_MUTEX_LOCK
 
@@ -160,9 +160,7 @@ class WaitQueue(deque[Sudog]):
         Returns:
             True if served, False if the timeout passed first.
         """
-        g: Any = current_goroutine()
-        if g is None:
-            g = ThreadParker()
+        g: Any = current_parker()
         w = Sudog(g, value, self)
         self.append(w)
         if retry is not None and retry():
