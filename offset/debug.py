@@ -188,7 +188,7 @@ def _states(s: Scheduler) -> list[tuple[str, G]]:
         if g is not None and g.fn is not None:
             queued[g] = None
     out: list[tuple[str, G]] = []
-    for g in _copy(s.live.keys):
+    for g in s.live:  # a copy, taken safely from any thread
         proc = g.proc
         if proc is None or g.fn is None:
             continue  # finished since the copy

@@ -641,7 +641,7 @@ class _TestRun:
                 frame = tb.tb_frame
             tb = tb.tb_next
         entries = []
-        for g in list(self.sched.live):
+        for g in self.sched.live:
             if g is self.main:
                 entries.append(format_goroutine(g, g.reason or "running", frame))
             else:

@@ -19,7 +19,9 @@ or after it has returned.
 
 Invariants: ``begin_goroutine``, then ``exit_goroutine`` (stopped) or
 ``fail_goroutine`` (raised) and ``end_goroutine``, are called in that
-protocol; a goroutine's function is called with a
+protocol, each on the G alone (its Proc is ``g.proc``, this greenlet); the
+function's result goes to ``g.value``, where ``end_goroutine`` takes it
+(a failed goroutine's is cleared). A goroutine's function is called with a
 plain call, ``fn()`` or ``fn(a, b)``, when it has at most three positional
 arguments: CPython 3.11+ then runs it in this eval loop too, where
 ``fn(*args)`` (CALL_FUNCTION_EX) starts a new C-level one, which every
@@ -31,10 +33,13 @@ On 3.12+ greenlet makes a frame object for each Python frame of a
 greenlet it switches away from, so every parked goroutine also keeps this
 function's frame object (264 bytes on 3.13, 248 on 3.12; tracemalloc).
 Its size grows by 8 bytes with each local variable (and each slot of its
-value stack), so the exception is read by ``fail_goroutine``, not bound
-here, and the goroutine's function is read from the G where it is called.
-The arguments' tuple is unpacked into locals and dropped, so that it is
-not kept while the goroutine runs (48 bytes for ``go(f, c)``).
+value stack), so this function keeps four: the G and three arguments
+(224 bytes on 3.13, where eight made 264). The exception is read by
+``fail_goroutine``, not bound here; the function, its result and how to
+call it are the G's, or what ``begin_goroutine`` returns (a ``match``:
+its subject leaves the value stack before a case runs). The arguments'
+tuple is unpacked into locals and dropped, so that it is not kept while
+the goroutine runs (48 bytes for ``go(f, c)``).
 
 Rejected designs: the loop in ``_sched.py`` itself, or this module
 compiled (see How; measured on 3.13, where it drops the frame object: a
@@ -43,10 +48,7 @@ parked goroutine saved 2,216 bytes of C stack instead of 1,864 + 264).
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._errors import GoroutineExit
-from ._greenlet import getcurrent
 from ._sched import G, begin_goroutine, end_goroutine, exit_goroutine, fail_goroutine
 
 __all__ = ["proc_main"]
@@ -54,35 +56,31 @@ __all__ = ["proc_main"]
 
 def proc_main(g: G | None) -> None:
     """The body of every Proc: run goroutines one after another."""
-    me = getcurrent()
     while g is not None:
-        result: Any = None
-        ok = False
         try:
-            # The arguments, which the G no longer holds (see Invariants).
-            args = begin_goroutine(me, g)
-            if g.kwargs is not None:
-                result = g.fn(*args, **g.kwargs)  # type: ignore[misc]
-            elif not args:
-                result = g.fn()  # type: ignore[misc]
-            elif len(args) == 1:
-                (a,) = args
-                args = ()
-                result = g.fn(a)  # type: ignore[misc]
-            elif len(args) == 2:
-                a, b = args
-                args = ()
-                result = g.fn(a, b)  # type: ignore[misc]
-            elif len(args) == 3:
-                a, b, c = args
-                args = ()
-                result = g.fn(a, b, c)  # type: ignore[misc]
-            else:
-                result = g.fn(*args)  # type: ignore[misc]
-            ok = True
+            # The function's result is kept in the G's ``value`` until
+            # end_goroutine takes it, and the arguments are unpacked from
+            # the G, dropping its tuple: no local but g, a, b and c.
+            match begin_goroutine(g):
+                case 0:
+                    g.value = g.fn()  # type: ignore[misc]
+                case 1:
+                    (a,) = g.args
+                    g.args = ()
+                    g.value = g.fn(a)  # type: ignore[misc]
+                case 2:
+                    a, b = g.args
+                    g.args = ()
+                    g.value = g.fn(a, b)  # type: ignore[misc]
+                case 3:
+                    a, b, c = g.args
+                    g.args = ()
+                    g.value = g.fn(a, b, c)  # type: ignore[misc]
+                case _:  # keywords, or more than three arguments (a dict then, see begin_goroutine)
+                    g.value = g.fn(*g.args, **g.kwargs)  # type: ignore[arg-type, misc]
         except GoroutineExit:
-            exit_goroutine(me, g)
+            exit_goroutine(g)
             return
         except BaseException:
             fail_goroutine(g)
-        g = end_goroutine(me, g, ok, result)
+        g = end_goroutine(g)

@@ -30,13 +30,17 @@ Invariants:
 - A G is in at most one of: the run queue, the remote queue, parked (in
   some waiter that will ready it exactly once), running.
 - ``g.proc is None and g.fn is not None``: not started yet.
-  ``g.proc is not None``: started and alive (in ``live``).
+  ``g.proc is not None``: started (or given a Proc to start on) and
+  alive; in the goroutine table once its Proc runs it.
   ``g.proc is None and g.fn is None``: finished or killed; a stale ready of
   such a G (a thread-pool call that completed after its goroutine was
   stopped) is ignored when it is dequeued.
-- ``live`` holds every started, unfinished G of this scheduler, in start
-  order; deadlock reports and shutdown walk it.
-- The run queue, timers and ``live`` are touched only by the owning thread.
+- The goroutine table (``_goroutines``: Proc -> G, one for every thread)
+  holds every started, unfinished G, in start order; ``live`` is this
+  scheduler's part of it, which deadlock reports, dumps and shutdown walk,
+  and ``nlive`` its size.
+- The run queue, timers, ``nlive`` and this scheduler's entries of the
+  goroutine table are touched only by the owning thread.
   Other threads append to ``remote`` / ``remote_calls`` (deque.append is
   atomic under the GIL) and then wake the netpoller if ``sleeping``; the
   owner sets ``sleeping`` *before* its last look at those queues, so under
@@ -261,9 +265,11 @@ schedulers: dict[int, Scheduler] = {}
 # The goroutine each Proc runs, while it runs one (from begin_goroutine to
 # exit_goroutine or end_goroutine): what current_goroutine reads, by the
 # running greenlet. One table for every thread (a dict operation is atomic
-# under the GIL); a Proc is a plain greenlet, which carries nothing of its
-# own (_greenlet.py says why). Its own dict, not ``Scheduler.live``, so
-# that current_goroutine does not need the thread's scheduler first.
+# under the GIL), so that current_goroutine does not need the thread's
+# scheduler first; a Proc is a plain greenlet, which carries nothing of its
+# own (_greenlet.py says why). It is also every scheduler's list of its
+# live goroutines (``Scheduler.live``): a second table per scheduler, as
+# there was, cost ~50 bytes a goroutine (a dict entry, at 100,000).
 _goroutines: Final[dict[Proc, G]] = {}
 # ``goroutine_of(p)``, ``goroutine_of(p, default)``: for the patches.
 goroutine_of: Final = _goroutines.get
@@ -471,7 +477,8 @@ class Scheduler:
         self.runnext: G | None = None
         self.remote: deque[G] = deque()
         self.remote_calls: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
-        self.live: dict[G, None] = {}
+        # How many of the goroutine table's entries are this scheduler's (``live``).
+        self.nlive = 0
         self.free: list[Proc] = []
         # Chaos scheduling (OFFSET_SHUFFLE): this scheduler's random source,
         # used by its own thread only, None when off; seeded from
@@ -693,7 +700,7 @@ class Scheduler:
                     continue
                 if self.stopping:
                     break
-                if self.main is None and not self.live and not self.timers.nkeepalive:
+                if self.main is None and not self.nlive and not self.timers.nkeepalive:
                     break  # no goroutine is left
                 self._idle_wait()
             except BaseException as e:
@@ -825,6 +832,16 @@ class Scheduler:
         if timeout != self._backoff:
             self._backoff = 0.0
 
+    @property
+    def live(self) -> list[G]:
+        """This scheduler's started, unfinished goroutines, in start order.
+
+        Its entries of the goroutine table, read from a copy of it: safe
+        from any thread (a dump reads it from the monitor's), and O(every
+        goroutine of the process), for reports and shutdown only.
+        """
+        return [g for g in list(_goroutines.values()) if g.sched is self]
+
     def _deadlock_message(self) -> str:
         lines = ["all goroutines are asleep - deadlock!", ""]
         lines += [g.describe() for g in self.live]
@@ -842,27 +859,28 @@ class Scheduler:
         """Stop every goroutine still alive; their finally blocks run."""
         self.stopping = True
         for _ in range(3):
-            if not self.live:
+            if not self.nlive:
                 break
-            for g in list(self.live):
+            for g in self.live:
                 # Nothing else runs while we stop them: a finally block that
                 # parks comes straight back here.
                 self.runq.clear()
                 self.runnext = None
                 p = g.proc
                 if p is None or p.dead:
-                    self.live.pop(g, None)
+                    _drop_live(g)
                     continue
                 try:
                     p.throw(GoroutineExit)
                 except BaseException as e:  # pragma: no cover - Proc swallowed the exit oddly
                     if self.failure is None:
                         self.failure = e
-        for g in list(self.live):
+        for g in self.live:
             # Still alive after three stops: its finally blocks keep blocking.
             # Abandon it; the greenlet is killed when collected.
+            _drop_live(g)
             _forget(g)
-        self.live.clear()
+        self.nlive = 0
         self.idle_waiters = []
         self.runq.clear()
         self.runnext = None
@@ -901,25 +919,30 @@ def _forget(g: G) -> None:
     g.proc = None
 
 
-def begin_goroutine(me: Proc, g: G) -> tuple[Any, ...]:
-    """_proc.py's step before calling a goroutine's function (see there).
+def begin_goroutine(g: G) -> int:
+    """_proc.py's step before calling a goroutine's function (see there), on its Proc.
 
-    Returns the function's positional arguments, which the G then no longer
-    holds: _proc.py unpacks up to three of them, so that their tuple is
-    freed while the goroutine runs.
+    Returns how _proc.py calls it: with 0 to 3 positional arguments
+    (their number), which it unpacks from ``g.args``; or -1, with
+    ``*g.args, **g.kwargs``, for keywords or more arguments (``kwargs``
+    is then a dict).
     """
+    me = g.proc
+    if me is None or g.fn is None:
+        raise InternalError(f"{g!r} started without a Proc, or after it finished")
     _goroutines[me] = g
-    g.sched.live[g] = None
+    g.sched.nlive += 1
     # Run in the goroutine's own context by making it the Proc's context,
     # rather than through ctx.run: that would add a C frame to every
     # goroutine's stack, which greenlet copies on each switch and keeps
     # while the goroutine is parked.
     me.gr_context = g.ctx
-    if g.fn is None:
-        raise InternalError(f"{g!r} started after it finished")
-    args = g.args
-    g.args = ()
-    return args
+    n = len(g.args)
+    if g.kwargs is None and n <= 3:
+        return n
+    if g.kwargs is None:
+        g.kwargs = {}
+    return -1
 
 
 def fail_goroutine(g: G) -> None:
@@ -932,29 +955,42 @@ def fail_goroutine(g: G) -> None:
     e = sys.exc_info()[1]
     if e is None:
         raise InternalError("fail_goroutine called outside an except clause")
+    g.value = None  # no result (whatever a channel operation left there)
     g.sched.fail(e)
 
 
-def exit_goroutine(me: Proc, g: G) -> None:
+def _drop_live(g: G) -> None:
+    """Take ``g`` out of the goroutine table (and its scheduler's ``nlive``): it runs no more."""
+    p = g.proc
+    if p is not None and _goroutines.get(p) is g:
+        del _goroutines[p]
+        g.sched.nlive -= 1
+
+
+def exit_goroutine(g: G) -> None:
     """_proc.py's step when a goroutine was stopped by shutdown: its Proc ends (it is not reused)."""
-    g.sched.live.pop(g, None)
+    _drop_live(g)
+    g.value = None
     _forget(g)
-    _goroutines.pop(me, None)
 
 
-def end_goroutine(me: Proc, g: G, ok: bool, result: Any) -> G | None:
-    """_proc.py's step after a goroutine's function returned (``ok``) or failed.
+def end_goroutine(g: G) -> G | None:
+    """_proc.py's step after a goroutine's function returned (its result in ``g.value``) or failed.
 
     Returns the next goroutine this Proc is to run, or None when the Proc
     ends.
     """
     s = g.sched
-    if ok and g is s.main:
-        s.main_result = result
+    me = g.proc
+    if me is None:
+        raise InternalError(f"{g!r} ended without a Proc")
+    if g is s.main:
+        # Its result; when it failed, run() raises instead (s.failure).
+        s.main_result = g.value
         s.stopping = True
-    del s.live[g]
+    _drop_live(g)
+    g.value = None
     _forget(g)
-    del _goroutines[me]
     if s.idle_waiters:
         _wake_idle_waiters(s)
     if not s.stopping and not s.interrupts:
@@ -986,7 +1022,7 @@ def end_goroutine(me: Proc, g: G, ok: bool, result: Any) -> G | None:
 def _wake_idle_waiters(s: Scheduler) -> None:
     """Ready the nested bare run()s once they are the only goroutines left."""
     waiters = s.idle_waiters
-    if len(s.live) == len(waiters) and not s.runq and s.runnext is None:
+    if s.nlive == len(waiters) and not s.runq and s.runnext is None:
         s.idle_waiters = []
         for g in waiters:
             g.ready()
@@ -1124,14 +1160,16 @@ def _after_fork_in_child() -> None:
     # Of the goroutine table, only the forking goroutine's entry (if it is
     # one) is of any use here: no other Proc runs again.
     cur = _getcurrent()
-    mine = _goroutines.get(cur)
+    me = _goroutines.get(cur)
+    lost = [g for g in _goroutines.values() if g is not me]
     _goroutines.clear()
-    if mine is not None:
-        _goroutines[cur] = mine
+    if me is not None:
+        _goroutines[cur] = me
     try:
         s: Scheduler = _local.sched
     except AttributeError:
         return  # this thread never had a scheduler
+    s.nlive = 0 if me is None else 1
     s.sleeping = False
     s._backoff = 0.0
     s._grace = 0
@@ -1143,14 +1181,11 @@ def _after_fork_in_child() -> None:
     s.syscalls.clear()
     if not s.running:
         return
-    me = current_goroutine()
-    for g in list(s.live):
-        if g is me:
-            continue
-        del s.live[g]
-        if g.proc is not None:
-            _fork_orphans.append(g.proc)
-        _forget(g)
+    for g in lost:
+        if g.sched is s:  # this thread's (the others' went with their schedulers)
+            if g.proc is not None:
+                _fork_orphans.append(g.proc)
+            _forget(g)
     s.runq.clear()
     s.runnext = None
     s.pinned = 0
