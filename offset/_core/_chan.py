@@ -4,14 +4,15 @@ What: ``Chan`` is a FIFO of capacity ``cap`` (0: unbuffered) shared by any
 number of goroutines, of any scheduler, and plain threads.
 
 Invariants (checked under ``chanlock``):
-- At most one of ``_sendq`` and ``_recvq`` holds live waiters, except while
+- At most one of ``_sendq`` and the receive queue (the channel itself, a
+  ``WaitQ``: see ``Chan``) holds live waiters, except while
   one select waits on both ends of the channel.
 - Items in the buffer mean no live receiver waits; room in the buffer means
   no live sender waits.
 - A closed channel never reopens; a closed channel has no waiters left
   (close wakes them all).
-- ``_recvq``/``_sendq`` are None until an operation first waits on them
-  (``_park``, ``enqueue``), and an unbuffered channel's ``_buf`` is the
+- ``_sendq`` is None until a send first waits on it (``_park``,
+  ``enqueue``), and an unbuffered channel's ``_buf`` is the
   empty tuple: readers treat None and () as empty queues and buffers, so
   an unused channel is one small object (89 bytes; three empty deques
   were 2,369). The hot paths test ``_cap`` (a native int when compiled)
@@ -50,7 +51,7 @@ Receive:
    into the room just made and ready it (FIFO is kept).
 2. a live sender waits (unbuffered): take its value and ready it.
 3. closed (and drained): (None, False).
-4. not blocking: fail. Else park on ``_recvq``; a sender or close readies us.
+4. not blocking: fail. Else park on the receive queue; a sender or close readies us.
 
 Where each step lives: steps 1-3 once each, in ``trysend`` and ``tryrecv``
 (caller holds chanlock); step 4 in ``chansend`` and ``chanrecv`` with the
@@ -313,7 +314,8 @@ class Waiter(ChanWaiter):
 
 class WaitQ:
     """A channel's FIFO of waiters (Go's waitq), linked through the waiters' own
-    ``next``/``prev`` fields.
+    ``next``/``prev`` fields: a ``Chan`` is its own receive queue (it
+    subclasses this class), its send queue is one of these.
 
     Every method requires chanlock. A waiter is in at most one WaitQ, and
     one that is in none has ``next`` and ``prev`` None. ``dequeue`` and
@@ -327,37 +329,37 @@ class WaitQ:
     an empty deque is 760 bytes where this is two fields.
     """
 
-    __slots__ = ("first", "last")
+    __slots__ = ("_first", "_last")
 
     def __init__(self) -> None:
-        self.first: ChanWaiter | None = None
-        self.last: ChanWaiter | None = None
+        self._first: ChanWaiter | None = None
+        self._last: ChanWaiter | None = None
 
-    def enqueue(self, w: ChanWaiter) -> None:
+    def _enqueue(self, w: ChanWaiter) -> None:
         """Append ``w`` (in no queue) at the tail."""
-        last = self.last
+        last = self._last
         w.prev = last
         w.next = None
         if last is None:
-            self.first = w
+            self._first = w
         else:
             last.next = w
-        self.last = w
+        self._last = w
 
-    def dequeue(self) -> ChanWaiter | None:
+    def _dequeue(self) -> ChanWaiter | None:
         """Take the first live waiter off the queue and claim it; None if there is none.
 
         A select's waiter is claimed by setting its ``sel.done`` (and
         ``sel.fired``); a stale one is dropped on the way.
         """
         while True:
-            w = self.first
+            w = self._first
             if w is None:
                 return None
             nxt = w.next
-            self.first = nxt
+            self._first = nxt
             if nxt is None:
-                self.last = None
+                self._last = None
             else:
                 nxt.prev = None
                 w.next = None
@@ -369,39 +371,39 @@ class WaitQ:
                 sel.fired = w
                 return w
 
-    def first_live(self) -> ChanWaiter | None:
+    def _first_live(self) -> ChanWaiter | None:
         """Peek at the first live waiter, dropping stale ones from the front."""
         while True:
-            w = self.first
+            w = self._first
             if w is None:
                 return None
             sel = w.sel
             if sel is None or not sel.done:
                 return w
             nxt = w.next  # stale: drop it
-            self.first = nxt
+            self._first = nxt
             if nxt is None:
-                self.last = None
+                self._last = None
             else:
                 nxt.prev = None
                 w.next = None
 
-    def remove(self, w: ChanWaiter) -> bool:
+    def _remove(self, w: ChanWaiter) -> bool:
         """Take ``w`` out of the queue; False if it is not in it (it was served or dropped)."""
         prev = w.prev
         nxt = w.next
         if prev is not None:
             prev.next = nxt
             w.prev = None
-        elif self.first is w:
-            self.first = nxt
+        elif self._first is w:
+            self._first = nxt
         else:
             return False
         if nxt is not None:
             nxt.prev = prev
             w.next = None
         else:
-            self.last = prev
+            self._last = prev
         return True
 
 
@@ -409,7 +411,7 @@ def _withdraw(q: WaitQ, w: ChanWaiter) -> None:
     """Take ``w`` (a G or ThreadParker) out of ``q`` if it is still there (its wait was interrupted)."""
     chan_lock()
     try:
-        if not q.remove(w) and type(w) is G:
+        if not q._remove(w) and type(w) is G:
             # Already served: its ready() is owed. A ThreadParker is used
             # once; a G must not be resumed by it in a later wait (G.park).
             w.stale += 1
@@ -422,7 +424,7 @@ def _refill(buf: deque[Any], sendq: WaitQ) -> ChanWaiter | None:
 
     Precondition: caller holds chanlock. Returns the sender to ready.
     """
-    w = sendq.dequeue()
+    w = sendq._dequeue()
     if w is not None:
         buf.append(w.value)
         w.ok = True
@@ -447,9 +449,8 @@ def trysend(c: Chan[Any], value: Any) -> ChanWaiter | bool:
     if c._closed:
         chan_unlock()
         raise PanicError("send on closed channel")
-    recvq = c._recvq
-    if recvq is not None and recvq.first is not None:
-        w = recvq.dequeue()
+    if c._first is not None:  # its receive queue (see Chan)
+        w = c._dequeue()
         if w is not None:
             w.value = value
             w.ok = True
@@ -473,9 +474,9 @@ def tryrecv(c: Chan[Any]) -> tuple[Any, bool, ChanWaiter | None] | None:
     sendq = c._sendq
     if c._cap and buf:  # cap first: an unbuffered channel's () is never asked its truth
         value = buf.popleft()
-        return value, True, (_refill(buf, sendq) if sendq is not None and sendq.first is not None else None)
-    if sendq is not None and sendq.first is not None:
-        w = sendq.dequeue()
+        return value, True, (_refill(buf, sendq) if sendq is not None and sendq._first is not None else None)
+    if sendq is not None and sendq._first is not None:
+        w = sendq._dequeue()
         if w is not None:
             w.ok = True
             return w.value, True, w
@@ -491,25 +492,23 @@ def _park(c: Chan[Any], recv: bool, g: ChanWaiter, reason: str) -> None:
     wait, and has set ``g.value`` (what it sends) and ``g.ok = False``.
     Returns once a partner or close readied ``g`` (its ``value``/``ok``
     say how); on an exception (a stop, KeyboardInterrupt) ``g`` has left
-    the queue and its ``value`` is cleared. The queue is made here if the
-    channel has none yet.
+    the queue and its ``value`` is cleared. The send queue is made here if
+    the channel has none yet (the receive queue is the channel's own).
     """
-    if recv:
-        q = c._recvq
-        if q is None:
-            q = c._recvq = WaitQ()
-    else:
-        q = c._sendq
-        if q is None:
-            q = c._sendq = WaitQ()
-    last = q.last  # WaitQ.enqueue, inline: the hottest park
+    q: WaitQ = c
+    if not recv:
+        sendq = c._sendq
+        if sendq is None:
+            sendq = c._sendq = WaitQ()
+        q = sendq
+    last = q._last  # WaitQ.enqueue, inline: the hottest park
     g.prev = last
     g.next = None
     if last is None:
-        q.first = g
+        q._first = g
     else:
         last.next = g
-    q.last = g
+    q._last = g
     chan_unlock()
     try:
         # Narrowed, so that compiled each is a direct call, not one by name.
@@ -628,25 +627,24 @@ def enqueue(cases: tuple[Any, ...], n: int, pool: list[Waiter], g: G | ThreadPar
         w.case = case
         w.ok = False
         ch: Chan[Any] = case.chan
+        q: WaitQ = ch
         if type(case) is RecvCase:
             w.value = None
-            q = ch._recvq
-            if q is None:
-                q = ch._recvq = WaitQ()
         else:
             w.value = case.value
-            q = ch._sendq
-            if q is None:
-                q = ch._sendq = WaitQ()
+            sendq = ch._sendq
+            if sendq is None:
+                sendq = ch._sendq = WaitQ()
+            q = sendq
         w.q = q
-        last = q.last  # WaitQ.enqueue, inline: one call per case cost the pure build ~7% of fan-in
+        last = q._last  # WaitQ.enqueue, inline: one call per case cost the pure build ~7% of fan-in
         w.prev = last
         w.next = None
         if last is None:
-            q.first = w
+            q._first = w
         else:
             last.next = w
-        q.last = w
+        q._last = w
 
 
 def pollcases(cases: tuple[Any, ...], default: object) -> Case[Any] | int:
@@ -704,18 +702,17 @@ def pollcases(cases: tuple[Any, ...], default: object) -> Case[Any] | int:
             if not (
                 (ch._cap and ch._buf)
                 or ch._closed
-                or (q is not None and q.first is not None and q.first_live() is not None)
+                or (q is not None and q._first is not None and q._first_live() is not None)
             ):
                 continue
         elif t is SendCase:
             nreal += 1
             sc: SendCase[Any] = c
             ch = sc.chan
-            q = ch._recvq
             if not (
                 ch._closed
                 or (ch._cap and len(ch._buf) < ch._cap)
-                or (q is not None and q.first is not None and q.first_live() is not None)
+                or (ch._first is not None and ch._first_live() is not None)
             ):
                 continue
         elif c is None:
@@ -753,7 +750,7 @@ def pollcases(cases: tuple[Any, ...], default: object) -> Case[Any] | int:
     return chosen
 
 
-class Chan(Generic[T]):
+class Chan(WaitQ, Generic[T]):
     """A Go channel. Make one with ``makechan(size)``.
 
     ``send`` blocks until a receiver takes the value (unbuffered) or there
@@ -761,9 +758,17 @@ class Chan(Generic[T]):
     wakes every blocked receiver (with None / ok False) and every blocked
     sender (with PanicError). Safe to share between goroutines of any
     scheduler and plain threads.
+
+    A channel is its own receive queue: the WaitQ it subclasses (its
+    ``_first`` and ``_last``), where Go's hchan embeds both queues. mypyc
+    cannot embed one object in another, and a queue of its own cost 64
+    bytes more for every channel a goroutine waits to receive on (a worker
+    waiting for work, a done channel: 1 KiB over a bare parked greenlet,
+    issue 11's target, was 1,178 bytes with it on 3.13). The send queue
+    is an object of its own, ``_sendq``, made when a sender first waits.
     """
 
-    __slots__ = ("_cap", "_buf", "_closed", "_recvq", "_sendq", "__weakref__")
+    __slots__ = ("_cap", "_buf", "_closed", "_sendq", "__weakref__")
 
     # ``size`` is typed SupportsIndex, not int, so that the compiled build
     # (mypyc), which checks an int argument on entry with its own message
@@ -779,7 +784,7 @@ class Chan(Generic[T]):
         # operation that waits. So a channel costs one object until it is used.
         self._buf: deque[T] | tuple[()] = deque() if size else ()
         self._closed = False
-        self._recvq: WaitQ | None = None
+        self._first = self._last = None  # the receive queue, empty (WaitQ)
         self._sendq: WaitQ | None = None
         if _EMPTY_DICT:
             # mypyc gives a Generic class a __dict__ slot, and 3.11's
@@ -838,25 +843,23 @@ class Chan(Generic[T]):
         if self._closed:
             chan_unlock()
             raise PanicError("send on closed channel")
-        recvq = self._recvq
-        if recvq is not None:  # trysend's step 2
-            w = recvq.first
-            if w is not None and w.sel is None:  # a plain waiter: WaitQ.dequeue's common case, inline
-                nxt = w.next
-                recvq.first = nxt
-                if nxt is None:
-                    recvq.last = None
-                else:
-                    nxt.prev = None
-                    w.next = None
-            elif w is not None:
-                w = recvq.dequeue()
-            if w is not None:
-                w.value = value
-                w.ok = True
-                chan_unlock()
-                w.ready()
-                return
+        w = self._first  # trysend's step 2, on the receive queue (our own)
+        if w is not None and w.sel is None:  # a plain waiter: WaitQ.dequeue's common case, inline
+            nxt = w.next
+            self._first = nxt
+            if nxt is None:
+                self._last = None
+            else:
+                nxt.prev = None
+                w.next = None
+        elif w is not None:
+            w = self._dequeue()
+        if w is not None:
+            w.value = value
+            w.ok = True
+            chan_unlock()
+            w.ready()
+            return
         if self._cap and len(self._buf) < self._cap:  # as in trysend
             self._buf.append(value)  # type: ignore[union-attr]  # as in trysend
             chan_unlock()
@@ -881,23 +884,23 @@ class Chan(Generic[T]):
         sendq = self._sendq
         if self._cap and buf:  # as in tryrecv
             value = buf.popleft()
-            w = _refill(buf, sendq) if sendq is not None and sendq.first is not None else None
+            w = _refill(buf, sendq) if sendq is not None and sendq._first is not None else None
             chan_unlock()
             if w is not None:
                 w.ready()
             return value
         if sendq is not None:  # tryrecv's step 2
-            w = sendq.first
+            w = sendq._first
             if w is not None and w.sel is None:  # a plain waiter: WaitQ.dequeue's common case, inline
                 nxt = w.next
-                sendq.first = nxt
+                sendq._first = nxt
                 if nxt is None:
-                    sendq.last = None
+                    sendq._last = None
                 else:
                     nxt.prev = None
                     w.next = None
             elif w is not None:
-                w = sendq.dequeue()
+                w = sendq._dequeue()
             if w is not None:
                 value = w.value
                 w.ok = True
@@ -940,21 +943,19 @@ class Chan(Generic[T]):
             raise PanicError("close of closed channel")
         self._closed = True
         wake: list[ChanWaiter] = []
-        q = self._recvq
-        if q is not None:
-            w = q.dequeue()  # claimed; stale select waiters are dropped
-            while w is not None:
-                w.value = None
-                w.ok = False
-                wake.append(w)
-                w = q.dequeue()
+        w = self._dequeue()  # the receivers: claimed; stale select waiters are dropped
+        while w is not None:
+            w.value = None
+            w.ok = False
+            wake.append(w)
+            w = self._dequeue()
         q = self._sendq
         if q is not None:
-            w = q.dequeue()
+            w = q._dequeue()
             while w is not None:
                 w.ok = False
                 wake.append(w)
-                w = q.dequeue()
+                w = q._dequeue()
         chan_unlock()
         for w in wake:
             w.ready()

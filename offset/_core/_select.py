@@ -162,13 +162,13 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
                 if prev is not None:
                     prev.next = nxt
                     w.prev = None
-                elif q is not None and q.first is w:
-                    q.first = nxt
+                elif q is not None and q._first is w:
+                    q._first = nxt
                 if nxt is not None:
                     nxt.prev = prev
                     w.next = None
-                elif q is not None and q.last is w:
-                    q.last = prev
+                elif q is not None and q._last is w:
+                    q._last = prev
                 w.value = w.case = w.q = None  # reused: keep nothing alive
         chan_unlock()
     if fired is None:
