@@ -1,9 +1,11 @@
 """The body of every Proc (a goroutine's greenlet): run goroutines one after another.
 
-What: ``proc_main(g)`` is what a Proc runs. It calls goroutine ``g``'s
-function; when that returns, the Proc takes the next unstarted goroutine
-right there (no switch), or parks in the scheduler's free list until it is
-given one (``_sched.end_goroutine``).
+What: ``proc_main()`` is what a Proc runs. It calls its goroutine's
+function (the first one from ``start_proc``: a Proc is started with no
+arguments, whose tuple greenlet would keep while it runs); when that
+returns, the Proc takes the next unstarted goroutine right there (no
+switch), or parks in the scheduler's free list until it is given one
+(``_sched.end_goroutine``).
 
 How: this is the one function of the scheduler that is interpreted even in
 the compiled build (offset/_build.py does not list this module). A call
@@ -49,13 +51,14 @@ parked goroutine saved 2,216 bytes of C stack instead of 1,864 + 264).
 from __future__ import annotations
 
 from ._errors import GoroutineExit
-from ._sched import G, begin_goroutine, end_goroutine, exit_goroutine, fail_goroutine
+from ._sched import G, begin_goroutine, end_goroutine, exit_goroutine, fail_goroutine, start_proc
 
 __all__ = ["proc_main"]
 
 
-def proc_main(g: G | None) -> None:
+def proc_main() -> None:
     """The body of every Proc: run goroutines one after another."""
+    g: G | None = start_proc()
     while g is not None:
         try:
             # The function's result is kept in the G's ``value`` until

@@ -281,9 +281,9 @@ _next_goroutine_id: Final = iter(range(1, sys.maxsize)).__next__
 class ChanWaiter:
     """What sits in a channel's waiter queue (Go's sudog): a G or a
     ThreadParker waiting for itself in a plain send or receive, or one case
-    of a select (``_chan.Waiter``). Wakers hand over ``value`` and ``ok``,
-    claim a select's waiter through ``sel`` (None outside a select), and
-    ``ready()`` it.
+    of a select (``_chan.Waiter``, which adds the select's state: a waker
+    claims it through its ``sel``). Wakers hand over ``value`` and ``ok``
+    and ``ready()`` it.
 
     One base class rather than a Protocol, so that the compiled build reads
     these four fields at fixed offsets of one C struct and calls ``ready``
@@ -292,15 +292,15 @@ class ChanWaiter:
     ``next`` and ``prev`` link it into one channel's ``WaitQ`` (_chan.py),
     Go's sudog links: a waiter is in at most one queue at a time, so the
     queue needs no node of its own and leaves in O(1).
-    Never made itself: each subclass sets the six fields in ``__init__``.
+    Never made itself: each subclass sets the four fields in ``__init__``.
+    The select's fields are the Waiter's alone: on every G they were two
+    more words, always None (176 -> 160 bytes a goroutine).
     """
 
-    __slots__ = ("value", "ok", "sel", "case", "next", "prev")
+    __slots__ = ("value", "ok", "next", "prev")
 
     value: Any
     ok: bool
-    sel: SelectState | None
-    case: Any
     next: ChanWaiter | None
     prev: ChanWaiter | None
 
@@ -314,8 +314,7 @@ class G(ChanWaiter):
     A G is also its own waiter for a plain channel send or receive (``value``
     and ``ok`` carry what was sent or received), which saves allocating a
     Waiter on the hottest path; a select, which waits on many channels at
-    once, uses one Waiter per case instead (Go: sudog). ``sel`` and ``case``
-    are always None for a G, as for a Waiter outside a select.
+    once, uses one Waiter per case instead (Go: sudog).
     """
 
     __slots__ = (
@@ -360,8 +359,6 @@ class G(ChanWaiter):
         self.since = 0
         self.value = None
         self.ok = False
-        self.sel = None
-        self.case = None
         self.next = self.prev = None
         # (SelectState, [Waiter]) reused by this goroutine's blocking selects.
         self.selcache: tuple[SelectState, list[Waiter]] | None = None
@@ -456,8 +453,6 @@ class ThreadParker(ChanWaiter):
         self._lock.acquire()
         self.value = None
         self.ok = False
-        self.sel = None
-        self.case = None
         self.next = self.prev = None
 
     def park(self, reason: str, timeout: float = -1) -> bool:
@@ -480,6 +475,11 @@ class Scheduler:
         # How many of the goroutine table's entries are this scheduler's (``live``).
         self.nlive = 0
         self.free: list[Proc] = []
+        # The goroutine a fresh Proc starts with, from the loop's switch into
+        # it until proc_main takes it (start_proc): a switch with it as an
+        # argument would have greenlet keep a tuple of it (48 bytes) for as
+        # long as the Proc lives, each goroutine it runs.
+        self.starting: G | None = None
         # Chaos scheduling (OFFSET_SHUFFLE): this scheduler's random source,
         # used by its own thread only, None when off; seeded from
         # ``shuffle_key`` when made and at every outermost run(). ``pinned``:
@@ -648,9 +648,13 @@ class Scheduler:
                 return
             if g.fn is not None:
                 free = self.free
-                p = free.pop() if free else self._new_proc()
-                g.proc = p
-                p.switch(g)
+                if free:
+                    p = g.proc = free.pop()
+                    p.switch(g)  # the result of the free Proc's switch (end_goroutine)
+                else:
+                    p = g.proc = self._new_proc()
+                    self.starting = g
+                    p.switch()  # proc_main(), which takes g from start_proc
                 return
 
     def _shuffle_head(self) -> None:
@@ -917,6 +921,16 @@ def _forget(g: G) -> None:
     g.kwargs = None
     g.ctx = None
     g.proc = None
+
+
+def start_proc() -> G:
+    """_proc.py's first step on a fresh Proc: the goroutine it starts with (``Scheduler.starting``)."""
+    s = current_scheduler()
+    g = s.starting
+    if g is None:
+        raise InternalError("a fresh Proc started with no goroutine to run")
+    s.starting = None
+    return g
 
 
 def begin_goroutine(g: G) -> int:

@@ -176,7 +176,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
     value = fired.value
     case: Case[Any] = fired.case
     fired.value = fired.case = None
-    fired.q = None  # type: ignore[attr-defined]  # fired is one of pool's Waiters
+    fired.q = None
     if type(case) is SendCase:
         if not fired.ok:
             raise PanicError("send on closed channel")
