@@ -1121,3 +1121,66 @@ def test_ctrl_c_while_the_scheduler_idles_reaches_the_main_goroutine():
 
 def test_ctrl_c_not_handled_by_main_ends_run():
     assert _ctrl_c("unhandled") == "finally ran\nrun raised KeyboardInterrupt\n"
+
+
+def test_a_goroutine_on_a_fresh_proc_is_held_by_no_tuple():
+    # A fresh Proc is started with no arguments and takes its first
+    # goroutine from its scheduler (start_proc): a switch with the G as an
+    # argument had greenlet keep a tuple of it for as long as the Proc ran
+    # (48 bytes a goroutine). Every Proc of a new run() is fresh.
+    from offset._core import current_goroutine
+
+    held = []
+
+    def check():
+        g = current_goroutine()
+        gc.collect()
+        held.append(any(type(r) is tuple and g in r for r in gc.get_referrers(g)))
+
+    def main():
+        check()
+        for _ in range(3):
+            go(check)
+        settle()
+
+    run(main)
+    assert held == [False] * 4
+
+
+def test_each_scheduler_lists_only_its_own_live_goroutines():
+    # One goroutine table serves every thread; a scheduler's ``live`` is
+    # its part of it, and ``nlive`` counts it, in both threads at once.
+    from offset._core import current_goroutine, current_scheduler
+
+    seen = {}
+    parked = threading.Barrier(2)
+
+    def body(name):
+        c = makechan()
+        mine = []
+
+        def waiter():
+            mine.append(current_goroutine())
+            c.recv()
+
+        def main():
+            for _ in range(3):
+                go(waiter)
+            settle()
+            parked.wait(5)  # both threads' goroutines are parked now
+            s = current_scheduler()
+            live = s.live
+            seen[name] = (set(live) == {current_goroutine(), *mine}, len(live), s.nlive)
+            parked.wait(5)  # ... until both have looked
+            c.close()
+            settle()
+            seen[name + " after"] = (len(s.live), s.nlive)
+
+        run(main)
+
+    threads = [threading.Thread(target=body, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert seen == {"a": (True, 4, 4), "b": (True, 4, 4), "a after": (1, 1), "b after": (1, 1)}
