@@ -844,22 +844,23 @@ class Chan(WaitQ, Generic[T]):
             chan_unlock()
             raise PanicError("send on closed channel")
         w = self._first  # trysend's step 2, on the receive queue (our own)
-        if w is not None and type(w) is not Waiter:  # a plain waiter: WaitQ.dequeue's common case, inline
-            nxt = w.next
-            self._first = nxt
-            if nxt is None:
-                self._last = None
+        if w is not None:  # one test when no receiver waits (a buffered channel's common case)
+            if type(w) is not Waiter:  # a plain waiter: WaitQ.dequeue's common case, inline
+                nxt = w.next
+                self._first = nxt
+                if nxt is None:
+                    self._last = None
+                else:
+                    nxt.prev = None
+                    w.next = None
             else:
-                nxt.prev = None
-                w.next = None
-        elif w is not None:
-            w = self._dequeue()
-        if w is not None:
-            w.value = value
-            w.ok = True
-            chan_unlock()
-            w.ready()
-            return
+                w = self._dequeue()
+            if w is not None:
+                w.value = value
+                w.ok = True
+                chan_unlock()
+                w.ready()
+                return
         if self._cap and len(self._buf) < self._cap:  # as in trysend
             self._buf.append(value)  # type: ignore[union-attr]  # as in trysend
             chan_unlock()
@@ -891,22 +892,23 @@ class Chan(WaitQ, Generic[T]):
             return value
         if sendq is not None:  # tryrecv's step 2
             w = sendq._first
-            if w is not None and type(w) is not Waiter:  # a plain waiter: WaitQ.dequeue's common case, inline
-                nxt = w.next
-                sendq._first = nxt
-                if nxt is None:
-                    sendq._last = None
-                else:
-                    nxt.prev = None
-                    w.next = None
-            elif w is not None:
-                w = sendq._dequeue()
             if w is not None:
-                value = w.value
-                w.ok = True
-                chan_unlock()
-                w.ready()
-                return value
+                if type(w) is not Waiter:  # a plain waiter: WaitQ.dequeue's common case, inline
+                    nxt = w.next
+                    sendq._first = nxt
+                    if nxt is None:
+                        sendq._last = None
+                    else:
+                        nxt.prev = None
+                        w.next = None
+                else:
+                    w = sendq._dequeue()
+                if w is not None:
+                    value = w.value
+                    w.ok = True
+                    chan_unlock()
+                    w.ready()
+                    return value
         if self._closed:
             chan_unlock()
             return None
