@@ -784,7 +784,7 @@ class Chan(WaitQ, Generic[T]):
         # operation that waits. So a channel costs one object until it is used.
         self._buf: deque[T] | tuple[()] = deque() if size else ()
         self._closed = False
-        self._first = self._last = None  # the receive queue, empty (WaitQ)
+        super().__init__()  # the receive queue, empty
         self._sendq: WaitQ | None = None
         if _EMPTY_DICT:
             # mypyc gives a Generic class a __dict__ slot, and 3.11's

@@ -916,6 +916,7 @@ class Scheduler:
 
 
 def _forget(g: G) -> None:
+    g.value = None  # its result, or what a channel operation left there
     g.fn = None
     g.args = ()
     g.kwargs = None
@@ -984,7 +985,6 @@ def _drop_live(g: G) -> None:
 def exit_goroutine(g: G) -> None:
     """_proc.py's step when a goroutine was stopped by shutdown: its Proc ends (it is not reused)."""
     _drop_live(g)
-    g.value = None
     _forget(g)
 
 
@@ -1003,7 +1003,6 @@ def end_goroutine(g: G) -> G | None:
         s.main_result = g.value
         s.stopping = True
     _drop_live(g)
-    g.value = None
     _forget(g)
     if s.idle_waiters:
         _wake_idle_waiters(s)
