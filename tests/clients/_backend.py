@@ -164,13 +164,17 @@ def serve_http(delay: float) -> None:
                     s["max_connections"] = max(s["max_connections"], open_conns[run])
                 inflight[run] = inflight.get(run, 0) + 1
                 s["max_inflight"] = max(s["max_inflight"], inflight[run])
+            # Out of flight before the answer is written: the client may
+            # send its next request the moment the answer arrives, before
+            # this thread runs again, and a count taken after the write
+            # would then see both at once (a cap of 2 read as 3).
             try:
                 time.sleep(delay)
-                self._answer(f"{run}:{q.get('i', '')}".encode(), "text/plain")
             finally:
                 with lock:
                     inflight[run] -= 1
                     s["requests"] += 1
+            self._answer(f"{run}:{q.get('i', '')}".encode(), "text/plain")
 
         def _answer(self, body: bytes, ctype: str) -> None:
             self.send_response(200)
