@@ -144,10 +144,14 @@ def test_requests_session_shared_by_200_goroutines(backend: Backend) -> None:
     require("requests")
     n = 200
     r = fan_out(backend, REQUESTS_SHARED, "requests-shared", n)
-    # The default pool (10 kept, more made on demand): the requests are in
-    # flight at once (about 0.5 s for all 200 on 2 idle cores; 3.7 s when two
-    # busy processes compete with the backend's 200 threads).
-    assert r["stats"]["max_inflight"] >= n // 4, r["stats"]
+    # The default pool keeps 10 connections and makes more on demand, so
+    # the requests are in flight at once, not 10 at a time: about 0.5 s for
+    # all 200 on 2 idle cores; 3.7 s when two busy processes compete with
+    # the backend's 200 threads, and then as few as 41 at the peak (CI, a
+    # loaded machine: the goroutines start their requests no faster than
+    # the CPU lets them). Twice the pool's 10 says "more than the pool
+    # keeps" without depending on the machine's load.
+    assert r["stats"]["max_inflight"] >= 20, r["stats"]
 
 
 def _pool_limited(r: dict[str, Any], n: int) -> None:

@@ -231,15 +231,17 @@ def test_netpoll_set_after_import_is_checked_when_a_netpoller_is_made(monkeypatc
         finally:
             finallies.append("sleeper")
 
-    def main() -> str:
+    def main(d: int) -> str:
         offset.go(sleeper)
-        gotime.sleep(gotime.MILLISECOND)
+        gotime.sleep(d)
         return "slept"
 
     monkeypatch.setenv("OFFSET_NETPOLL", "poll")
     with pytest.raises(ValueError, match=r"^OFFSET_NETPOLL must be 'epoll' or 'selectors', not 'poll'$"):
-        offset.run(main)
+        # An hour: a run whose timer is due before its first idle wait (1 ms,
+        # on a loaded machine) ends with no netpoller made, and no error.
+        offset.run(main, gotime.HOUR)
     assert finallies == ["sleeper"]
     monkeypatch.delenv("OFFSET_NETPOLL")
-    assert offset.run(main) == "slept"
+    assert offset.run(main, gotime.MILLISECOND) == "slept"
     assert offset.stats()["goroutines"] == 0
