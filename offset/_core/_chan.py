@@ -11,13 +11,15 @@ Invariants (checked under ``chanlock``):
   no live sender waits.
 - A closed channel never reopens; a closed channel has no waiters left
   (close wakes them all).
-- ``_sendq`` is None until a send first waits on it (``_park``,
-  ``enqueue``), and an unbuffered channel's ``_buf`` is the
-  empty tuple: readers treat None and () as empty queues and buffers, so
-  an unused channel is one small object (89 bytes; three empty deques
-  were 2,369). The hot paths test ``_cap`` (a native int when compiled)
-  before they look at ``_buf``: an unbuffered channel's ``()`` is never
-  asked its length or truth, a generic call.
+- ``_sendq`` is None until a send first waits on it (``sendq_of``), and
+  an unbuffered channel's ``_buf`` is the empty tuple: readers treat None
+  and () as empty queues and buffers, so an unused channel is one small
+  object (89 bytes; three empty deques were 2,369). A send, and select's
+  per-case test (``pollcases``), look at ``_cap`` (a native int when
+  compiled) before ``_buf``: an unbuffered channel's ``()`` is not asked
+  its length, a generic call. A receive asks ``_buf`` its truth alone
+  (interpreted, 3 bytecodes less an operation; compiled, for ``()`` a
+  generic call of some 15 instructions before it parks).
 - A waiter of a select is *live* while its select is not done. Stale
   waiters (their select fired elsewhere) may sit in a queue until the select
   removes them in its third pass; every scan skips them.
@@ -101,7 +103,7 @@ from typing import Any, ClassVar, Final, Generic, Literal, SupportsIndex, TypeVa
 
 from ._errors import InternalError, PanicError
 from ._native import mypyc_attr
-from ._sched import ChanWaiter, G, ThreadParker, current_parker
+from ._sched import ChanWaiter, G, ThreadParker, _getcurrent, _goroutines, current_parker
 from ._waitreason import CHAN_RECEIVE, CHAN_SEND
 
 __all__ = [
@@ -319,7 +321,9 @@ class WaitQ:
     subclasses this class), its send queue is one of these.
 
     Every method requires chanlock. A waiter is in at most one WaitQ, and
-    one that is in none has ``next`` and ``prev`` None. ``dequeue`` and
+    one that is in none has ``next`` and ``prev`` None: every way out of a
+    queue clears them, so that appending sets ``prev`` only when the
+    queue is not empty, and never ``next`` (4 bytecodes a park, interpreted). ``dequeue`` and
     ``first_live`` skip stale select waiters (their select fired
     elsewhere) and drop them from the front.
 
@@ -337,13 +341,12 @@ class WaitQ:
         self._last: ChanWaiter | None = None
 
     def _enqueue(self, w: ChanWaiter) -> None:
-        """Append ``w`` (in no queue) at the tail."""
+        """Append ``w`` (in no queue: its ``next`` and ``prev`` are None) at the tail."""
         last = self._last
-        w.prev = last
-        w.next = None
         if last is None:
             self._first = w
         else:
+            w.prev = last
             last.next = w
         self._last = w
 
@@ -456,7 +459,10 @@ def trysend(c: Chan[Any], value: Any) -> ChanWaiter | bool:
             w.ok = True
             return w
     buf = c._buf
-    if c._cap and len(buf) < c._cap:  # cap first: compiled, a native int; len() is a generic call
+    # The capacity first: an unbuffered channel's () is then not asked its
+    # length (interpreted, 6 bytecodes less before a park; compiled, a
+    # generic call less). A buffered send pays one test more.
+    if c._cap and len(buf) < c._cap:
         buf.append(value)  # type: ignore[union-attr]  # a deque: an unbuffered buffer is never below cap
         return True
     return False
@@ -472,7 +478,7 @@ def tryrecv(c: Chan[Any]) -> tuple[Any, bool, ChanWaiter | None] | None:
     """
     buf = c._buf
     sendq = c._sendq
-    if c._cap and buf:  # cap first: an unbuffered channel's () is never asked its truth
+    if buf:
         value = buf.popleft()
         return value, True, (_refill(buf, sendq) if sendq is not None and sendq._first is not None else None)
     if sendq is not None and sendq._first is not None:
@@ -485,49 +491,42 @@ def tryrecv(c: Chan[Any]) -> tuple[Any, bool, ChanWaiter | None] | None:
     return None
 
 
-def _park(c: Chan[Any], recv: bool, g: ChanWaiter, reason: str) -> None:
-    """Step 4: queue ``g`` on ``c``'s receive (or send) queue, release chanlock and park until served.
+def sendq_of(c: Chan[Any]) -> WaitQ:
+    """``c``'s send queue, made now if no sender has waited yet.
+
+    Callers write ``c._sendq or sendq_of(c)``: the call only the first time.
+    Precondition: caller holds chanlock.
+    """
+    q = c._sendq
+    if q is None:
+        q = c._sendq = WaitQ()
+    return q
+
+
+def _park(q: WaitQ, g: ChanWaiter, reason: str) -> None:
+    """Step 4: queue ``g`` on ``q`` (a channel, for a receive, or its send queue), release chanlock and park until served.
 
     Precondition: caller holds chanlock, has found that the operation must
     wait, and has set ``g.value`` (what it sends) and ``g.ok = False``.
     Returns once a partner or close readied ``g`` (its ``value``/``ok``
     say how); on an exception (a stop, KeyboardInterrupt) ``g`` has left
-    the queue and its ``value`` is cleared. The send queue is made here if
-    the channel has none yet (the receive queue is the channel's own).
+    the queue and its ``value`` is cleared. The caller picks the queue
+    (a flag to pick it here cost the pure build 5 bytecodes a park).
     """
-    q: WaitQ = c
-    if not recv:
-        sendq = c._sendq
-        if sendq is None:
-            sendq = c._sendq = WaitQ()
-        q = sendq
-    last = q._last  # WaitQ.enqueue, inline: the hottest park
-    g.prev = last
-    g.next = None
+    last = q._last  # WaitQ._enqueue, inline: the hottest park
     if last is None:
         q._first = g
     else:
+        g.prev = last
         last.next = g
     q._last = g
     chan_unlock()
     try:
-        # Narrowed, so that compiled each is a direct call, not one by name.
-        if isinstance(g, G):
-            g.park(reason)
-        elif isinstance(g, ThreadParker):
-            g.park(reason)
-        else:
-            _cannot_park(g)
+        g.park(reason)
     except BaseException:
         _withdraw(q, g)
         g.value = None
         raise
-
-
-def _cannot_park(g: object) -> None:
-    # Out of line: its string building would widen _park's C frame, which
-    # every parked goroutine keeps in its saved stack.
-    raise InternalError(f"{g!r} cannot park")
 
 
 def chansend(c: Chan[Any], value: Any, block: bool = True) -> bool:
@@ -549,7 +548,7 @@ def chansend(c: Chan[Any], value: Any, block: bool = True) -> bool:
         g: ChanWaiter = current_parker()
         g.value = value
         g.ok = False
-        _park(c, False, g, CHAN_SEND)
+        _park(c._sendq or sendq_of(c), g, CHAN_SEND)
         g.value = None  # a G outlives its waits: don't keep what it sent alive
         if not g.ok:
             raise PanicError("send on closed channel")
@@ -584,7 +583,7 @@ def chanrecv(c: Chan[Any], block: bool = True) -> tuple[Any, bool] | None:
     g: ChanWaiter = current_parker()
     g.value = None
     g.ok = False
-    _park(c, True, g, CHAN_RECEIVE)
+    _park(c, g, CHAN_RECEIVE)
     value = g.value
     g.value = None  # a G outlives its waits: don't keep what it got alive
     return value, g.ok
@@ -632,17 +631,13 @@ def enqueue(cases: tuple[Any, ...], n: int, pool: list[Waiter], g: G | ThreadPar
             w.value = None
         else:
             w.value = case.value
-            sendq = ch._sendq
-            if sendq is None:
-                sendq = ch._sendq = WaitQ()
-            q = sendq
+            q = ch._sendq or sendq_of(ch)
         w.q = q
-        last = q._last  # WaitQ.enqueue, inline: one call per case cost the pure build ~7% of fan-in
-        w.prev = last
-        w.next = None
+        last = q._last  # WaitQ._enqueue, inline: one call per case cost the pure build ~7% of fan-in
         if last is None:
             q._first = w
         else:
+            w.prev = last
             last.next = w
         q._last = w
 
@@ -697,8 +692,10 @@ def pollcases(cases: tuple[Any, ...], default: object) -> Case[Any] | int:
             rc: RecvCase[Any] = c  # typed (a checked cast, compiled): .chan is then a struct read
             ch: Chan[Any] = rc.chan
             q = ch._sendq
-            # The capacity first, as in tryrecv: an unbuffered channel's ()
-            # is not asked its truth (a generic call per case).
+            # The capacity first: compiled, an unbuffered channel's () is
+            # then not asked its truth, a generic call per case, where most
+            # cases are not ready (tryrecv, which runs once an operation,
+            # asks the buffer alone: interpreted, that is 3 bytecodes less).
             if not (
                 (ch._cap and ch._buf)
                 or ch._closed
@@ -827,8 +824,8 @@ class Chan(WaitQ, Generic[T]):
     # switch anyway, so their step 4 is the shared _park. A change to the
     # steps goes to trysend/tryrecv first, then here. recv_ok and __iter__
     # use chanrecv, and pay ~100 ns more per value than an inline copy.
-    # Likewise they take a plain waiter off its queue inline (WaitQ.dequeue's
-    # common case), and _park and enqueue append inline (WaitQ.enqueue):
+    # Likewise they take a plain waiter off its queue inline (WaitQ._dequeue's
+    # common case), and _park and enqueue append inline (WaitQ._enqueue):
     # interpreted, each call was ~10% of the ping-pong and fan-in benches
     # (callgrind); compiled, a call is cheap either way.
 
@@ -845,7 +842,7 @@ class Chan(WaitQ, Generic[T]):
             raise PanicError("send on closed channel")
         w = self._first  # trysend's step 2, on the receive queue (our own)
         if w is not None:  # one test when no receiver waits (a buffered channel's common case)
-            if type(w) is not Waiter:  # a plain waiter: WaitQ.dequeue's common case, inline
+            if type(w) is not Waiter:  # a plain waiter: WaitQ._dequeue's common case, inline
                 nxt = w.next
                 self._first = nxt
                 if nxt is None:
@@ -865,11 +862,14 @@ class Chan(WaitQ, Generic[T]):
             self._buf.append(value)  # type: ignore[union-attr]  # as in trysend
             chan_unlock()
             return
-        # Typed as the base: compiled, value and ok are then struct stores.
-        g: ChanWaiter = current_parker()
+        # current_parker(), inline (typed as the base: compiled, value and
+        # ok are then struct stores).
+        g: ChanWaiter | None = _goroutines.get(_getcurrent())
+        if g is None:
+            g = ThreadParker()
         g.value = value
         g.ok = False
-        _park(self, False, g, CHAN_SEND)
+        _park(self._sendq or sendq_of(self), g, CHAN_SEND)
         g.value = None  # a G outlives its waits: don't keep what it sent alive
         if not g.ok:
             raise PanicError("send on closed channel")
@@ -883,17 +883,20 @@ class Chan(WaitQ, Generic[T]):
         chan_lock()
         buf = self._buf
         sendq = self._sendq
-        if self._cap and buf:  # as in tryrecv
+        if buf:  # as in tryrecv
             value = buf.popleft()
-            w = _refill(buf, sendq) if sendq is not None and sendq._first is not None else None
+            if sendq is not None and sendq._first is not None:
+                w = _refill(buf, sendq)
+                chan_unlock()
+                if w is not None:
+                    w.ready()
+                return value
             chan_unlock()
-            if w is not None:
-                w.ready()
             return value
         if sendq is not None:  # tryrecv's step 2
             w = sendq._first
             if w is not None:
-                if type(w) is not Waiter:  # a plain waiter: WaitQ.dequeue's common case, inline
+                if type(w) is not Waiter:  # a plain waiter: WaitQ._dequeue's common case, inline
                     nxt = w.next
                     sendq._first = nxt
                     if nxt is None:
@@ -912,11 +915,12 @@ class Chan(WaitQ, Generic[T]):
         if self._closed:
             chan_unlock()
             return None
-        # Typed as the base: compiled, value and ok are then struct stores.
-        g: ChanWaiter = current_parker()
+        g: ChanWaiter | None = _goroutines.get(_getcurrent())  # current_parker(), inline
+        if g is None:
+            g = ThreadParker()
         g.value = None
         g.ok = False
-        _park(self, True, g, CHAN_RECEIVE)
+        _park(self, g, CHAN_RECEIVE)
         value = g.value
         g.value = None  # a G outlives its waits: don't keep what it got alive
         return value

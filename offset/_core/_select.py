@@ -154,7 +154,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         for i in range(nreal):  # the waiters leave their queues (a waiter's fields, no Chan's)
             w = pool[i]
             if w is not fired:
-                # WaitQ.remove, inline (a call per case cost the pure
+                # WaitQ._remove, inline (a call per case cost the pure
                 # build ~7% of fan-in); not linked: dropped as stale.
                 q = w.q
                 prev = w.prev

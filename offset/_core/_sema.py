@@ -215,7 +215,7 @@ class WaitQueue(deque[Sudog]):
         if type(g) is not ThreadParker:
             raise InternalError(f"WaitQueue.park with {g!r}, neither a goroutine nor a thread's parker")
         try:
-            if g.park(reason, -1 if timeout is None else timeout):
+            if g.park_timeout(reason, -1 if timeout is None else timeout):
                 return True
         except BaseException:
             self.withdraw(w)  # a ThreadParker is used once: nothing is owed

@@ -89,6 +89,7 @@ class Run:
         for op in ops:
             kind = op[0]
             if kind == "gosched":
+                check_queues(chans)
                 gosched()
             elif kind == "send":
                 v, seq = (gid, seq), seq + 1
@@ -178,6 +179,37 @@ class Run:
         self.closed_by_closers.add(ch)
 
 
+def queue_of(q):
+    """The waiters of a channel's WaitQ, first to last, checked link by link."""
+    if q is None:
+        return []
+    waiters = []
+    prev = None
+    w = q._first
+    while w is not None:
+        assert w.prev is prev, f"{w!r}.prev is {w.prev!r}, not the waiter before it"
+        assert len(waiters) < 1000, "a cycle in a wait queue"
+        waiters.append(w)
+        prev, w = w, w.next
+    assert q._last is prev, f"the queue's last is {q._last!r}, not its tail {prev!r}"
+    return waiters
+
+
+def check_queues(chans):
+    """Every wait queue is well linked, and no waiter is in two places.
+
+    Appending to a queue relies on a waiter that is in none having ``next``
+    and ``prev`` None (WaitQ): a way out that left a link behind would
+    show here as a waiter in two queues, or as a broken chain.
+    """
+    seen = set()
+    for c in chans:
+        for q in (c, c._sendq):
+            for w in queue_of(q):
+                assert id(w) not in seen, f"{w!r} is queued twice"
+                seen.add(id(w))
+
+
 def drain_now(c):
     """Take what is buffered without blocking; return (values, closed)."""
     values = []
@@ -251,6 +283,8 @@ def test_random_programs(program):
     except DeadlockError as e:
         deadlocked = True
         assert str(e).startswith("all goroutines are asleep - deadlock!\n")
+    # Every goroutine has ended or was stopped: each left its queues.
+    assert [(queue_of(c), queue_of(c._sendq)) for c in r.chans] == [([], [])] * len(caps)
     lengths = [len(c) for c in r.chans]
     assert all(0 <= n <= cap for n, cap in zip(lengths, caps))
     drained = [drain_now(c) for c in r.chans]
