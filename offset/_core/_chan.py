@@ -97,7 +97,7 @@ import sys
 import time
 from _thread import allocate_lock as _allocate_lock
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import FunctionType as _FunctionType
 from typing import Any, ClassVar, Final, Generic, Literal, SupportsIndex, TypeVar, cast, final, overload
 
@@ -592,10 +592,15 @@ def chanrecv(c: Chan[Any], block: bool = True) -> tuple[Any, bool] | None:
 # -- select's waiters (caller holds chanlock) -------------------------------
 
 
-def enqueue(cases: tuple[Any, ...], n: int, pool: list[Waiter], g: G | ThreadParker, sel: SelectState) -> None:
-    """Queue a select's ``n`` channel cases, each through a waiter of ``pool``
-    (made when missing), on its channel: a receive case's as a receiver,
-    else as a sender. ``w.q`` records the queue.
+def enqueue(cases: tuple[Any, ...], pool: list[Waiter], g: G | ThreadParker, sel: SelectState) -> None:
+    """Queue a select's channel cases, each through the waiter of ``pool`` at
+    its place, on its channel: a receive case's as a receiver, else as a
+    sender. ``w.q`` records the queue.
+
+    ``pool`` is made as long as ``cases`` (waiters made when missing); the
+    waiter at a None entry's place stays unqueued (``w.q`` None). Its
+    waiters hold no value and no case (select's pass 3 clears them), and
+    ``ok`` is written by whoever claims one.
 
     The cases are taken rotated by a random offset (two slices of the
     tuple: an index that wraps cost ~3% of the fan-in bench): only cases
@@ -603,33 +608,32 @@ def enqueue(cases: tuple[Any, ...], n: int, pool: list[Waiter], g: G | ThreadPar
     the first served), and a rotation gives each of them its turn first
     for one random number (Go's lockorder leaves equal channels in its random
     pollorder; a Fisher-Yates shuffle here cost ~20% of the fan-in bench,
-    where a select parks every other item). None entries are skipped.
+    where a select parks every other item). The waiters are not rotated:
+    which serves which case does not matter.
 
     Precondition: caller holds chanlock and found no case ready, and
     ``cases`` holds only cases and None (``pollcases`` said so). One call
     per select that waits, one loop: a call per waiter cost ~0.4 us an
     item in the fan-in bench.
     """
-    while len(pool) < n:
-        pool.append(Waiter(g, None, sel))
+    n = len(cases)
+    if len(pool) != n:
+        del pool[n:]
+        while len(pool) < n:
+            pool.append(Waiter(g, None, sel))
     if n > 1:
-        i = _getrandbits(32) % len(cases)
+        i = _getrandbits(32) % n
         if i:
             cases = cases[i:] + cases[:i]
-    j = 0
-    for c in cases:
+    # zip: interpreted, an index into the pool was 8 bytecodes a case.
+    for c, w in zip(cases, pool):
         if c is None:
             continue
-        w = pool[j]
-        j += 1
         case: Case[Any] = c  # typed: compiled, a checked cast, then struct reads (see pollcases)
         w.case = case
-        w.ok = False
         ch: Chan[Any] = case.chan
         q: WaitQ = ch
-        if type(case) is RecvCase:
-            w.value = None
-        else:
+        if type(case) is not RecvCase:  # a send: queued as a sender, with its value
             w.value = case.value
             q = ch._sendq or sendq_of(ch)
         w.q = q
@@ -684,11 +688,12 @@ def pollcases(cases: tuple[Any, ...], default: object) -> Case[Any] | int:
     """
     chosen: Case[Any] | None = None
     nready = 0
-    nreal = 0
+    # The entries that are not cases, counted instead of the cases (rare:
+    # no count on the common path; interpreted, 4 bytecodes a case).
+    nother = 0
     for c in cases:
         t = type(c)  # the case types are final: no isinstance needed
         if t is RecvCase:
-            nreal += 1
             rc: RecvCase[Any] = c  # typed (a checked cast, compiled): .chan is then a struct read
             ch: Chan[Any] = rc.chan
             q = ch._sendq
@@ -699,23 +704,30 @@ def pollcases(cases: tuple[Any, ...], default: object) -> Case[Any] | int:
             if not (
                 (ch._cap and ch._buf)
                 or ch._closed
-                or (q is not None and q._first is not None and q._first_live() is not None)
+                or (
+                    q is not None
+                    and (w := q._first) is not None
+                    and (type(w) is not Waiter or not w.sel.done or q._first_live() is not None)
+                )
             ):
                 continue
         elif t is SendCase:
-            nreal += 1
             sc: SendCase[Any] = c
             ch = sc.chan
             if not (
                 ch._closed
                 or (ch._cap and len(ch._buf) < ch._cap)
-                or (ch._first is not None and ch._first_live() is not None)
+                or (
+                    (w := ch._first) is not None
+                    and (type(w) is not Waiter or not w.sel.done or ch._first_live() is not None)
+                )
             ):
                 continue
         elif c is None:
+            nother += 1
             continue
         elif c is default:
-            nreal = -(1 << 62)  # stays negative: default is there
+            nother += 1 << 62  # the count of cases is then negative
             continue
         else:
             chan_unlock()
@@ -728,6 +740,7 @@ def pollcases(cases: tuple[Any, ...], default: object) -> Case[Any] | int:
         if nready == 1 or _random() * nready < 1.0:
             chosen = c
     if chosen is None:
+        nreal = len(cases) - nother
         return nreal if nreal >= 0 else -1
     if type(chosen) is RecvCase:
         r = tryrecv(chosen.chan)
@@ -842,7 +855,16 @@ class Chan(WaitQ, Generic[T]):
             raise PanicError("send on closed channel")
         w = self._first  # trysend's step 2, on the receive queue (our own)
         if w is not None:  # one test when no receiver waits (a buffered channel's common case)
-            if type(w) is not Waiter:  # a plain waiter: WaitQ._dequeue's common case, inline
+            # WaitQ._dequeue's two common cases, inline: a plain waiter, and
+            # a live select's (claimed); a stale one first goes the long way.
+            if type(w) is Waiter:
+                sel = w.sel
+                if sel.done:
+                    w = None
+                else:
+                    sel.done = True
+                    sel.fired = w
+            if w is not None:
                 nxt = w.next
                 self._first = nxt
                 if nxt is None:
@@ -971,8 +993,10 @@ class Chan(WaitQ, Generic[T]):
 
     # A select builds one case per case per call. Interpreted, cases are
     # made with __new__ and slot stores rather than through __init__:
-    # skipping the Python-level __init__ frame makes that a third cheaper
-    # (object.__new__ ignores the extra arguments). Compiled, the class
+    # skipping the Python-level __init__ frame makes that a third cheaper.
+    # __new__ is given the class alone: the type's tp_new wrapper passes on
+    # a slice of its arguments, a new tuple for each case given any more
+    # (~4% of the fan-in bench, callgrind, 3.11). Compiled, the class
     # call is a direct call of the native constructor; through __new__ it
     # was a lookup of _new_recv, a call through the type's tp_new wrapper
     # and __init__'s argument parsing, ~700 instructions a case (~20% of
@@ -982,7 +1006,7 @@ class Chan(WaitQ, Generic[T]):
         """A select case that sends ``value`` on this channel."""
         if not _INTERPRETED:
             return SendCase(self, value)  # compiled: a direct call of the native constructor
-        case: SendCase[T] = _new_send(SendCase, self, value)
+        case: SendCase[T] = _new_send(SendCase)
         case.chan = self
         case.value = value
         case.ok = False
@@ -992,7 +1016,7 @@ class Chan(WaitQ, Generic[T]):
         """A select case that receives from this channel (``.value``, ``.ok``)."""
         if not _INTERPRETED:
             return RecvCase(self)
-        case: RecvCase[T] = _new_recv(RecvCase, self)
+        case: RecvCase[T] = _new_recv(RecvCase)
         case.chan = self
         case.value = None
         case.ok = False
@@ -1055,10 +1079,8 @@ class RecvCase(Case[T]):
         return f"<offset receive case <-{self.chan!r} value={self.value!r} ok={self.ok}>"
 
 
-# Typed loosely: mypy gives __new__ object's signature, without the
-# __init__ arguments that Chan.if_send and if_recv pass (see there).
-_new_send: Callable[..., Any] = SendCase.__new__
-_new_recv: Callable[..., Any] = RecvCase.__new__
+_new_send = SendCase.__new__
+_new_recv = RecvCase.__new__
 
 
 def makechan(size: SupportsIndex = 0) -> Chan[Any]:

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Final
 
-from ._chan import Case, SelectState, SendCase, Waiter, chan_lock, chan_unlock, enqueue, pollcases
+from ._chan import Case, SelectState, SendCase, Waiter, WaitQ, chan_lock, chan_unlock, enqueue, pollcases
 from ._errors import InternalError, PanicError
 from ._sched import G, current_parker
 from ._waitreason import SELECT, SELECT_NO_CASES
@@ -134,7 +134,7 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         sel.fired = None
     else:
         sel, pool = SelectState(), []
-    enqueue(cases, nreal, pool, g, sel)
+    enqueue(cases, pool, g, sel)
     chan_unlock()
     woken = False
     try:
@@ -151,24 +151,31 @@ def select(*cases: SelectCase) -> Case[Any] | Default:
         sel.done = True
         if not woken and fired is not None and type(g) is G:
             g.stale += 1  # a case fired as the wait was given up: its ready() is owed (G.park)
-        for i in range(nreal):  # the waiters leave their queues (a waiter's fields, no Chan's)
-            w = pool[i]
+        for w in pool:  # the waiters leave their queues (a waiter's fields, no Chan's)
             if w is not fired:
                 # WaitQ._remove, inline (a call per case cost the pure
-                # build ~7% of fan-in); not linked: dropped as stale.
-                q = w.q
+                # build ~7% of fan-in).
                 prev = w.prev
                 nxt = w.next
-                if prev is not None:
-                    prev.next = nxt
-                    w.prev = None
-                elif q is not None and q._first is w:
-                    q._first = nxt
-                if nxt is not None:
-                    nxt.prev = prev
-                    w.next = None
-                elif q is not None and q._last is w:
-                    q._last = prev
+                if prev is None and nxt is None:
+                    # Alone in its queue (the common case); or in none:
+                    # dropped as stale (WaitQ's invariant), or at a None
+                    # case's place (w.q None, see enqueue).
+                    q = w.q
+                    if q is not None and q._first is w:
+                        q._first = q._last = None
+                else:
+                    wq: WaitQ = w.q  # type: ignore[assignment]  # in a queue: the one enqueue recorded
+                    if prev is not None:
+                        prev.next = nxt
+                        w.prev = None
+                    else:
+                        wq._first = nxt
+                    if nxt is not None:
+                        nxt.prev = prev
+                        w.next = None
+                    else:
+                        wq._last = prev
                 w.value = w.case = w.q = None  # reused: keep nothing alive
         chan_unlock()
     if fired is None:

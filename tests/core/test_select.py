@@ -690,3 +690,31 @@ def test_parked_select_queues_three_cases_on_one_channel_in_random_order():
 
     run(main)
     assert all(count > 50 for count in counts), counts
+
+
+def test_blocking_selects_of_changing_sizes_leave_no_waiter_behind():
+    """One goroutine's blocking selects, of 8, 2 (with None entries), 5, 1
+    and 8 cases, each parked until a later sender: each receives its value,
+    and afterwards no channel holds a waiter (a select's waiters are kept
+    from one select to the next, its pool grown and cut to each size)."""
+    chans = [makechan() for _ in range(8)]
+    shapes = [list(range(8)), [None, 3, None, 5], list(range(5)), [7], list(range(8))]
+    got = []
+
+    def sender(i, v):
+        gosched()
+        chans[i].send(v)
+
+    def main():
+        for k, shape in enumerate(shapes):
+            real = [i for i in shape if i is not None]
+            target = real[k % len(real)]
+            go(sender, target, k)
+            ret = select(*(None if i is None else chans[i].if_recv() for i in shape))
+            got.append((ret == chans[target].if_recv(), ret.value, ret.ok))
+
+    run(main)
+    assert got == [(True, k, True) for k in range(len(shapes))]
+    for c in chans:
+        assert c._first is None and c._last is None
+        assert c._sendq is None or (c._sendq._first is None and c._sendq._last is None)
