@@ -1019,7 +1019,9 @@ def end_goroutine(g: G) -> G | None:
         # Its result; when it failed, run() raises instead (s.failure).
         s.main_result = g.value
         s.stopping = True
-    _drop_live(g)
+    if _goroutines.get(me) is g:  # _drop_live, inline: interpreted, a call less a goroutine
+        del _goroutines[me]
+        s.nlive -= 1
     _forget(g)
     if s.idle_waiters:
         _wake_idle_waiters(s)
