@@ -103,7 +103,8 @@ from typing import Any, ClassVar, Final, Generic, Literal, SupportsIndex, TypeVa
 
 from ._errors import InternalError, PanicError
 from ._native import mypyc_attr
-from ._sched import ChanWaiter, G, ThreadParker, _getcurrent, _goroutines, current_parker
+from ._sched import ChanWaiter, G, ThreadParker, _getcurrent, current_parker
+from ._sched import _goroutines as _sched_goroutines
 from ._waitreason import CHAN_RECEIVE, CHAN_SEND
 
 __all__ = [
@@ -127,6 +128,11 @@ T = TypeVar("T")
 _getrandbits: Final = random.getrandbits
 _random: Final = random.random
 _sleep: Final = time.sleep  # the original: the time patch area replaces time.sleep later
+# The goroutine table, bound here by an assignment, not by the import:
+# CPython compiles ``name.get(...)`` on a name an import statement binds as
+# an attribute load and a call (it takes the name for a module's), which
+# made a bound method at every park (~2% of the pure ping-pong; 3.11+).
+_goroutines: Final = _sched_goroutines
 
 
 # -- chanlock ----------------------------------------------------------------
