@@ -844,7 +844,8 @@ class Chan(WaitQ, Generic[T]):
     # steps goes to trysend/tryrecv first, then here. recv_ok and __iter__
     # use chanrecv, and pay ~100 ns more per value than an inline copy.
     # Likewise they take a plain waiter off its queue inline (WaitQ._dequeue's
-    # common case), and _park and enqueue append inline (WaitQ._enqueue):
+    # common case; send also a live select's, claiming it: ~2% of the fan-in
+    # bench interpreted), and _park and enqueue append inline (WaitQ._enqueue):
     # interpreted, each call was ~10% of the ping-pong and fan-in benches
     # (callgrind); compiled, a call is cheap either way.
 
