@@ -1127,21 +1127,34 @@ def test_a_goroutine_on_a_fresh_proc_is_held_by_no_tuple():
     # A fresh Proc is started with no arguments and takes its first
     # goroutine from its scheduler (start_proc): a switch with the G as an
     # argument had greenlet keep a tuple of it for as long as the Proc ran
-    # (48 bytes a goroutine). Every Proc of a new run() is fresh.
+    # (48 bytes a goroutine). Every Proc of a new run() is fresh, and none
+    # is freed here before the last check: the goroutines wait for main's
+    # close. (A freed Proc is resumed with its next G as the switch's
+    # argument, which greenlet holds until that goroutine's first switch:
+    # under OFFSET_SHUFFLE=712 one started so, when they did not wait.)
     from offset._core import current_goroutine
 
     held = []
+    checked = makechan(3)
+    release = makechan()
 
     def check():
         g = current_goroutine()
         gc.collect()
         held.append(any(type(r) is tuple and g in r for r in gc.get_referrers(g)))
 
+    def waiter():
+        check()
+        checked.send(None)
+        release.recv()
+
     def main():
         check()
         for _ in range(3):
-            go(check)
-        settle()
+            go(waiter)
+        for _ in range(3):
+            checked.recv()
+        release.close()
 
     run(main)
     assert held == [False] * 4
