@@ -1197,3 +1197,35 @@ def test_each_scheduler_lists_only_its_own_live_goroutines():
     for t in threads:
         t.join(30)
     assert seen == {"a": (True, 4, 4), "b": (True, 4, 4), "a after": (1, 1), "b after": (1, 1)}
+
+
+_PROC_MAIN_WARMS_UP = """
+import dis
+from offset import go, makechan, run
+from offset._core._proc import proc_main
+
+def main():
+    done = makechan(1000)
+    for _ in range(1000):
+        go(done.send, None)  # each runs to its end on the Proc that ran the one before
+    for _ in range(1000):
+        done.recv()
+
+run(main)
+ops = [i.opname for i in dis.get_instructions(proc_main, adaptive=True)]
+print(sum(op.startswith("LOAD_GLOBAL_") for op in ops))
+"""
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="3.11 warms code up at calls and unconditional jumps only")
+def test_proc_main_is_specialized_in_a_program_with_few_procs():
+    # A Proc calls proc_main once and loops in it; on 3.11 a loop that ends
+    # in a conditional jump never warmed the function up, so every
+    # goroutine ran through unspecialized bytecode (~800 instructions
+    # more a goroutine). A fresh interpreter: the suite starts Procs enough
+    # to warm it up by calls alone.
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", _PROC_MAIN_WARMS_UP], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) > 0, "proc_main's globals are still looked up unspecialized"
